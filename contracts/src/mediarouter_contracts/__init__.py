@@ -1,0 +1,1 @@
+"""Contract-test kit for mediarouter provider plugins."""

@@ -1,0 +1,80 @@
+"""mediarouter: ask for `openrouter/google/veo-3.1`, get a saved video back."""
+
+from __future__ import annotations
+
+from .capabilities import Capabilities, Modality, ModelInfo
+from .clock import Clock, SystemClock
+from .errors import (
+    AuthenticationFailed,
+    CancelNotSupported,
+    CapabilityMismatch,
+    ConfigurationError,
+    Conflict,
+    InsufficientCredits,
+    InvalidRequest,
+    JobCancelled,
+    JobError,
+    JobExpired,
+    JobFailed,
+    JobTimeout,
+    MediaRouterError,
+    NotFound,
+    OutputGone,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProtocolError,
+    ProviderUnavailable,
+    RateLimited,
+    UnknownProvider,
+)
+from .hookspecs import hookimpl
+from .jobs import Job, JobOutput, JobState, JobStatus
+from .provider import Download, Provider
+from .refs import ModelRef
+from .request import FrameImage, InputReference, VideoRequest
+from .results import Attempt, MediaFile, VideoResult
+from .validation import validate_request
+
+__all__ = [
+    "Attempt",
+    "AuthenticationFailed",
+    "CancelNotSupported",
+    "Capabilities",
+    "CapabilityMismatch",
+    "Clock",
+    "ConfigurationError",
+    "Conflict",
+    "Download",
+    "FrameImage",
+    "InputReference",
+    "InsufficientCredits",
+    "InvalidRequest",
+    "Job",
+    "JobCancelled",
+    "JobError",
+    "JobExpired",
+    "JobFailed",
+    "JobOutput",
+    "JobState",
+    "JobStatus",
+    "JobTimeout",
+    "MediaFile",
+    "MediaRouterError",
+    "ModelInfo",
+    "ModelRef",
+    "Modality",
+    "NotFound",
+    "OutputGone",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ProtocolError",
+    "Provider",
+    "ProviderUnavailable",
+    "RateLimited",
+    "SystemClock",
+    "UnknownProvider",
+    "VideoRequest",
+    "VideoResult",
+    "hookimpl",
+    "validate_request",
+]

@@ -1,0 +1,219 @@
+"""One error taxonomy for every provider.
+
+Every error carries enough context (provider, model, HTTP status, job id, the server's own
+message and a hint) for a host app to decide what to do and for a person to fix it. The
+class says *what kind* of failure it was; failover and exit codes key off the class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "MediaRouterError",
+    "ConfigurationError",
+    "UnknownProvider",
+    "InvalidRequest",
+    "CapabilityMismatch",
+    "PayloadTooLarge",
+    "AuthenticationFailed",
+    "PermissionDenied",
+    "InsufficientCredits",
+    "NotFound",
+    "Conflict",
+    "RateLimited",
+    "ProviderUnavailable",
+    "ProtocolError",
+    "JobError",
+    "JobFailed",
+    "JobCancelled",
+    "JobExpired",
+    "OutputGone",
+    "JobTimeout",
+    "CancelNotSupported",
+]
+
+
+class MediaRouterError(Exception):
+    """Base of every error mediarouter raises on purpose."""
+
+    #: Whether trying the same operation again may succeed (used for polls and downloads).
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        status_code: int | None = None,
+        job_id: str | None = None,
+        server_message: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.status_code = status_code
+        self.job_id = job_id
+        self.server_message = server_message
+        self.hint = hint
+        self.retry_after = retry_after
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.server_message and self.server_message not in self.message:
+            parts.append(f"server said: {self.server_message}")
+        context = []
+        if self.provider:
+            context.append(f"provider={self.provider}")
+        if self.model:
+            context.append(f"model={self.model}")
+        if self.status_code is not None:
+            context.append(f"status={self.status_code}")
+        if self.job_id:
+            context.append(f"job={self.job_id}")
+        text = " — ".join(parts)
+        if context:
+            text += f" ({', '.join(context)})"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r}, job_id={self.job_id!r})"
+
+    def with_context(self, **context: Any) -> MediaRouterError:
+        """Fill in context fields that are still unset (the engine knows the job id, the provider may not)."""
+        for key, value in context.items():
+            if value is not None and getattr(self, key, None) is None:
+                setattr(self, key, value)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form for `--json` output and journals."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "provider": self.provider,
+            "model": self.model,
+            "status_code": self.status_code,
+            "job_id": self.job_id,
+            "server_message": self.server_message,
+            "hint": self.hint,
+            "retry_after": self.retry_after,
+        }
+
+
+class ConfigurationError(MediaRouterError):
+    """Local setup is wrong (missing key, bad setting); nothing was sent."""
+
+
+class UnknownProvider(ConfigurationError):
+    """A model ref names a provider plugin that is not installed."""
+
+
+class InvalidRequest(MediaRouterError):
+    """The request is malformed or not accepted (HTTP 400, or refused locally)."""
+
+
+class CapabilityMismatch(InvalidRequest):
+    """The request asks for something the model does not support; found locally, before any request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        supported: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+        self.value = value
+        self.supported = supported
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(field=self.field, value=self.value, supported=self.supported)
+        return data
+
+
+class PayloadTooLarge(InvalidRequest):
+    """HTTP 413: the request body is over the provider's limit."""
+
+
+class AuthenticationFailed(MediaRouterError):
+    """HTTP 401: the key is missing, invalid or disabled."""
+
+
+class PermissionDenied(AuthenticationFailed):
+    """HTTP 403: the key lacks permission, or a guardrail or moderation blocked the request."""
+
+
+class InsufficientCredits(MediaRouterError):
+    """HTTP 402: not enough credits; add credits, waiting will not help."""
+
+
+class NotFound(MediaRouterError):
+    """HTTP 404: unknown model or unknown job id."""
+
+
+class Conflict(MediaRouterError):
+    """HTTP 409: the job or its output is not in a state that allows this yet."""
+
+    retryable = True
+
+
+class RateLimited(MediaRouterError):
+    """HTTP 429: too many requests; `retry_after` says how long the server asked us to wait."""
+
+    retryable = True
+
+
+class ProviderUnavailable(MediaRouterError):
+    """HTTP 5xx or a network failure: the backend could not serve right now."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, sent: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: False only when the request provably never reached the server (connect failed).
+        self.sent = sent
+
+
+class ProtocolError(MediaRouterError):
+    """The provider answered with something malformed or unexpected."""
+
+
+class JobError(MediaRouterError):
+    """The job reached a terminal state other than completed."""
+
+
+class JobFailed(JobError):
+    """Terminal `failed`: the server's message says why."""
+
+
+class JobCancelled(JobError):
+    """Terminal `cancelled`: by the caller or upstream."""
+
+
+class JobExpired(JobError):
+    """Terminal `expired`: the job or its output expired before it was retrieved."""
+
+
+class OutputGone(JobExpired):
+    """HTTP 410 on download: the output is no longer available."""
+
+
+class JobTimeout(MediaRouterError):
+    """The overall deadline passed. The job may still be running (and billed): resume it by id."""
+
+
+class CancelNotSupported(MediaRouterError):
+    """The provider has no way to cancel a job; it keeps running and is billed."""

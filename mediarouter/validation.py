@@ -1,0 +1,144 @@
+"""Check a request against a model's capabilities before any money is spent."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .capabilities import ASPECT_RATIOS, RESOLUTIONS, Capabilities, Modality
+from .errors import CapabilityMismatch, InvalidRequest
+from .request import VideoRequest
+
+__all__ = ["validate_request"]
+
+_SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+
+
+def validate_request(request: VideoRequest, capabilities: Capabilities, *, model: str, provider: str) -> None:
+    """Raise CapabilityMismatch naming the first field the model cannot honour.
+
+    A capability the model does not advertise (`None`) never blocks a request.
+    """
+    ctx: dict[str, Any] = {"model": model, "provider": provider}
+    caps = capabilities
+    frames = request.effective_frame_images()
+    refs = request.input_references or []
+
+    if not request.prompt and not frames and not refs:
+        raise CapabilityMismatch(
+            "prompt is required (or give frame images / input references for an image-only model)",
+            field="prompt",
+            **ctx,
+        )
+    if not request.prompt and caps.prompt_required:
+        raise CapabilityMismatch(f"{model} requires a prompt", field="prompt", **ctx)
+
+    _check_choice("duration", request.duration, caps.durations, None, ctx, unit="s")
+    _check_choice("resolution", request.resolution, caps.resolutions, RESOLUTIONS, ctx)
+    _check_choice("aspect_ratio", request.aspect_ratio, caps.aspect_ratios, ASPECT_RATIOS, ctx)
+
+    if request.size is not None:
+        if not _SIZE.match(request.size):
+            raise InvalidRequest(
+                f"size must look like WIDTHxHEIGHT, e.g. 1280x720 (got {request.size!r})",
+                **ctx,
+            )
+        if request.resolution or request.aspect_ratio:
+            raise InvalidRequest(
+                "give either size or resolution/aspect_ratio, not both",
+                hint="size fixes the exact pixels; resolution + aspect_ratio let the provider choose them",
+                **ctx,
+            )
+        _check_choice("size", request.size, caps.sizes, None, ctx)
+
+    if request.generate_audio and caps.audio is False:
+        raise CapabilityMismatch(
+            f"{model} cannot generate audio", field="generate_audio", value=True, supported=[False], **ctx
+        )
+    if request.seed is not None and caps.seed is False:
+        raise CapabilityMismatch(f"{model} does not honour seed", field="seed", value=request.seed, **ctx)
+
+    if frames:
+        if caps.modalities is not None and Modality.IMAGE_TO_VIDEO not in caps.modalities:
+            raise CapabilityMismatch(
+                f"{model} does not do image-to-video (frame images / image_url)",
+                field="frame_images",
+                supported=[str(m) for m in caps.modalities],
+                **ctx,
+            )
+        for frame in frames:
+            _check_choice("frame_images.frame_type", frame.frame_type, caps.frame_images, None, ctx)
+    if refs:
+        if caps.modalities is not None and Modality.REFERENCE_TO_VIDEO not in caps.modalities:
+            raise CapabilityMismatch(
+                f"{model} does not do reference-to-video (input_references)",
+                field="input_references",
+                supported=[str(m) for m in caps.modalities],
+                **ctx,
+            )
+        for ref in refs:
+            _check_choice("input_references.type", ref.type, caps.reference_types, None, ctx)
+
+    if request.callback_url is not None and not request.callback_url.startswith("https://"):
+        raise InvalidRequest("callback_url must be an https:// URL", **ctx)
+
+    if request.provider_options and caps.passthrough_parameters:
+        allowed = set(caps.passthrough_parameters)
+        for slug, options in request.provider_options.items():
+            params = options.get("parameters") if isinstance(options, dict) else None
+            if not isinstance(params, dict):
+                continue
+            for key in params:
+                if key not in allowed:
+                    raise CapabilityMismatch(
+                        f"provider_options.{slug}.parameters.{key} is not a passthrough parameter of {model}",
+                        field=f"provider_options.{slug}.parameters",
+                        value=key,
+                        supported=sorted(allowed),
+                        **ctx,
+                    )
+
+
+def _check_choice(
+    field: str,
+    value: Any,
+    supported: Sequence[Any] | None,
+    known: Sequence[Any] | None,
+    ctx: dict[str, Any],
+    unit: str = "",
+) -> None:
+    if value is None:
+        return
+    if supported is not None:
+        if value in supported:
+            return
+        shown = ", ".join(f"{v}{unit}" for v in supported) or "none"
+        raise CapabilityMismatch(
+            f"{field}={value}{unit} is not supported by {ctx['model']}; supported: {shown}",
+            field=field,
+            value=value,
+            supported=list(supported),
+            hint=_did_you_mean(value, supported),
+            **ctx,
+        )
+    if known is not None and value not in known:
+        raise CapabilityMismatch(
+            f"{field}={value!r} is not a known value; allowed: {', '.join(known)}",
+            field=field,
+            value=value,
+            supported=list(known),
+            hint=_did_you_mean(value, known),
+            **ctx,
+        )
+
+
+def _did_you_mean(value: Any, choices: Sequence[Any]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
+    if by_case:
+        return f"did you mean {by_case[0]!r}?"
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
+    return f"did you mean {close[0]!r}?" if close else None
