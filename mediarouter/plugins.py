@@ -134,8 +134,8 @@ def get_plugins() -> list[PluginInfo]:
         impl = getattr(plugin, "register_providers", None)
         if impl is not None:
 
-            def _collect(factory: ProviderFactory, name: str | None = None) -> None:
-                providers.append(name or getattr(factory, "name", "?"))
+            def _collect(factory: ProviderFactory, name: str | None = None, *, _into: list[str] = providers) -> None:
+                _into.append(str(name or getattr(factory, "name", "?")))
 
             impl(register=_collect)
         dist, version = _dists.get(name, (None, None))

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
-from .capabilities import Capabilities, ModelInfo, Modality
+from .capabilities import Capabilities, Modality, ModelInfo
 from .errors import CancelNotSupported
 from .jobs import Job, JobOutput, JobStatus
 from .request import VideoRequest

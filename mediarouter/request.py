@@ -105,8 +105,8 @@ class VideoRequest(BaseModel):
 
     def redacted(self) -> dict[str, Any]:
         """JSON-ready form with data URLs shortened, for logs and journals."""
-        data = self.model_dump(mode="json", exclude_none=True)
-        return _shorten_data_urls(data)
+        data: dict[str, Any] = _shorten_data_urls(self.model_dump(mode="json", exclude_none=True))
+        return data
 
 
 def _shorten_data_urls(value: Any) -> Any:

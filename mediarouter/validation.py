@@ -93,7 +93,8 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
             for key in params:
                 if key not in allowed:
                     raise CapabilityMismatch(
-                        f"provider_options.{slug}.parameters.{key} is not a passthrough parameter of {model}",
+                        f"provider_options.{slug}.parameters.{key} is not a passthrough parameter of {model}; "
+                        f"supported: {', '.join(sorted(allowed))}",
                         field=f"provider_options.{slug}.parameters",
                         value=key,
                         supported=sorted(allowed),

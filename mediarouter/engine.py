@@ -1,0 +1,396 @@
+"""The job engine: one lifecycle (submit once, poll, download) for every provider.
+
+Providers speak their wire format; the engine owns everything that costs money when it
+goes wrong: the overall deadline, per-request timeouts, which stage may be retried, and
+keeping the job id on every error raised after a job was accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .capabilities import Capabilities
+from .clock import Clock, SystemClock
+from .downloads import PartFile, output_path
+from .errors import (
+    Conflict,
+    JobCancelled,
+    JobExpired,
+    JobFailed,
+    JobTimeout,
+    MediaRouterError,
+    ProtocolError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from .events import Event, Listener, emit
+from .jobs import Job, JobState, JobStatus
+from .provider import Provider
+from .request import VideoRequest
+from .results import MediaFile, VideoResult
+from .retry import Backoff
+from .validation import validate_request
+
+__all__ = ["JobEngine", "EngineRun"]
+
+T = TypeVar("T")
+
+_TERMINAL_ERRORS: dict[JobState, type[MediaRouterError]] = {
+    JobState.FAILED: JobFailed,
+    JobState.CANCELLED: JobCancelled,
+    JobState.EXPIRED: JobExpired,
+}
+
+
+@dataclass
+class EngineRun:
+    """Book-keeping of one job's run (also what a journal records)."""
+
+    provider: str
+    model: str
+    job: Job | None = None
+    started: float = 0.0
+    deadline: float = 0.0
+    polls: int = 0
+    last_state: JobState | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class JobEngine:
+    """Runs jobs to the end on an injectable clock.
+
+    Retry rules: polls and downloads are retried (they cannot create a second job); a
+    submit is retried only when the server provably did not accept it (429, or a
+    connection that failed before anything was sent).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        poll_interval: float = 10.0,
+        max_poll_interval: float | None = None,
+        poll_growth: float = 1.25,
+        timeout: float = 600.0,
+        request_timeout: float = 120.0,
+        submit_retries: int = 2,
+        poll_retries: int = 5,
+        download_retries: int = 3,
+        backoff: Backoff | None = None,
+        listeners: Sequence[Listener] = (),
+    ) -> None:
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be > 0 seconds")
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self.clock: Clock = clock or SystemClock()
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max(poll_interval, max_poll_interval if max_poll_interval is not None else 60.0)
+        self.poll_growth = max(1.0, poll_growth)
+        self.timeout = timeout
+        self.request_timeout = request_timeout
+        self.submit_retries = submit_retries
+        self.poll_retries = poll_retries
+        self.download_retries = download_retries
+        self.backoff = backoff or Backoff(initial=1.0, multiplier=2.0, maximum=30.0)
+        self.listeners: list[Listener] = list(listeners)
+
+    # -- public API ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        provider: Provider,
+        model_id: str,
+        request: VideoRequest,
+        *,
+        output: str | Path | None = None,
+        validate: bool = True,
+        capabilities: Capabilities | None = None,
+    ) -> VideoResult:
+        """Validate, submit once, wait for a terminal state, download. The deadline covers all of it."""
+        run = self._start(provider, model_id)
+        if capabilities is None:
+            capabilities = await self._timed(run, provider.capabilities(model_id), stage="capabilities")
+        if validate:
+            validate_request(request, capabilities, model=model_id, provider=provider.name)
+        job = await self.submit(provider, model_id, request, run=run)
+        result = await self.complete(provider, job, output=output, run=run)
+        result.estimated_cost = capabilities.estimate_cost(request.duration)
+        return result
+
+    async def submit(self, provider: Provider, model_id: str, request: VideoRequest, *, run: EngineRun) -> Job:
+        """Create the job exactly once."""
+        attempt = 0
+        while True:
+            self._emit("job.submitting", run, attempt=attempt + 1)
+            t0 = self.clock.monotonic()
+            try:
+                job = await self._timed(run, provider.submit(model_id, request), stage="submit")
+            except (RateLimited, ProviderUnavailable) as exc:
+                not_accepted = isinstance(exc, RateLimited) or (isinstance(exc, ProviderUnavailable) and not exc.sent)
+                if not_accepted and attempt < self.submit_retries:
+                    attempt += 1
+                    delay = self.backoff.delay(attempt, exc.retry_after)
+                    if self.clock.monotonic() + delay < run.deadline:
+                        self._emit("job.submit_retry", run, attempt=attempt, delay=delay, error=type(exc).__name__)
+                        await self.clock.sleep(delay)
+                        continue
+                raise exc.with_context(provider=provider.name, model=model_id) from None
+            except MediaRouterError as exc:
+                raise exc.with_context(provider=provider.name, model=model_id) from None
+            run.job = job
+            run.timings["submit"] = self.clock.monotonic() - t0
+            self._emit("job.submitted", run, polling_url=job.polling_url)
+            return job
+
+    async def complete(
+        self,
+        provider: Provider,
+        job: Job,
+        *,
+        output: str | Path | None = None,
+        run: EngineRun | None = None,
+    ) -> VideoResult:
+        """Wait for an accepted job and download its outputs; also how a job is resumed."""
+        if run is None:
+            run = self._start(provider, job.model)
+        run.job = job
+        try:
+            status = await self.wait(provider, job, run=run)
+            files = await self.download(provider, job, status, output=output, run=run)
+        except MediaRouterError as exc:
+            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+        run.timings["total"] = self.clock.monotonic() - run.started
+        self._emit("job.completed", run, cost=str(status.cost) if status.cost is not None else None)
+        return VideoResult(
+            files=files,
+            provider=provider.name,
+            model=job.model,
+            job_id=job.id,
+            cost=status.cost,
+            generation_id=status.generation_id,
+            polls=run.polls,
+            timings=dict(run.timings),
+        )
+
+    async def wait(self, provider: Provider, job: Job, *, run: EngineRun) -> JobStatus:
+        """Poll until a terminal state; raise the matching error for failed/cancelled/expired."""
+        interval = self.poll_interval
+        delay = interval
+        failures = 0
+        t0 = self.clock.monotonic()
+        while True:
+            await self._sleep_within_deadline(run, delay, stage="polling")
+            try:
+                status = await self._timed(run, provider.poll(job), stage="poll")
+            except (MediaRouterError, TimeoutError) as exc:
+                error = exc if isinstance(exc, MediaRouterError) else ProviderUnavailable("poll timed out")
+                if _retryable(error) and failures < self.poll_retries:
+                    failures += 1
+                    delay = self.backoff.delay(failures, error.retry_after)
+                    self._emit("job.poll_retry", run, attempt=failures, delay=delay, error=type(error).__name__)
+                    continue
+                raise error.with_context(job_id=job.id) from None
+            failures = 0
+            run.polls += 1
+            if status.state != run.last_state:
+                previous = run.last_state
+                run.last_state = status.state
+                self._emit(
+                    "job.status_changed",
+                    run,
+                    status=str(status.state),
+                    previous=str(previous) if previous else None,
+                    raw_status=status.raw_status,
+                    polls=run.polls,
+                )
+            else:
+                self._emit("job.polled", run, status=str(status.state), polls=run.polls)
+            if status.state is JobState.COMPLETED:
+                run.timings["generation"] = self.clock.monotonic() - t0
+                if not status.outputs:
+                    raise ProtocolError("the job completed but lists no output to download", job_id=job.id)
+                return status
+            if status.state in _TERMINAL_ERRORS:
+                error_type = _TERMINAL_ERRORS[status.state]
+                server = status.error or None
+                self._emit("job.failed", run, status=str(status.state), error=server)
+                raise error_type(
+                    f"job {status.state.value}: {server}" if server else f"job {status.state.value}",
+                    server_message=server,
+                    job_id=job.id,
+                    provider=provider.name,
+                    model=job.model,
+                )
+            interval = min(self.max_poll_interval, interval * self.poll_growth)
+            delay = interval
+
+    async def download(
+        self,
+        provider: Provider,
+        job: Job,
+        status: JobStatus,
+        *,
+        output: str | Path | None = None,
+        run: EngineRun,
+    ) -> list[MediaFile]:
+        """Stream every output to disk; a partial file never appears at the target path."""
+        base = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mediarouter-")) / f"{job.id}.mp4"
+        t0 = self.clock.monotonic()
+        files = []
+        for item in status.outputs:
+            target = output_path(base, item.index, len(status.outputs))
+            part = PartFile.create(target)
+            try:
+                content_type = await self._download_one(provider, job, status, item, part, run)
+                sha = part.sha256()
+                size = part.size
+                path = part.commit()
+            except BaseException:
+                part.discard()
+                raise
+            files.append(
+                MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
+            )
+            self._emit("download.finished", run, path=str(path), size=size, index=item.index)
+        run.timings["download"] = self.clock.monotonic() - t0
+        return files
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _download_one(
+        self, provider: Provider, job: Job, status: JobStatus, item: Any, part: PartFile, run: EngineRun
+    ) -> str:
+        failures = 0
+        while True:
+            try:
+                content_type = "video/mp4"
+                async with asyncio.timeout(self._remaining(run)):
+                    async with provider.open_download(job, status, item, offset=part.size) as download:
+                        content_type = download.content_type or content_type
+                        self._emit(
+                            "download.started",
+                            run,
+                            index=item.index,
+                            origin=download.origin,
+                            content_length=download.content_length,
+                            offset=download.resumed_from,
+                        )
+                        if download.content_length == 0:
+                            raise ProtocolError("the download body is empty")
+                        await part.write_stream(download)
+                        expected = download.content_length
+                        if expected is not None and part.size != download.resumed_from + expected:
+                            raise ProviderUnavailable(
+                                f"download truncated: got {part.size} of {download.resumed_from + expected} bytes"
+                            )
+                if part.size == 0:
+                    raise ProtocolError("the download body is empty")
+                return content_type
+            except TimeoutError:
+                raise self._timeout(run, "downloading") from None
+            except MediaRouterError as exc:
+                if (_retryable(exc) or isinstance(exc, Conflict)) and failures < self.download_retries:
+                    failures += 1
+                    delay = self.backoff.delay(failures, exc.retry_after)
+                    self._emit("download.retry", run, attempt=failures, delay=delay, error=type(exc).__name__)
+                    await self._sleep_within_deadline(run, delay, stage="downloading")
+                    continue
+                raise exc.with_context(job_id=job.id) from None
+
+    def _start(self, provider: Provider, model_id: str) -> EngineRun:
+        now = self.clock.monotonic()
+        return EngineRun(provider=provider.name, model=model_id, started=now, deadline=now + self.timeout)
+
+    def _remaining(self, run: EngineRun) -> float:
+        return run.deadline - self.clock.monotonic()
+
+    async def _sleep_within_deadline(self, run: EngineRun, delay: float, *, stage: str) -> None:
+        remaining = self._remaining(run)
+        if delay >= remaining:
+            if remaining > 0:
+                await self.clock.sleep(remaining)
+            raise self._timeout(run, stage)
+        await self.clock.sleep(delay)
+
+    def _timeout(self, run: EngineRun, stage: str) -> JobTimeout:
+        job_id = run.job.id if run.job else None
+        self._emit("job.timeout", run, stage=stage)
+        if job_id:
+            message = (
+                f"no result within {self.timeout:g}s while {stage}; job {job_id} may still be running (and billed)"
+            )
+            hint = "keep the job id: the output can still be downloaded when the job completes"
+        else:
+            message = f"no answer within {self.timeout:g}s while {stage}"
+            hint = None
+        return JobTimeout(message, provider=run.provider, model=run.model, job_id=job_id, hint=hint)
+
+    async def _timed(self, run: EngineRun, awaitable: Awaitable[T], *, stage: str) -> T:
+        """One provider call under the per-request timeout and the overall deadline."""
+        remaining = self._remaining(run)
+        if remaining <= 0:
+            _close(awaitable)
+            raise self._timeout(run, stage)
+        try:
+            async with asyncio.timeout(min(self.request_timeout, remaining)):
+                return await awaitable
+        except TimeoutError:
+            if self._remaining(run) <= 0 or stage in ("submit", "capabilities"):
+                if stage == "submit":
+                    raise ProviderUnavailable(
+                        "the submit got no answer in time; the job may have been accepted",
+                        hint="check the provider's dashboard before submitting again",
+                        provider=run.provider,
+                        model=run.model,
+                    ) from None
+                raise self._timeout(run, stage) from None
+            raise
+        except MediaRouterError:
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a plugin bug must not lose the job id
+            error = ProtocolError(
+                f"provider {run.provider} raised {type(exc).__name__} during {stage}: {exc}",
+                provider=run.provider,
+                model=run.model,
+                job_id=run.job.id if run.job else None,
+            )
+            error.details["unexpected"] = True
+            raise error from exc
+
+    def _emit(self, name: str, run: EngineRun, **data: Any) -> None:
+        if not self.listeners:
+            return
+        emit(
+            self.listeners,
+            Event(
+                name=name,
+                provider=run.provider,
+                model=run.model,
+                job_id=run.job.id if run.job else None,
+                elapsed=self.clock.monotonic() - run.started,
+                data=data,
+            ),
+        )
+
+
+def _retryable(error: MediaRouterError) -> bool:
+    return error.retryable or isinstance(error, ProtocolError)
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    close: Callable[[], None] | None = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
