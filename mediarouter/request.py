@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidRequest
 
@@ -23,14 +23,7 @@ class FrameImage(BaseModel):
 
     type: Literal["image_url"] = "image_url"
     image_url: URLRef
-    frame_type: str
-
-    @field_validator("frame_type")
-    @classmethod
-    def _known_frame_type(cls, value: str) -> str:
-        if value not in ("first_frame", "last_frame"):
-            raise ValueError(f"frame_type must be one of first_frame, last_frame (got {value!r})")
-        return value
+    frame_type: str = Field(description="first_frame or last_frame (checked against the model's capabilities)")
 
 
 class InputReference(BaseModel):

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .capabilities import ASPECT_RATIOS, RESOLUTIONS, Capabilities, Modality
+from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities, Modality
 from .errors import CapabilityMismatch, InvalidRequest
 from .request import VideoRequest
 
@@ -69,7 +69,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
                 **ctx,
             )
         for frame in frames:
-            _check_choice("frame_images.frame_type", frame.frame_type, caps.frame_images, None, ctx)
+            _check_choice("frame_images.frame_type", frame.frame_type, caps.frame_images, FRAME_TYPES, ctx)
     if refs:
         if caps.modalities is not None and Modality.REFERENCE_TO_VIDEO not in caps.modalities:
             raise CapabilityMismatch(

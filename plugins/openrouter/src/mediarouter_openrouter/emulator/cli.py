@@ -1,0 +1,135 @@
+"""`mediarouter emulator`: serve the OpenRouter emulator on loopback.
+
+Imports uvicorn and the app only when the command runs, so `mediarouter --help` works without
+the ``emulator`` extra and a missing extra is reported with the install command.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .config import PHASES, POLL_TERMINALS, EmulatorConfig, Injection
+
+__all__ = ["emulator_command"]
+
+INSTALL_HINT = "pip install 'mediarouter-openrouter[emulator]'"
+
+
+def _parse_injections(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Injection, ...]:
+    try:
+        return tuple(Injection.parse(value) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+_INJECT_HELP = (
+    "Make the emulator misbehave; repeatable. PHASE is one of "
+    + "|".join(PHASES)
+    + "; OUTCOME is an HTTP status 400-599, or for poll a terminal status "
+    + "|".join(POLL_TERMINALS)
+    + "; MODEL limits it to one model; xN fires it N times then stops. "
+    "Examples: submit:402, submit:402:google/veo-3.1, poll:500x1, poll:failed, content:410, models:500."
+)
+
+
+@click.command(
+    "emulator",
+    epilog="Point a client at it with OPENROUTER_BASE_URL=http://HOST:PORT/api/v1. "
+    "The request journal is at /_emulator/requests.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--inject",
+    "injections",
+    multiple=True,
+    metavar="PHASE:OUTCOME[:MODEL][xN]",
+    callback=_parse_injections,
+    help=_INJECT_HELP,
+)
+@click.option(
+    "--polls-before-in-progress",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Polls that answer 'pending' before the job reports 'in_progress'.",
+)
+@click.option(
+    "--polls-before-completed",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Polls answered before the job reaches its terminal status (on the next poll).",
+)
+@click.option(
+    "--api-key",
+    envvar="MEDIAROUTER_EMULATOR_API_KEY",
+    show_envvar=True,
+    default=None,
+    help="Accept only this bearer token (default: any non-empty bearer).",
+)
+@click.option(
+    "--signed-urls/--no-signed-urls",
+    default=False,
+    show_default=True,
+    help="Also give completed jobs credential-free 'urls' with 'expires_at'.",
+)
+@click.option(
+    "--absolute-polling-url",
+    is_flag=True,
+    default=False,
+    help="Return an absolute polling_url (as live submits do) instead of the documented relative one.",
+)
+@click.option(
+    "--retry-after",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds sent in Retry-After on 429 and 503 answers.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn log level.",
+)
+def emulator_command(
+    host: str,
+    port: int,
+    injections: tuple[Injection, ...],
+    polls_before_in_progress: int,
+    polls_before_completed: int,
+    api_key: str | None,
+    signed_urls: bool,
+    absolute_polling_url: bool,
+    retry_after: int,
+    log_level: str,
+) -> None:
+    """Serve an offline OpenRouter-compatible video API (submit, poll, download, models).
+
+    It writes real, playable MP4s and needs no network or OpenRouter key.
+    """
+    try:
+        config = EmulatorConfig(
+            api_key=api_key,
+            polls_before_in_progress=polls_before_in_progress,
+            polls_before_completed=polls_before_completed,
+            injections=injections,
+            signed_urls=signed_urls,
+            absolute_polling_url=absolute_polling_url,
+            retry_after=retry_after,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        import av  # noqa: F401  # fail now, not at the first download
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as exc:
+        raise click.ClickException(f"the emulator needs extra packages ({exc.name or exc}): {INSTALL_HINT}") from None
+
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"OpenRouter emulator on http://{shown_host}:{port}/api/v1 (OPENROUTER_BASE_URL)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
