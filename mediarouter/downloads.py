@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class PartFile:
             pass
         self.size = 0
 
-    async def write_stream(self, download: Download, *, on_chunk: object = None) -> int:
+    async def write_stream(self, download: Download, *, on_chunk: Callable[[int], None] | None = None) -> int:
         """Append the stream; restart from zero if the server ignored our Range request."""
         if download.resumed_from != self.size:
             self.truncate()
@@ -71,7 +72,7 @@ class PartFile:
                 fh.write(chunk)
                 written += len(chunk)
                 self.size += len(chunk)
-                if callable(on_chunk):
+                if on_chunk is not None:
                     on_chunk(len(chunk))
             fh.flush()
             await asyncio.to_thread(os.fsync, fh.fileno())

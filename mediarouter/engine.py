@@ -141,8 +141,10 @@ class JobEngine:
                         self._emit("job.submit_retry", run, attempt=attempt, delay=delay, error=type(exc).__name__)
                         await self.clock.sleep(delay)
                         continue
+                self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
                 raise exc.with_context(provider=provider.name, model=model_id) from None
             except MediaRouterError as exc:
+                self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
                 raise exc.with_context(provider=provider.name, model=model_id) from None
             run.job = job
             run.timings["submit"] = self.clock.monotonic() - t0
@@ -165,9 +167,10 @@ class JobEngine:
             status = await self.wait(provider, job, run=run)
             files = await self.download(provider, job, status, output=output, run=run)
         except MediaRouterError as exc:
+            self._emit("job.error", run, error=type(exc).__name__, status_code=exc.status_code)
             raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
         run.timings["total"] = self.clock.monotonic() - run.started
-        self._emit("job.completed", run, cost=str(status.cost) if status.cost is not None else None)
+        self._emit("job.completed", run, cost=str(status.cost) if status.cost is not None else None, polls=run.polls)
         return VideoResult(
             files=files,
             provider=provider.name,
@@ -187,6 +190,7 @@ class JobEngine:
         t0 = self.clock.monotonic()
         while True:
             await self._sleep_within_deadline(run, delay, stage="polling")
+            self._emit("poll.started", run, poll=run.polls + failures + 1)
             try:
                 status = await self._timed(run, provider.poll(job), stage="poll")
             except (MediaRouterError, TimeoutError) as exc:
@@ -284,7 +288,7 @@ class JobEngine:
                         )
                         if download.content_length == 0:
                             raise ProtocolError("the download body is empty")
-                        await part.write_stream(download)
+                        await part.write_stream(download, on_chunk=self._progress(run, item.index))
                         expected = download.content_length
                         if expected is not None and part.size != download.resumed_from + expected:
                             raise ProviderUnavailable(
@@ -303,6 +307,20 @@ class JobEngine:
                     await self._sleep_within_deadline(run, delay, stage="downloading")
                     continue
                 raise exc.with_context(job_id=job.id) from None
+
+    def _progress(self, run: EngineRun, index: int) -> Callable[[int], None] | None:
+        """Throttled `download.progress` events (every 1 MiB), so listeners can show bytes and rate."""
+        if not self.listeners:
+            return None
+        state = {"bytes": 0, "reported": 0}
+
+        def on_chunk(size: int) -> None:
+            state["bytes"] += size
+            if state["bytes"] - state["reported"] >= 1 << 20:
+                state["reported"] = state["bytes"]
+                self._emit("download.progress", run, index=index, bytes=state["bytes"])
+
+        return on_chunk
 
     def _start(self, provider: Provider, model_id: str) -> EngineRun:
         now = self.clock.monotonic()
