@@ -24,6 +24,10 @@ def looks_like_text(head: bytes) -> bool:
     return head.lstrip()[:1] in _TEXT_STARTS
 
 
+def _safe(tag: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in tag)[:80]
+
+
 def output_path(output: Path, index: int, count: int) -> Path:
     """`out.mp4` for a single output; `out.mp4`, `out-1.mp4`, … when a job has several."""
     if count <= 1 or index == 0:
@@ -40,9 +44,15 @@ class PartFile:
     size: int = 0
 
     @classmethod
-    def create(cls, target: Path) -> PartFile:
+    def create(cls, target: Path, tag: str | None = None) -> PartFile:
+        """A part file for `target`. With a `tag` (job id and output index) the name is stable, so an
+        interrupted download left by an earlier process is continued (with a Range request) instead of
+        starting over; without one it is unique."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        path = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        suffix = _safe(tag) if tag else secrets.token_hex(4)
+        path = target.with_name(f".{target.name}.{suffix}.part")
+        if tag and path.exists():
+            return cls(target=target, path=path, size=path.stat().st_size)
         path.write_bytes(b"")
         return cls(target=target, path=path)
 

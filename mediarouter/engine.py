@@ -8,7 +8,9 @@ keeping the job id on every error raised after a job was accepted.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +23,7 @@ from .downloads import PartFile, output_path
 from .errors import (
     Conflict,
     JobCancelled,
+    JobError,
     JobExpired,
     JobFailed,
     JobTimeout,
@@ -31,6 +34,7 @@ from .errors import (
 )
 from .events import Event, Listener, emit
 from .jobs import Job, JobState, JobStatus
+from .journal import JobRecord, JobStore, RecordState
 from .provider import Provider
 from .request import VideoRequest
 from .results import MediaFile, VideoResult
@@ -40,6 +44,8 @@ from .validation import validate_request
 __all__ = ["JobEngine", "EngineRun"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("mediarouter")
 
 _TERMINAL_ERRORS: dict[JobState, type[MediaRouterError]] = {
     JobState.FAILED: JobFailed,
@@ -60,6 +66,8 @@ class EngineRun:
     polls: int = 0
     last_state: JobState | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Journal row of this job (None when no journal is configured).
+    record_key: str | None = None
 
 
 class JobEngine:
@@ -84,6 +92,7 @@ class JobEngine:
         download_retries: int = 3,
         backoff: Backoff | None = None,
         listeners: Sequence[Listener] = (),
+        journal: JobStore | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0 seconds")
@@ -100,6 +109,7 @@ class JobEngine:
         self.download_retries = download_retries
         self.backoff = backoff or Backoff(initial=1.0, multiplier=2.0, maximum=30.0)
         self.listeners: list[Listener] = list(listeners)
+        self.journal = journal
 
     # -- public API ---------------------------------------------------------------------
 
@@ -112,6 +122,7 @@ class JobEngine:
         output: str | Path | None = None,
         validate: bool = True,
         capabilities: Capabilities | None = None,
+        idempotency_key: str | None = None,
     ) -> VideoResult:
         """Validate, submit once, wait for a terminal state, download. The deadline covers all of it."""
         run = self._start(provider, model_id)
@@ -119,13 +130,32 @@ class JobEngine:
             capabilities = await self._timed(run, provider.capabilities(model_id), stage="capabilities")
         if validate:
             validate_request(request, capabilities, model=model_id, provider=provider.name)
-        job = await self.submit(provider, model_id, request, run=run)
+        job = await self.submit(provider, model_id, request, run=run, idempotency_key=idempotency_key, target=output)
         result = await self.complete(provider, job, output=output, run=run)
         result.estimated_cost = capabilities.estimate_cost(request.duration)
         return result
 
-    async def submit(self, provider: Provider, model_id: str, request: VideoRequest, *, run: EngineRun) -> Job:
-        """Create the job exactly once."""
+    async def submit(
+        self,
+        provider: Provider,
+        model_id: str,
+        request: VideoRequest,
+        *,
+        run: EngineRun,
+        idempotency_key: str | None = None,
+        target: str | Path | None = None,
+    ) -> Job:
+        """Create the job exactly once, journaling it before the answer is acted on."""
+        run.record_key = self._journal_add(
+            JobRecord(
+                key=f"local-{uuid.uuid4().hex}",
+                provider=provider.name,
+                model=model_id,
+                request=request.redacted(),
+                idempotency_key=idempotency_key,
+                target=str(target) if target is not None else None,
+            )
+        )
         attempt = 0
         while True:
             self._emit("job.submitting", run, attempt=attempt + 1)
@@ -141,11 +171,12 @@ class JobEngine:
                         self._emit("job.submit_retry", run, attempt=attempt, delay=delay, error=type(exc).__name__)
                         await self.clock.sleep(delay)
                         continue
-                self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
+                self._submit_failed(run, exc)
                 raise exc.with_context(provider=provider.name, model=model_id) from None
             except MediaRouterError as exc:
-                self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
+                self._submit_failed(run, exc)
                 raise exc.with_context(provider=provider.name, model=model_id) from None
+            self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
             run.job = job
             run.timings["submit"] = self.clock.monotonic() - t0
             self._emit("job.submitted", run, polling_url=job.polling_url)
@@ -158,17 +189,26 @@ class JobEngine:
         *,
         output: str | Path | None = None,
         run: EngineRun | None = None,
+        first_poll_delay: float | None = None,
     ) -> VideoResult:
-        """Wait for an accepted job and download its outputs; also how a job is resumed."""
+        """Wait for an accepted job and download its outputs; also how a journaled job is resumed."""
         if run is None:
             run = self._start(provider, job.model)
+            run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
         run.job = job
         try:
-            status = await self.wait(provider, job, run=run)
+            status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
             files = await self.download(provider, job, status, output=output, run=run)
-        except MediaRouterError as exc:
+        except JobError as exc:
             self._emit("job.error", run, error=type(exc).__name__, status_code=exc.status_code)
             raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+        except MediaRouterError as exc:
+            self._emit("job.error", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
+            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+        except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
+            self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
+            raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit("job.completed", run, cost=str(status.cost) if status.cost is not None else None, polls=run.polls)
         return VideoResult(
@@ -182,10 +222,12 @@ class JobEngine:
             timings=dict(run.timings),
         )
 
-    async def wait(self, provider: Provider, job: Job, *, run: EngineRun) -> JobStatus:
+    async def wait(
+        self, provider: Provider, job: Job, *, run: EngineRun, first_poll_delay: float | None = None
+    ) -> JobStatus:
         """Poll until a terminal state; raise the matching error for failed/cancelled/expired."""
         interval = self.poll_interval
-        delay = interval
+        delay = interval if first_poll_delay is None else first_poll_delay
         failures = 0
         t0 = self.clock.monotonic()
         while True:
@@ -204,6 +246,7 @@ class JobEngine:
             failures = 0
             run.polls += 1
             if status.state != run.last_state:
+                self._journal_status(run, status)
                 previous = run.last_state
                 run.last_state = status.state
                 self._emit(
@@ -220,11 +263,20 @@ class JobEngine:
                 run.timings["generation"] = self.clock.monotonic() - t0
                 if not status.outputs:
                     raise ProtocolError("the job completed but lists no output to download", job_id=job.id)
+                self._journal_update(
+                    run,
+                    state=RecordState.COMPLETED,
+                    polls=run.polls,
+                    cost=status.cost,
+                    outputs=[o.model_dump(mode="json") for o in status.outputs],
+                    expires_at=min((o.expires_at for o in status.outputs if o.expires_at), default=None),
+                )
                 return status
             if status.state in _TERMINAL_ERRORS:
                 error_type = _TERMINAL_ERRORS[status.state]
                 server = status.error or None
                 self._emit("job.failed", run, status=str(status.state), error=server)
+                self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
                 raise error_type(
                     f"job {status.state.value}: {server}" if server else f"job {status.state.value}",
                     server_message=server,
@@ -250,12 +302,16 @@ class JobEngine:
         files = []
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
-            part = PartFile.create(target)
+            part = PartFile.create(target, tag=f"{job.id}-{item.index}")
             try:
                 content_type = await self._download_one(provider, job, status, item, part, run)
                 sha = part.sha256()
                 size = part.size
                 path = part.commit()
+            except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
+                if not _resumable_download_error(exc):
+                    part.discard()  # a wrong body must not be continued later
+                raise
             except BaseException:
                 part.discard()
                 raise
@@ -264,6 +320,11 @@ class JobEngine:
             )
             self._emit("download.finished", run, path=str(path), size=size, index=item.index)
         run.timings["download"] = self.clock.monotonic() - t0
+        self._journal_update(
+            run,
+            state=RecordState.DOWNLOADED,
+            files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
+        )
         return files
 
     # -- internals ----------------------------------------------------------------------
@@ -307,6 +368,38 @@ class JobEngine:
                     await self._sleep_within_deadline(run, delay, stage="downloading")
                     continue
                 raise exc.with_context(job_id=job.id) from None
+
+    # -- journal ------------------------------------------------------------------------
+    # A journal write must never cost the job: failures are logged, and the job goes on.
+
+    def _journal_add(self, record: JobRecord) -> str | None:
+        if self.journal is None:
+            return None
+        try:
+            self.journal.add(record)
+        except Exception:
+            logger.exception("could not journal a submit to %s/%s", record.provider, record.model)
+            return None
+        return record.key
+
+    def _journal_update(self, run: EngineRun, **fields: Any) -> None:
+        if self.journal is None or run.record_key is None:
+            return
+        try:
+            run.record_key = self.journal.update(run.record_key, **fields).key
+        except Exception:
+            logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
+
+    def _journal_status(self, run: EngineRun, status: JobStatus) -> None:
+        if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
+            self._journal_update(run, state=RecordState(status.state.value), polls=run.polls)
+
+    def _submit_failed(self, run: EngineRun, exc: MediaRouterError) -> None:
+        self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
+        # Only a refusal proves there is no job; after a timeout or a dropped connection it may exist.
+        sent_and_unknown = isinstance(exc, ProviderUnavailable) and exc.sent and exc.status_code is None
+        if not sent_and_unknown:
+            self._journal_update(run, state=RecordState.REFUSED, error=str(exc))
 
     def _progress(self, run: EngineRun, index: int) -> Callable[[int], None] | None:
         """Throttled `download.progress` events (every 1 MiB), so listeners can show bytes and rate."""
@@ -398,6 +491,13 @@ class JobEngine:
                 data=data,
             ),
         )
+
+
+def _resumable_download_error(exc: BaseException) -> bool:
+    """Keep the part file when the bytes so far are good and the download can be continued later."""
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout)):
+        return True
+    return isinstance(exc, MediaRouterError) and exc.retryable
 
 
 def _retryable(error: MediaRouterError) -> bool:
