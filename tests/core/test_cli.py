@@ -14,7 +14,6 @@ from mediarouter import (
     AuthenticationFailed,
     InsufficientCredits,
     InvalidRequest,
-    JobFailed,
     NotFound,
     PermissionDenied,
     ProtocolError,
@@ -55,7 +54,9 @@ def run(*args: str) -> Any:
 
 
 def gen(tmp_path: Path, *extra: str) -> Any:
-    return run("generate", "a dog", "--model", "fake/video-1", "-o", str(tmp_path / "o.mp4"), "--poll-interval", "0.01", *extra)
+    return run(
+        "generate", "a dog", "--model", "fake/video-1", "-o", str(tmp_path / "o.mp4"), "--poll-interval", "0.01", *extra
+    )
 
 
 def test_generate_saves_the_file_and_prints_progress(use_provider: Any, tmp_path: Path) -> None:
