@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
 from .errors import (
@@ -78,3 +80,7 @@ __all__ = [
     "hookimpl",
     "validate_request",
 ]
+
+# A library must not configure logging for its host; without a handler of our own, Python's
+# last-resort handler would print our warnings to stderr.
+logging.getLogger("mediarouter").addHandler(logging.NullHandler())

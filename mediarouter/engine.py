@@ -361,6 +361,12 @@ class JobEngine:
             except TimeoutError:
                 raise self._timeout(run, "downloading") from None
             except MediaRouterError as exc:
+                if exc.status_code == 416 and part.size > 0:
+                    # The server cannot continue from our offset: start this output over.
+                    part.truncate()
+                    failures += 1
+                    if failures <= self.download_retries:
+                        continue
                 if (_retryable(exc) or isinstance(exc, Conflict)) and failures < self.download_retries:
                     failures += 1
                     delay = self.backoff.delay(failures, exc.retry_after)

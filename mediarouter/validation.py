@@ -23,6 +23,12 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     """
     ctx: dict[str, Any] = {"model": model, "provider": provider}
     caps = capabilities
+    if request.image_url and any(f.frame_type == "first_frame" for f in request.frame_images or []):
+        raise InvalidRequest(
+            "image_url and a first_frame in frame_images both set the first frame; give only one",
+            hint="image_url is a shortcut for frame_images=[{..., 'frame_type': 'first_frame'}]",
+            **ctx,
+        )
     frames = request.effective_frame_images()
     refs = request.input_references or []
 

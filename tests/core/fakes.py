@@ -34,7 +34,7 @@ class ScriptedProvider(Provider):
         *,
         submit: list[Job | Exception] | None = None,
         polls: list[Step] | None = None,
-        downloads: list[bytes | Exception] | None = None,
+        downloads: list[bytes | tuple[bytes, int] | Exception] | None = None,
         capabilities: Capabilities | None = None,
         outputs: int = 1,
         cost: Decimal | None = Decimal("1.60"),
@@ -94,17 +94,22 @@ class ScriptedProvider(Provider):
         return self._download(step, offset)
 
     @asynccontextmanager
-    async def _download(self, step: bytes | Exception, offset: int) -> AsyncIterator[Download]:
+    async def _download(self, step: bytes | tuple[bytes, int] | Exception, offset: int) -> AsyncIterator[Download]:
+        """A step is the body, an exception, or (body, declared length) for a body cut short."""
         if isinstance(step, Exception):
             raise step
+        declared: int | None = None
+        if isinstance(step, tuple):
+            step, declared = step
         body = step
 
         async def chunks() -> AsyncIterator[bytes]:
             for chunk in _chunked(body, 1000):
                 yield chunk
 
+        length = declared if declared is not None else len(body)
         yield Download(
-            chunks=chunks(), content_type="video/mp4", content_length=len(body) if self.content_length else None
+            chunks=chunks(), content_type="video/mp4", content_length=length if self.content_length else None
         )
 
     async def aclose(self) -> None:

@@ -236,3 +236,16 @@ async def test_null_capabilities_never_block(clock: FakeClock, tmp_path: Path) -
     request = VideoRequest(prompt="x", duration=7, resolution="1080p", seed=3, generate_audio=True)
     result = await engine(clock).run(provider, "video-1", request, output=tmp_path / "o.mp4")
     assert result.estimated_cost is None
+
+
+async def test_a_416_on_a_resumed_download_starts_the_output_over(clock: FakeClock, tmp_path: Path) -> None:
+    from mediarouter import InvalidRequest
+
+    cut = (VIDEO[:5000], len(VIDEO))  # the connection drops after 5000 bytes
+    provider = ScriptedProvider(
+        polls=["completed"], downloads=[cut, InvalidRequest("range not satisfiable", status_code=416), VIDEO]
+    )
+    result = await engine(clock).run(provider, "video-1", REQ, output=tmp_path / "o.mp4")
+    assert result.files[0].path.read_bytes() == VIDEO  # type: ignore[union-attr]
+    downloads = [c for c in provider.calls if c.startswith("download")]
+    assert downloads == ["download:0:0", "download:0:5000", "download:0:0"]

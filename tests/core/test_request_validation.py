@@ -156,3 +156,9 @@ def test_cost_estimate() -> None:
     assert VEO.estimate_cost(8) == Decimal("3.20")
     assert VEO.estimate_cost(None) == Decimal("1.60")  # smallest supported duration
     assert Capabilities().estimate_cost(8) is None
+
+
+def test_image_url_and_a_first_frame_together_are_refused_not_silently_dropped() -> None:
+    frame = {"type": "image_url", "image_url": {"url": "https://x/first.png"}, "frame_type": "first_frame"}
+    with pytest.raises(InvalidRequest, match="give only one"):
+        check(prompt="x", image_url="https://x/other.png", frame_images=[frame])
