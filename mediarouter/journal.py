@@ -34,6 +34,9 @@ __all__ = [
     "MemoryJobStore",
     "RecordState",
     "SQLiteJobStore",
+    "JOURNAL_ENV",
+    "default_journal_path",
+    "journal_location",
     "open_store",
 ]
 
@@ -273,6 +276,23 @@ class SQLiteJobStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+JOURNAL_ENV = "MEDIAROUTER_JOURNAL"
+
+
+def default_journal_path() -> Path:
+    """`jobs.sqlite3` in the platform's user data directory (e.g. ~/.local/share/mediarouter)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("mediarouter", appauthor=False)) / "jobs.sqlite3"
+
+
+def journal_location(setting: str | None = None) -> str:
+    """The configured location: an explicit setting, else MEDIAROUTER_JOURNAL, else the default path."""
+    if setting is not None:
+        return setting
+    return os.environ.get(JOURNAL_ENV, str(default_journal_path()))
 
 
 def open_store(location: str | None) -> JobStore | None:
