@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 __all__ = ["FakeClock"]
 
 
 class FakeClock:
-    """Implements `mediarouter.Clock`; `sleep` advances time instantly and records the delay."""
+    """Implements `mediarouter.Clock`; `sleep` advances time instantly and records the delay.
+
+    `sleeps` lists every delay the engine asked for, in order, which is what the timing rules
+    are checked against. `advance()` moves time without a sleep (a slow server). `on_sleep`, when
+    set, is called as `on_sleep(n, seconds)` after the n-th sleep (1-based) has advanced the
+    clock and before the sleeper resumes: the contract suite cancels jobs there.
+    """
 
     def __init__(self, start: float = 1000.0, wall: float = 1_800_000_000.0) -> None:
         self._now = start
         self._start = start
         self._wall = wall
         self.sleeps: list[float] = []
+        self.on_sleep: Callable[[int, float], None] | None = None
 
     def monotonic(self) -> float:
         return self._now
@@ -24,6 +32,7 @@ class FakeClock:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the clock was made."""
         return self._now - self._start
 
     def advance(self, seconds: float) -> None:
@@ -33,4 +42,6 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self._now += max(0.0, seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.sleeps), seconds)
         await asyncio.sleep(0)
