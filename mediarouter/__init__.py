@@ -7,7 +7,9 @@ import logging
 from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
 from .errors import (
+    AllCandidatesFailed,
     AuthenticationFailed,
+    BudgetExceeded,
     CancelNotSupported,
     CapabilityMismatch,
     ConfigurationError,
@@ -29,22 +31,28 @@ from .errors import (
     RateLimited,
     UnknownProvider,
 )
+from .failover import FailoverPolicy
 from .hookspecs import hookimpl
 from .jobs import Job, JobOutput, JobState, JobStatus
 from .provider import Download, Provider
 from .refs import ModelRef
 from .request import FrameImage, InputReference, VideoRequest
 from .results import Attempt, MediaFile, VideoResult
+from .router import Router, generate, generate_sync
+from .settings import MediaRouterSettings
 from .validation import validate_request
 
 __all__ = [
+    "AllCandidatesFailed",
     "Attempt",
     "AuthenticationFailed",
+    "BudgetExceeded",
     "CancelNotSupported",
     "Capabilities",
     "CapabilityMismatch",
     "Clock",
     "ConfigurationError",
+    "FailoverPolicy",
     "Conflict",
     "Download",
     "FrameImage",
@@ -61,6 +69,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "MediaFile",
+    "MediaRouterSettings",
     "MediaRouterError",
     "ModelInfo",
     "ModelRef",
@@ -73,10 +82,13 @@ __all__ = [
     "Provider",
     "ProviderUnavailable",
     "RateLimited",
+    "Router",
     "SystemClock",
     "UnknownProvider",
     "VideoRequest",
     "VideoResult",
+    "generate",
+    "generate_sync",
     "hookimpl",
     "validate_request",
 ]

@@ -7,7 +7,12 @@ class says *what kind* of failure it was; failover and exit codes key off the cl
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .results import Attempt
 
 __all__ = [
     "MediaRouterError",
@@ -15,6 +20,7 @@ __all__ = [
     "UnknownProvider",
     "InvalidRequest",
     "CapabilityMismatch",
+    "BudgetExceeded",
     "PayloadTooLarge",
     "AuthenticationFailed",
     "PermissionDenied",
@@ -31,6 +37,7 @@ __all__ = [
     "OutputGone",
     "JobTimeout",
     "CancelNotSupported",
+    "AllCandidatesFailed",
 ]
 
 
@@ -144,6 +151,31 @@ class CapabilityMismatch(InvalidRequest):
         return data
 
 
+class BudgetExceeded(InvalidRequest):
+    """A candidate's estimated cost is over `max_cost` (or unknown); found locally, before any request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        max_cost: Decimal | None = None,
+        estimates: dict[str, Decimal | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.max_cost = max_cost
+        #: ref → estimated USD (None: the price is unknown).
+        self.estimates: dict[str, Decimal | None] = dict(estimates or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(
+            max_cost=str(self.max_cost) if self.max_cost is not None else None,
+            estimates={ref: str(v) if v is not None else None for ref, v in self.estimates.items()},
+        )
+        return data
+
+
 class PayloadTooLarge(InvalidRequest):
     """HTTP 413: the request body is over the provider's limit."""
 
@@ -217,3 +249,54 @@ class JobTimeout(MediaRouterError):
 
 class CancelNotSupported(MediaRouterError):
     """The provider has no way to cancel a job; it keeps running and is billed."""
+
+
+class AllCandidatesFailed(MediaRouterError):
+    """Every candidate of a routed call failed or was skipped; `attempts` says what happened to each.
+
+    `last_error` is the error of the last candidate tried (or skipped): its class is what a
+    script keys off (the CLI's exit code), while the message summarises every candidate.
+    """
+
+    def __init__(
+        self,
+        attempts: Sequence[Attempt],
+        errors: Sequence[MediaRouterError],
+        **kwargs: Any,
+    ) -> None:
+        self.attempts: list[Attempt] = list(attempts)
+        self.errors: list[MediaRouterError] = list(errors)
+        self.last_error: MediaRouterError | None = self.errors[-1] if self.errors else None
+        lines = [f"all {len(self.attempts)} candidates failed:"]
+        lines += [f"  {self.line_for(a)}" for a in self.attempts]
+        super().__init__("\n".join(lines), **kwargs)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @staticmethod
+    def line_for(attempt: Attempt) -> str:
+        """`ref: outcome — ErrorType (HTTP 402, job …): message`, on one line."""
+        text = f"{attempt.ref}: {attempt.outcome}"
+        if attempt.error_type:
+            extra = []
+            if attempt.status_code is not None:
+                extra.append(f"HTTP {attempt.status_code}")
+            if attempt.job_id:
+                extra.append(f"job {attempt.job_id}")
+            text += f" — {attempt.error_type}" + (f" ({', '.join(extra)})" if extra else "")
+        if attempt.error:
+            text += f": {' '.join(attempt.error.split())}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({[a.ref for a in self.attempts]!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.attempts, self.errors), self.__dict__)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["attempts"] = [a.model_dump(mode="json") for a in self.attempts]
+        data["last_error"] = self.last_error.to_dict() if self.last_error is not None else None
+        return data

@@ -1,30 +1,68 @@
-"""The router: from a model ref to a saved video, through the right provider plugin."""
+"""The router: from a ref, an alias or a chain of candidates to one saved video, paid for once.
+
+One routed call: resolve the candidates (candidates.py), plan every candidate before any
+request (capabilities, fitting, cost estimate, budget: fitting.py), then try them in order
+through the job engine and fail over by error class (failover.py), skipping candidates in
+cooldown (cooldown.py). Every candidate considered leaves an `Attempt` in the result or error.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .capabilities import ModelInfo
-from .clock import Clock
+from .candidates import resolve_candidates
+from .capabilities import Capabilities, ModelInfo
+from .clock import Clock, SystemClock
+from .cooldown import Cooldowns
 from .engine import JobEngine
-from .errors import MediaRouterError
-from .events import Listener
+from .errors import (
+    AllCandidatesFailed,
+    BudgetExceeded,
+    CapabilityMismatch,
+    ConfigurationError,
+    Conflict,
+    InvalidRequest,
+    JobTimeout,
+    MediaRouterError,
+    ProviderUnavailable,
+)
+from .events import Event, Listener, emit, with_context
+from .failover import FailoverPolicy, Phase, Scope
+from .fitting import fit_request
+from .journal import JobStore, RecordState, journal_location, open_store
+from .observability import default_listeners
 from .plugins import create_provider, provider_factories
 from .provider import Provider
+from .recovery import cancel_job, resume_job
 from .refs import ModelRef
 from .request import VideoRequest
 from .results import Attempt, VideoResult
-from .settings import MediaRouterSettings
+from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
 from .validation import validate_request
 
 __all__ = ["Router", "generate", "generate_sync"]
 
+logger = logging.getLogger("mediarouter.router")
+
+Money = Decimal | float | int | str
+
 
 class Router:
-    """Resolves model refs to providers (one long-lived instance each) and runs jobs through the engine."""
+    """Resolves candidates to providers (one long-lived instance each) and runs routed calls.
+
+    Router-wide defaults (each overridable per call where it makes sense): `fit` (strict |
+    adjust | skip), `max_cost` (USD), `cooldown` (seconds), `failover` (a FailoverPolicy).
+    Unset ones come from `settings` (environment and config file). Cooldowns live on the
+    router, so a long-lived router remembers which backends are down.
+    """
 
     def __init__(
         self,
@@ -34,12 +72,27 @@ class Router:
         provider_options: Mapping[str, Mapping[str, Any]] | None = None,
         providers: Mapping[str, Provider] | None = None,
         emulator: bool = False,
+        emulator_options: Mapping[str, Any] | None = None,
         listeners: Sequence[Listener] = (),
+        failover: FailoverPolicy | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
+        cooldown: float | None = None,
+        journal: JobStore | str | None = None,
     ) -> None:
-        self.settings = settings or MediaRouterSettings()
+        self.settings = settings or load_settings()
+        self._journal_spec = journal
+        self._journal: JobStore | None = journal if isinstance(journal, JobStore) else None
+        self._journal_open = isinstance(journal, JobStore)
+        self._owns_journal = False
         self.clock = clock
         self.emulator = emulator
-        self.listeners: list[Listener] = list(listeners)
+        self.emulator_options = dict(emulator_options or {})
+        self.listeners: list[Listener] = [*default_listeners(), *listeners]
+        self.failover = failover or FailoverPolicy()
+        self.fit: FitPolicy = _check_fit(fit if fit is not None else self.settings.fit)
+        self.max_cost = _money(max_cost) if max_cost is not None else self.settings.max_cost
+        self.cooldowns = Cooldowns(clock or SystemClock(), cooldown if cooldown is not None else self.settings.cooldown)
         self._provider_options = {k: dict(v) for k, v in (provider_options or {}).items()}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._owned: set[str] = set()
@@ -54,6 +107,8 @@ class Router:
                 options.setdefault("clock", self.clock)
             if self.emulator:
                 options.setdefault("emulator", True)
+                if self.emulator_options:
+                    options.setdefault("emulator_options", dict(self.emulator_options))
             self._providers[name] = create_provider(name, **options)
             self._owned.add(name)
         return self._providers[name]
@@ -62,12 +117,10 @@ class Router:
         return sorted(set(provider_factories()) | set(self._providers))
 
     def resolve(self, model: str | Sequence[str] | None, fallbacks: Sequence[str] | None = None) -> list[ModelRef]:
-        """Candidate refs in order. A single ref today; the shape is a list so chains slot in."""
-        if model is None:
-            model = self.settings.default_model
-        refs = [model] if isinstance(model, str) else list(model)
-        refs += list(fallbacks or [])
-        return [ModelRef.parse(r) for r in refs]
+        """Candidate refs in order: `model` (ref, alias or list; the default model when None), then `fallbacks`."""
+        return resolve_candidates(
+            model, fallbacks, aliases=self.settings.aliases, default_model=self.settings.default_model
+        )
 
     # -- generation ---------------------------------------------------------------------
 
@@ -78,14 +131,30 @@ class Router:
         model: str | Sequence[str] | None = None,
         output: str | Path | None = None,
         fallbacks: Sequence[str] | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
         poll_interval: float | None = None,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> VideoResult:
-        """Generate one video and save it to `output` (a temporary directory when None)."""
+        """Generate one video from the first candidate that can serve it; save it to `output`.
+
+        `model` is a ref, an alias or an ordered list; `fallbacks` extends it. `timeout`
+        bounds the whole call, every candidate included. With an `idempotency_key`, a call
+        whose job is already journaled returns (or resumes) that job instead of submitting.
+        """
         request = VideoRequest.build(prompt=prompt, **fields)
         return await self.generate_request(
-            request, model=model, output=output, fallbacks=fallbacks, poll_interval=poll_interval, timeout=timeout
+            request,
+            model=model,
+            output=output,
+            fallbacks=fallbacks,
+            fit=fit,
+            max_cost=max_cost,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            idempotency_key=idempotency_key,
         )
 
     async def generate_request(
@@ -95,38 +164,37 @@ class Router:
         model: str | Sequence[str] | None = None,
         output: str | Path | None = None,
         fallbacks: Sequence[str] | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
         poll_interval: float | None = None,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
     ) -> VideoResult:
-        candidates = self.resolve(model, fallbacks)
-        ref = candidates[0]
-        provider = self.provider(ref.provider)
-        engine = self.engine(poll_interval=poll_interval, timeout=timeout)
-        attempt = Attempt(ref=str(ref), outcome="failed")
-        started = engine.clock.monotonic()
-        try:
-            capabilities = await provider.capabilities(ref.model_id)
-            validate_request(request, capabilities, model=ref.model_id, provider=ref.provider)
-            attempt.estimated_cost = capabilities.estimate_cost(request.duration)
-            result = await engine.run(
-                provider, ref.model_id, request, output=output, validate=False, capabilities=capabilities
-            )
-        except MediaRouterError as exc:
-            attempt.error_type = type(exc).__name__
-            attempt.error = exc.message
-            attempt.status_code = exc.status_code
-            attempt.job_id = exc.job_id
-            attempt.duration_s = engine.clock.monotonic() - started
-            exc.details.setdefault("attempts", [attempt.model_dump(mode="json")])
-            raise
-        attempt.outcome = "succeeded"
-        attempt.job_id = result.job_id
-        attempt.cost = result.cost
-        attempt.duration_s = engine.clock.monotonic() - started
-        result.attempts = [attempt]
-        return result
+        """`generate` for a ready-made VideoRequest."""
+        if idempotency_key is not None:
+            previous = await self._idempotent(idempotency_key, output)
+            if previous is not None:
+                return previous
+        call = _RoutedCall(
+            self,
+            request,
+            refs=self.resolve(model, fallbacks),
+            policy=_check_fit(fit) if fit is not None else self.fit,
+            budget=_money(max_cost) if max_cost is not None else self.max_cost,
+            output=output,
+            poll_interval=poll_interval,
+            timeout=timeout if timeout is not None else self.settings.timeout,
+            idempotency_key=idempotency_key,
+        )
+        return await call.run()
 
-    def engine(self, *, poll_interval: float | None = None, timeout: float | None = None) -> JobEngine:
+    def engine(
+        self,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        listeners: Sequence[Listener] | None = None,
+    ) -> JobEngine:
         s = self.settings
         return JobEngine(
             clock=self.clock,
@@ -134,8 +202,67 @@ class Router:
             max_poll_interval=s.max_poll_interval,
             timeout=timeout if timeout is not None else s.timeout,
             request_timeout=s.request_timeout,
-            listeners=self.listeners,
+            listeners=self.listeners if listeners is None else listeners,
+            journal=self.journal,
         )
+
+    # -- the journal: resume, download, cancel ---------------------------------------------
+
+    @property
+    def journal(self) -> JobStore | None:
+        """Where accepted jobs are recorded (SQLite in the user data dir by default; None when off)."""
+        if not self._journal_open:
+            self._journal_open = True
+            spec = self._journal_spec if isinstance(self._journal_spec, str) else None
+            self._journal = open_store(journal_location(spec if spec is not None else self.settings.journal))
+            self._owns_journal = self._journal is not None
+        return self._journal
+
+    def _require_journal(self) -> JobStore:
+        journal = self.journal
+        if journal is None:
+            raise ConfigurationError(
+                "the job journal is off", hint="set MEDIAROUTER_JOURNAL to a file (or leave it unset for the default)"
+            )
+        return journal
+
+    async def resume(
+        self,
+        job_id: str,
+        *,
+        output: str | Path | None = None,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+    ) -> VideoResult:
+        """Finish a journaled job: keep polling and download. Never submits again."""
+        return await resume_job(
+            self, self._require_journal(), job_id, output=output, poll_interval=poll_interval, timeout=timeout
+        )
+
+    async def download(self, job_id: str, *, output: str | Path | None = None) -> VideoResult:
+        """Download a completed journaled job's output again (e.g. after a failed download)."""
+        return await resume_job(self, self._require_journal(), job_id, output=output, redownload=True)
+
+    async def cancel(self, job_id: str) -> None:
+        """Cancel a journaled job; raises CancelNotSupported when its provider cannot (OpenRouter)."""
+        await cancel_job(self, self._require_journal(), job_id)
+
+    async def _idempotent(self, key: str, output: str | Path | None) -> VideoResult | None:
+        """The journaled result or job for `key`, instead of a second submit; None if there is none."""
+        journal = self.journal
+        if journal is None:
+            raise ConfigurationError("idempotency_key needs the job journal, which is off")
+        record = journal.find_idempotent(key)
+        if record is None or record.state is RecordState.REFUSED:
+            return None
+        if record.job_id is None:
+            raise Conflict(
+                f"an earlier submit with idempotency key {key!r} got no answer: it may have created a job",
+                provider=record.provider,
+                model=record.model,
+                hint="check the provider's dashboard; use a new key to submit anyway",
+            )
+        return await self.resume(record.job_id, output=output)
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -157,6 +284,9 @@ class Router:
         for name in list(self._owned):
             await self._providers.pop(name).aclose()
             self._owned.discard(name)
+        if self._owns_journal and self._journal is not None:
+            self._journal.close()
+            self._journal, self._journal_open, self._owns_journal = None, False, False
 
     async def __aenter__(self) -> Router:
         return self
@@ -165,11 +295,449 @@ class Router:
         await self.aclose()
 
 
+# -- one routed call ------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    """One candidate as planned before any request: what to send, what it should cost, or why not."""
+
+    index: int
+    ref: ModelRef
+    provider: Provider | None = None
+    capabilities: Capabilities | None = None
+    request: VideoRequest | None = None
+    adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    estimate: Decimal | None = None
+    #: Why the candidate cannot be used; `refusal` says whether that is a local skip or a failure.
+    error: MediaRouterError | None = None
+    refusal: Literal["skipped", "failed"] | None = None
+
+
+@dataclass
+class _Block:
+    """A provider-wide refusal earlier in the call (bad key, no credits for that price)."""
+
+    error: MediaRouterError
+    scope: Scope
+    estimate: Decimal | None
+
+
+class _RoutedCall:
+    """The state of one `generate` call: its candidates, attempts, deadline and event context."""
+
+    def __init__(
+        self,
+        router: Router,
+        request: VideoRequest,
+        *,
+        refs: list[ModelRef],
+        policy: FitPolicy,
+        budget: Decimal | None,
+        output: str | Path | None,
+        poll_interval: float | None,
+        timeout: float,
+        idempotency_key: str | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise InvalidRequest("timeout must be > 0 seconds")
+        self.router = router
+        self.request = request
+        self.refs = refs
+        self.policy = policy
+        self.budget = budget
+        self.output = output
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.idempotency_key = idempotency_key
+        self.clock: Clock = router.clock or SystemClock()
+        self.call_id = uuid.uuid4().hex[:16]
+        self.started = self.clock.monotonic()
+        self.deadline = self.started + timeout
+        self.attempts: list[Attempt] = []
+        self.errors: list[MediaRouterError] = []
+        self.blocks: dict[str, _Block] = {}
+        self.last_failed: str | None = None
+
+    # -- the call ---------------------------------------------------------------------------
+
+    async def run(self) -> VideoResult:
+        self._emit("router.call_started", None, candidates=[str(r) for r in self.refs], duration=self.request.duration)
+        try:
+            result = await self._run()
+        except MediaRouterError as exc:
+            exc.details["attempts"] = [a.model_dump(mode="json") for a in self.attempts]
+            self._emit(
+                "router.call_finished", None, outcome="failed", ref=self._last_ref(), error_type=type(exc).__name__
+            )
+            raise
+        except BaseException as exc:
+            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt) else "failed"
+            self._emit(
+                "router.call_finished", None, outcome=outcome, ref=self._last_ref(), error_type=type(exc).__name__
+            )
+            raise
+        self._emit("router.call_finished", None, outcome="succeeded", ref=result.ref, error_type=None)
+        return result
+
+    async def _run(self) -> VideoResult:
+        first = self.refs[0]
+        # Request-level problems (no prompt, a malformed size, size with resolution) are the same for
+        # every candidate: report them as they are instead of as N skipped candidates. Values a model
+        # may or may not support (durations, enum values) are left to each candidate's fitting.
+        try:
+            validate_request(self.request, Capabilities(), model=first.model_id, provider=first.provider)
+        except CapabilityMismatch as exc:
+            if exc.field == "prompt":
+                raise
+        plan = await self._plan()
+        for candidate in plan:
+            result = await self._try(candidate)
+            if result is not None:
+                return result
+        if len(plan) == 1:
+            raise self.errors[-1]
+        raise AllCandidatesFailed(self.attempts, self.errors)
+
+    # -- planning: everything that can be known before any request ---------------------------
+
+    async def _plan(self) -> list[_Candidate]:
+        plan = [await self._plan_one(index, ref) for index, ref in enumerate(self.refs)]
+        if self.budget is not None and all(isinstance(c.error, BudgetExceeded) for c in plan):
+            estimates = {str(c.ref): c.estimate for c in plan}
+            shown = ", ".join(
+                f"{ref} {_usd(e)}" if e is not None else f"{ref} (no known price)" for ref, e in estimates.items()
+            )
+            raise BudgetExceeded(
+                f"max_cost {_usd(self.budget)} is below the estimated cost of every candidate: {shown}",
+                max_cost=self.budget,
+                estimates=estimates,
+                hint="raise --max-cost / max_cost, ask for a shorter video, or add a cheaper candidate",
+            )
+        return plan
+
+    async def _plan_one(self, index: int, ref: ModelRef) -> _Candidate:
+        candidate = _Candidate(index=index, ref=ref)
+        try:
+            provider = self.router.provider(ref.provider)
+            capabilities = await self._capabilities(provider, ref)
+        except MediaRouterError as exc:
+            candidate.error = exc.with_context(provider=ref.provider, model=ref.model_id)
+            candidate.refusal = "failed"
+            return candidate
+        candidate.provider, candidate.capabilities = provider, capabilities
+        fit = fit_request(self.request, capabilities, policy=self.policy, provider=ref.provider, model=ref.model_id)
+        if fit.request is None:
+            mismatch = fit.mismatch or CapabilityMismatch(f"{ref} cannot serve this request")
+            if self.policy == "strict":
+                if mismatch.hint is None:
+                    mismatch.hint = (
+                        "fit='adjust' (--fit adjust) snaps duration, resolution and aspect ratio to supported "
+                        "values; fit='skip' moves on to the next candidate"
+                    )
+                self._record(candidate, "failed", mismatch)
+                raise mismatch
+            candidate.error, candidate.refusal = mismatch, "skipped"
+            return candidate
+        candidate.request, candidate.adjustments = fit.request, fit.adjustments
+        candidate.estimate = capabilities.estimate_cost(fit.request.duration)
+        if self.budget is not None and (candidate.estimate is None or candidate.estimate > self.budget):
+            if candidate.estimate is None:
+                message = f"the cost of {ref} cannot be estimated (no known price), and max_cost is {_usd(self.budget)}"
+            else:
+                message = f"estimated {_usd(candidate.estimate)} for {ref} is over max_cost {_usd(self.budget)}"
+            candidate.error = BudgetExceeded(
+                message,
+                max_cost=self.budget,
+                estimates={str(ref): candidate.estimate},
+                provider=ref.provider,
+                model=ref.model_id,
+            )
+            candidate.refusal = "skipped"
+        return candidate
+
+    async def _capabilities(self, provider: Provider, ref: ModelRef) -> Capabilities:
+        limit = min(self.router.settings.request_timeout, max(0.001, self.deadline - self.clock.monotonic()))
+        try:
+            async with asyncio.timeout(limit):
+                return await provider.capabilities(ref.model_id)
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"no capabilities for {ref} within {limit:g}s", provider=ref.provider, model=ref.model_id
+            ) from None
+
+    # -- trying one candidate ------------------------------------------------------------------
+
+    async def _try(self, candidate: _Candidate) -> VideoResult | None:
+        """Run one candidate; None means "fail over to the next one". Raises when the call must stop."""
+        ref = str(candidate.ref)
+        if candidate.error is not None and candidate.refusal == "skipped":
+            self._skip(candidate, "skipped", candidate.error)
+            return None
+        blocked = self._blocked(candidate)
+        if blocked is not None:
+            self._skip(candidate, "skipped", blocked)
+            return None
+        if candidate.error is not None:
+            self._fail(candidate, candidate.error, phase="plan", started=None, job_id=None)
+            return None
+        cooling = self.router.cooldowns.active(ref)
+        if cooling is not None:
+            self._skip(candidate, "cooldown", cooling.skip_error(self.clock.monotonic()))
+            return None
+        remaining = self.deadline - self.clock.monotonic()
+        if remaining <= 0:
+            error = JobTimeout(
+                f"the call's deadline ({self.timeout:g}s) passed before {ref} could be tried",
+                provider=candidate.ref.provider,
+                model=candidate.ref.model_id,
+            )
+            self._record(candidate, "failed", error)
+            raise error
+
+        assert candidate.provider is not None and candidate.request is not None
+        if self.last_failed is not None:
+            self._emit(
+                "router.failover",
+                candidate,
+                from_ref=self.last_failed,
+                to_ref=ref,
+                error_type=type(self.errors[-1]).__name__ if self.errors else None,
+            )
+        self._emit(
+            "router.attempt_started",
+            candidate,
+            ref=ref,
+            index=candidate.index,
+            estimated_cost=str(candidate.estimate) if candidate.estimate is not None else None,
+            duration=candidate.request.duration,
+            adjustments=dict(candidate.adjustments),
+            server_address=candidate.provider.server_address,
+        )
+        accepted: dict[str, str | None] = {"job_id": None}
+
+        def track(event: Event) -> None:
+            if event.name == "job.submitted":
+                accepted["job_id"] = event.job_id
+
+        listeners = [*with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index), track]
+        engine = self.router.engine(poll_interval=self.poll_interval, timeout=remaining, listeners=listeners)
+        started = self.clock.monotonic()
+        try:
+            result = await engine.run(
+                candidate.provider,
+                candidate.ref.model_id,
+                candidate.request,
+                output=self.output,
+                validate=False,
+                capabilities=candidate.capabilities,
+                idempotency_key=self.idempotency_key,
+            )
+        except MediaRouterError as exc:
+            job_id = accepted["job_id"] or exc.job_id
+            if isinstance(exc, JobTimeout):
+                # The engine only saw what was left of the call's deadline; say the number the caller chose.
+                exc.message = exc.message.replace(f"within {remaining:g}s", f"within the call's {self.timeout:g}s")
+            self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)
+            return None
+        except BaseException as exc:
+            job_id = accepted["job_id"]
+            attempt = self._record(candidate, "failed", None, started=started, job_id=job_id)
+            attempt.error_type, attempt.error = type(exc).__name__, str(exc) or type(exc).__name__
+            self._attempt_finished(candidate, attempt)
+            if job_id:
+                exc.add_note(f"mediarouter: job {job_id} on {ref} was accepted and may still finish (and be billed)")
+                logger.warning(
+                    "call %s stopped by %s; job %s on %s may still run", self.call_id, type(exc).__name__, job_id, ref
+                )
+            raise
+        attempt = self._record(candidate, "succeeded", None, started=started, job_id=result.job_id)
+        attempt.cost = result.cost
+        self._attempt_finished(candidate, attempt)
+        result.attempts = list(self.attempts)
+        result.adjustments = dict(candidate.adjustments)
+        result.estimated_cost = candidate.estimate
+        return result
+
+    def _blocked(self, candidate: _Candidate) -> MediaRouterError | None:
+        """Why an earlier provider-wide refusal rules this candidate out, or None."""
+        block = self.blocks.get(candidate.ref.provider)
+        if block is None:
+            return None
+        kind = type(block.error).__name__
+        if block.scope == "cheaper":
+            if block.estimate is not None and candidate.estimate is not None and candidate.estimate < block.estimate:
+                return None
+            reason = (
+                f"{candidate.ref.provider} refused a {_usd(block.estimate)} request earlier in this call "
+                f"({kind}) and this one is not known to be cheaper ({_usd(candidate.estimate)})"
+            )
+        else:
+            reason = f"{candidate.ref.provider} refused earlier in this call ({kind}), which holds for all its models"
+        error = _copy_error(block.error, reason)
+        error.provider, error.model, error.job_id = candidate.ref.provider, candidate.ref.model_id, None
+        return error
+
+    def _block(self, candidate: _Candidate, error: MediaRouterError, scope: Scope) -> None:
+        """Remember a provider-wide refusal; a key refusal outranks a price one, and the lowest refused price wins."""
+        name = candidate.ref.provider
+        current = self.blocks.get(name)
+        if current is not None and current.scope == "other_provider":
+            return
+        if current is not None and scope == "cheaper":
+            lowest = None
+            if current.estimate is not None and candidate.estimate is not None:
+                lowest = min(current.estimate, candidate.estimate)
+            self.blocks[name] = _Block(error=error, scope="cheaper", estimate=lowest)
+            return
+        self.blocks[name] = _Block(error=error, scope=scope, estimate=candidate.estimate)
+
+    # -- book-keeping ---------------------------------------------------------------------------
+
+    def _skip(self, candidate: _Candidate, outcome: str, error: MediaRouterError) -> None:
+        attempt = self._record(candidate, outcome, error)
+        self._emit("router.skipped", candidate, ref=str(candidate.ref), reason=error.message)
+        logger.info("skipping %s: %s", candidate.ref, error.message)
+        self._attempt_finished(candidate, attempt)
+
+    def _fail(
+        self,
+        candidate: _Candidate,
+        error: MediaRouterError,
+        *,
+        phase: Phase,
+        started: float | None,
+        job_id: str | None,
+    ) -> None:
+        """Record a failed candidate, start its cooldown, and raise unless the policy fails over."""
+        ref = str(candidate.ref)
+        verdict = self.router.failover.decide(error, phase=phase)
+        attempt = self._record(candidate, "failed", error, started=started, job_id=job_id)
+        self._attempt_finished(candidate, attempt)
+        if verdict.cooldown:
+            seconds = self.router.cooldowns.start(ref, error)
+            if seconds > 0:
+                self._emit("router.cooldown", candidate, ref=ref, seconds=seconds)
+        if not verdict.failover:
+            if phase == "job" and job_id:
+                error.with_context(job_id=job_id)
+                # Money is at stake: a job that may still run (and bill) is left to the caller.
+                logger.warning("%s failed (%s): %s", ref, type(error).__name__, verdict.reason)
+            else:
+                logger.info("%s failed (%s): %s", ref, type(error).__name__, verdict.reason)
+            raise error
+        logger.info("%s failed (%s); %s", ref, type(error).__name__, verdict.reason)
+        self.last_failed = ref
+        if verdict.scope != "any":
+            self._block(candidate, error, verdict.scope)
+
+    def _record(
+        self,
+        candidate: _Candidate,
+        outcome: str,
+        error: MediaRouterError | None,
+        *,
+        started: float | None = None,
+        job_id: str | None = None,
+    ) -> Attempt:
+        attempt = Attempt(
+            ref=str(candidate.ref),
+            outcome=outcome,
+            error_type=type(error).__name__ if error is not None else None,
+            error=error.message if error is not None else None,
+            status_code=error.status_code if error is not None else None,
+            job_id=job_id or (error.job_id if error is not None else None),
+            duration_s=self.clock.monotonic() - started if started is not None else None,
+            estimated_cost=candidate.estimate,
+            adjustments=dict(candidate.adjustments),
+        )
+        self.attempts.append(attempt)
+        if error is not None:
+            self.errors.append(error)
+        return attempt
+
+    def _attempt_finished(self, candidate: _Candidate, attempt: Attempt) -> None:
+        self._emit(
+            "router.attempt_finished",
+            candidate,
+            job_id=attempt.job_id,
+            ref=attempt.ref,
+            outcome=attempt.outcome,
+            error_type=attempt.error_type,
+            status_code=attempt.status_code,
+            cost=str(attempt.cost) if attempt.cost is not None else None,
+        )
+
+    def _last_ref(self) -> str | None:
+        return self.attempts[-1].ref if self.attempts else None
+
+    def _emit(self, name: str, candidate: _Candidate | None, *, job_id: str | None = None, **data: Any) -> None:
+        if not self.router.listeners:
+            return
+        ref = candidate.ref if candidate is not None else None
+        emit(
+            self.router.listeners,
+            Event(
+                name=name,
+                provider=ref.provider if ref else None,
+                model=ref.model_id if ref else None,
+                job_id=job_id,
+                elapsed=self.clock.monotonic() - self.started,
+                data=data,
+                call_id=self.call_id,
+                attempt=candidate.index if candidate is not None else None,
+            ),
+        )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _check_fit(policy: str) -> FitPolicy:
+    if policy not in FIT_POLICIES:
+        raise InvalidRequest(f"fit must be one of {', '.join(FIT_POLICIES)}, not {policy!r}")
+    return policy
+
+
+def _money(value: Money) -> Decimal:
+    """USD as a Decimal (floats go through str, so 0.1 stays 0.1)."""
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidRequest(f"max_cost must be an amount in USD, e.g. 2.50 (got {value!r})") from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidRequest(f"max_cost must be a non-negative amount in USD (got {value!r})")
+    return amount
+
+
+def _usd(amount: Decimal | None) -> str:
+    return f"${amount}" if amount is not None else "unknown"
+
+
+def _copy_error(error: MediaRouterError, message: str) -> MediaRouterError:
+    """Same class (exit codes key off it), new message: for candidates skipped because of another's error."""
+    clone = copy.copy(error)
+    clone.message = message
+    clone.details = dict(error.details)
+    return clone
+
+
 async def generate(
     prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any
 ) -> VideoResult:
     """One-shot: build a Router, generate, close it."""
-    router_kwargs = {k: kwargs.pop(k) for k in ("settings", "clock", "provider_options", "emulator") if k in kwargs}
+    router_keys = (
+        "settings",
+        "clock",
+        "provider_options",
+        "providers",
+        "emulator",
+        "emulator_options",
+        "listeners",
+        "failover",
+        "cooldown",
+    )
+    router_kwargs = {k: kwargs.pop(k) for k in router_keys if k in kwargs}
     async with Router(**router_kwargs) as router:
         return await router.generate(prompt, model=model, **kwargs)
 

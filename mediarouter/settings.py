@@ -1,18 +1,103 @@
-"""Core settings: `MEDIAROUTER_*` environment variables (providers read their own, e.g. OPENROUTER_API_KEY)."""
+"""Core settings: `MEDIAROUTER_*` environment variables over the optional TOML config file.
+
+Providers read their own settings (e.g. OPENROUTER_API_KEY); secrets never live here.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
 
-__all__ = ["MediaRouterSettings"]
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .config import CONFIG_ENV, ConfigFileSource, ConfigLocation, config_location
+from .errors import ConfigurationError
+
+__all__ = ["FitPolicy", "FIT_POLICIES", "MediaRouterSettings", "load_settings"]
+
+#: How a candidate whose capabilities do not fit the request is treated (see mediarouter/fitting.py).
+FitPolicy = Literal["strict", "adjust", "skip"]
+FIT_POLICIES: tuple[FitPolicy, ...] = ("strict", "adjust", "skip")
 
 
 class MediaRouterSettings(BaseSettings):
+    """Every core setting. Precedence: keyword arguments, then `MEDIAROUTER_*`, then the config file."""
+
     model_config = SettingsConfigDict(env_prefix="MEDIAROUTER_", extra="ignore")
 
-    default_model: str = Field(default="openrouter/google/veo-3.1", description="used when no model is given")
+    config_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("config_file", CONFIG_ENV.lower()),
+        description="the TOML config file (MEDIAROUTER_CONFIG; default: the platform's user config dir)",
+    )
+    default_model: str = Field(
+        default="openrouter/google/veo-3.1", description="ref or alias used when no model is given"
+    )
     poll_interval: float = Field(default=10.0, gt=0, description="seconds between the first polls")
     max_poll_interval: float = Field(default=60.0, gt=0, description="polling slows down to at most this")
-    timeout: float = Field(default=600.0, gt=0, description="overall deadline: submit + polling + download")
+    timeout: float = Field(default=600.0, gt=0, description="overall deadline of a call: every candidate's jobs")
     request_timeout: float = Field(default=120.0, gt=0, description="one HTTP exchange")
+    aliases: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="name → ref, or an ordered list of refs/aliases (a failover chain)"
+    )
+    fit: FitPolicy = Field(default="skip", description="strict | adjust | skip: candidates that do not fit")
+    cooldown: float = Field(
+        default=60.0, ge=0, description="seconds a candidate that failed with 429/5xx/402 is skipped (0: off)"
+    )
+    max_cost: Decimal | None = Field(default=None, ge=0, description="USD; refuse candidates estimated above it")
+    journal: str | None = Field(
+        default=None,
+        description="job journal: a SQLite file, ':memory:' or 'off' (MEDIAROUTER_JOURNAL; default: user data dir)",
+    )
+
+    @field_validator("config_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("aliases")
+    @classmethod
+    def _check_aliases(cls, aliases: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for name, target in aliases.items():
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"alias name {name!r} must be non-empty, without '/' or surrounding spaces")
+            targets = [target] if isinstance(target, str) else target
+            if not targets or any(not t.strip() for t in targets):
+                raise ValueError(f"alias {name!r} must name at least one ref, and no empty ones")
+        return aliases
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = getattr(init_settings, "init_kwargs", {}).get("config_file")
+        location = config_location(given)
+        return init_settings, env_settings, ConfigFileSource(settings_cls, location)
+
+    @property
+    def config_location(self) -> ConfigLocation:
+        """The config file these settings were read from (or would be)."""
+        from_env = config_location()
+        if from_env.explicit and (from_env.path is None or from_env.path == self.config_file):
+            return from_env
+        return config_location(self.config_file) if self.config_file is not None else from_env
+
+
+def load_settings(**overrides: Any) -> MediaRouterSettings:
+    """Settings with every problem as a ConfigurationError that names the setting and where it came from."""
+    try:
+        return MediaRouterSettings(**overrides)
+    except ValidationError as exc:
+        location = config_location(overrides.get("config_file"))
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(
+            f"invalid settings: {problems}",
+            hint=f"check the MEDIAROUTER_* environment variables and the config file {location.describe()}",
+        ) from None

@@ -7,6 +7,7 @@ from typing import NoReturn
 import click
 
 from ..errors import (
+    AllCandidatesFailed,
     AuthenticationFailed,
     ConfigurationError,
     InsufficientCredits,
@@ -36,6 +37,9 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 
 
 def exit_code_for(error: BaseException) -> int:
+    """The documented code; a failover call that ran out of candidates exits as its last attempt did."""
+    if isinstance(error, AllCandidatesFailed):
+        return exit_code_for(error.last_error) if error.last_error is not None else 1
     for cls, code in EXIT_CODES:
         if isinstance(error, cls):
             return code
@@ -43,7 +47,15 @@ def exit_code_for(error: BaseException) -> int:
 
 
 def fail(error: BaseException) -> NoReturn:
-    """Print one line on stderr (no traceback) and exit with the error's code."""
+    """Print the reason on stderr (no traceback) and exit with the error's code.
+
+    One line, except after a failover: then one line per candidate, saying what happened to it.
+    """
+    if isinstance(error, AllCandidatesFailed):
+        click.echo(f"mediarouter: error: all {len(error.attempts)} candidates failed:", err=True)
+        for attempt in error.attempts:
+            click.echo(f"  {AllCandidatesFailed.line_for(attempt)}", err=True)
+        raise SystemExit(exit_code_for(error))
     text = str(error) if isinstance(error, MediaRouterError) else f"{type(error).__name__}: {error}"
     click.echo(f"mediarouter: error: {' '.join(text.split())}", err=True)
     raise SystemExit(exit_code_for(error))

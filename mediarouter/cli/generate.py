@@ -4,26 +4,70 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import MediaRouterError
-from ..events import Listener
+from ..errors import AllCandidatesFailed, MediaRouterError
+from ..events import Event, Listener
 from ..results import VideoResult
 from ..router import Router
+from ..settings import FIT_POLICIES, FitPolicy
 from .errors import fail
 from .params import JSON_OBJECT
-from .progress import StatusPrinter
+from .progress import progress_for, summary_line
 
 #: Polling the in-process emulator every 10 s would only make people wait.
 EMULATOR_POLL_INTERVAL = 0.2
 
 
+class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """A non-negative amount of US dollars, kept exact (Decimal)."""
+
+    name = "USD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            amount = Decimal(str(value).strip().lstrip("$"))
+        except InvalidOperation:
+            self.fail(f"not an amount in USD: {value!r} (e.g. 2.50)", param, ctx)
+        if not amount.is_finite() or amount < 0:
+            self.fail(f"must be a non-negative amount in USD: {value!r}", param, ctx)
+        return amount
+
+
 @click.command()
 @click.argument("prompt", required=False)
-@click.option("-m", "--model", "model", metavar="REF", help="Model ref, e.g. openrouter/google/veo-3.1.")
+@click.option(
+    "-m",
+    "--model",
+    "model",
+    metavar="REF|ALIAS",
+    help="Model ref (e.g. openrouter/google/veo-3.1) or an alias from the config file (`mediarouter aliases`).",
+)
+@click.option(
+    "--fallback",
+    "fallbacks",
+    metavar="REF|ALIAS",
+    multiple=True,
+    help="Try this candidate when the ones before it cannot serve; repeatable, tried in order.",
+)
+@click.option(
+    "--max-cost",
+    type=USDAmount(),
+    help="Refuse candidates whose estimated cost (price per second × duration) is over this many USD.",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(FIT_POLICIES),
+    help="Candidates that do not support the request: strict = error, adjust = snap duration/resolution/"
+    "aspect ratio to the nearest supported value, skip = next candidate [config: fit, default skip].",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Save to FILE.")
 @click.option("--duration", type=int, help="Seconds (one of the model's supported durations).")
 @click.option("--resolution", help="e.g. 720p, 1080p, 4K.")
@@ -59,13 +103,33 @@ EMULATOR_POLL_INTERVAL = 0.2
 @click.option("--callback-url", help="https:// webhook called when the job finishes.")
 @click.option("--previous-job-id", help="Continue or edit a completed job (models that support it).")
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), help="Seconds between first polls.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Overall deadline in seconds [600].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Deadline (s) of the whole call [600].")
 @click.option("--emulator", is_flag=True, help="Run against the bundled OpenRouter emulator, in-process, offline.")
+@click.option(
+    "--emulator-inject",
+    "emulator_inject",
+    metavar="PHASE:OUTCOME[:MODEL][xN]",
+    multiple=True,
+    help="With --emulator: make the emulator misbehave, as `mediarouter emulator --inject`; repeatable.",
+)
+@click.option(
+    "--emulator-polls-before-completed",
+    type=click.IntRange(min=0),
+    help="With --emulator: polls the emulator answers before a job reaches its terminal status.",
+)
+@click.option(
+    "--idempotency-key",
+    metavar="KEY",
+    help="Run at most one job for KEY: a repeated call returns (or resumes) the journaled job instead of paying again.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def generate_command(
     prompt: str | None,
     model: str | None,
+    fallbacks: tuple[str, ...],
+    max_cost: Decimal | None,
+    fit: FitPolicy | None,
     output: Path,
     frame_images: tuple[dict[str, Any], ...],
     input_references: tuple[dict[str, Any], ...],
@@ -73,6 +137,9 @@ def generate_command(
     poll_interval: float | None,
     timeout: float | None,
     emulator: bool,
+    emulator_inject: tuple[str, ...],
+    emulator_polls_before_completed: int | None,
+    idempotency_key: str | None,
     as_json: bool,
     quiet: bool,
     **fields: Any,
@@ -80,12 +147,24 @@ def generate_command(
     """Generate a video from PROMPT and save it to --output.
 
     \b
-    Exit codes: 0 ok; 2 bad input or capability mismatch (nothing sent);
-    3 authentication (401/403); 4 insufficient credits (402);
+    With --fallback (or an alias naming a chain) the candidates are tried in
+    order until one delivers; a job that was accepted is never paid for twice.
+
+    \b
+    Exit codes: 0 ok; 2 bad input, capability mismatch or over --max-cost
+    (nothing sent); 3 authentication (401/403); 4 insufficient credits (402);
     5 rate limited after retries (429); 6 provider unavailable after retries
     (5xx, network); 7 job failed/cancelled/expired; 8 timeout (the job id is
-    printed: the job may still finish); 1 anything else.
+    printed: the job may still finish); 1 anything else. When every candidate
+    failed, the code is the last attempt's.
     """
+    if (emulator_inject or emulator_polls_before_completed is not None) and not emulator:
+        raise click.UsageError("--emulator-inject and --emulator-polls-before-completed need --emulator")
+    emulator_options: dict[str, Any] = {}
+    if emulator_inject:
+        emulator_options["inject"] = list(emulator_inject)
+    if emulator_polls_before_completed is not None:
+        emulator_options["polls_before_completed"] = emulator_polls_before_completed
     request_fields: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if frame_images:
         request_fields["frame_images"] = list(frame_images)
@@ -98,32 +177,57 @@ def generate_command(
         request_fields["provider_options"] = merged
     if emulator and poll_interval is None:
         poll_interval = EMULATOR_POLL_INTERVAL
-    listeners: list[Listener] = [] if (quiet or as_json) else [StatusPrinter()]
+    progress = progress_for(quiet=quiet, as_json=as_json)
+    listeners: list[Listener] = [progress]
+    accepted: list[str] = []  # job ids accepted during this call, for the resume hint
+
+    def track(event: Event) -> None:
+        if event.name == "job.submitted" and event.job_id:
+            accepted.append(event.job_id)
+
+    listeners.append(track)
 
     async def _run() -> VideoResult:
-        async with Router(emulator=emulator, listeners=listeners) as router:
+        # An in-process emulator's jobs die with this process: journal them in memory only.
+        journal = ":memory:" if emulator else None
+        async with Router(
+            emulator=emulator, emulator_options=emulator_options, listeners=listeners, journal=journal
+        ) as router:
             return await router.generate(
                 prompt,
                 model=model,
+                fallbacks=list(fallbacks),
+                fit=fit,
+                max_cost=max_cost,
                 output=output,
                 poll_interval=poll_interval,
                 timeout=timeout,
+                idempotency_key=idempotency_key,
                 **request_fields,
             )
 
     try:
-        result = asyncio.run(_run())
+        with progress:
+            result = asyncio.run(_run())
     except MediaRouterError as exc:
         if as_json:
-            click.echo(json.dumps({"ok": False, "error": exc.to_dict()}))
+            attempts = [a.model_dump(mode="json") for a in exc.attempts] if isinstance(exc, AllCandidatesFailed) else []
+            attempts = attempts or list(exc.details.get("attempts", []))
+            click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "attempts": attempts}))
         fail(exc)
     except KeyboardInterrupt:
-        click.echo("mediarouter: interrupted", err=True)
+        if accepted and not emulator:
+            job_id = accepted[-1]
+            click.echo(
+                f"mediarouter: interrupted; job {job_id} keeps running upstream (and is billed). "
+                f"Resume it: mediarouter jobs resume {job_id} -o {shlex.quote(str(output))}",
+                err=True,
+            )
+        else:
+            click.echo("mediarouter: interrupted" + (" (no job was accepted)" if not accepted else ""), err=True)
         raise SystemExit(130) from None
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
         return
     if not quiet:
-        first = result.files[0]
-        cost = f", cost ${result.cost}" if result.cost is not None else ""
-        click.echo(f"{first.path} ({first.size} bytes) from {result.ref}, job {result.job_id}{cost}")
+        click.echo(summary_line(result))

@@ -229,6 +229,35 @@ def catalog_model_infos() -> list[ModelInfo]:
     return list(_catalog_infos())
 
 
+def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
+    """The core's provider-neutral `emulator_options` (from `mediarouter generate --emulator-inject ...`) as an
+    EmulatorConfig: `inject` (PHASE:OUTCOME[:MODEL][xN] specs), `polls_before_completed`, `polls_before_in_progress`.
+    """
+    from .emulator import EmulatorConfig, Injection
+
+    unknown = sorted(set(options) - {"inject", "polls_before_completed", "polls_before_in_progress"})
+    if unknown:
+        log.debug("the OpenRouter emulator ignores options: %s", ", ".join(unknown))
+    defaults = EmulatorConfig()
+    completed, in_progress = options.get("polls_before_completed"), options.get("polls_before_in_progress")
+    polls_completed = int(completed) if completed is not None else defaults.polls_before_completed
+    if in_progress is not None:
+        polls_in_progress = int(in_progress)
+    elif completed is not None:
+        polls_in_progress = min(defaults.polls_before_in_progress, polls_completed)
+    else:
+        polls_in_progress = defaults.polls_before_in_progress
+    try:
+        injections = tuple(Injection.parse(str(spec)) for spec in options.get("inject") or ())
+        return EmulatorConfig(
+            injections=injections,
+            polls_before_completed=polls_completed,
+            polls_before_in_progress=polls_in_progress,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid emulator option: {exc}", provider=PROVIDER_NAME) from None
+
+
 # -- the provider -------------------------------------------------------------------------------
 
 
@@ -252,12 +281,16 @@ class OpenRouterVideoProvider(Provider):
         app_categories: str | None = None,
         emulator: bool = False,
         emulator_config: Any = None,
+        emulator_options: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
         **options: Any,
     ) -> None:
         # Unknown options are ignored on purpose: the core hands every factory the same options.
         if options:
             log.debug("OpenRouterVideoProvider ignores options: %s", ", ".join(sorted(options)))
+        if settings is None and emulator:
+            # Offline runs must not depend on (or be broken by) OPENROUTER_* in the environment.
+            settings = OpenRouterSettings.model_construct()
         if settings is None:
             try:
                 settings = OpenRouterSettings()
@@ -274,6 +307,8 @@ class OpenRouterVideoProvider(Provider):
             from .emulator import EMULATOR_BASE_URL, emulator_transport
 
             base_url = base_url or EMULATOR_BASE_URL
+            if emulator_config is None and emulator_options:
+                emulator_config = emulator_config_from_options(emulator_options)
             if transport is None and client is None:
                 try:
                     transport = emulator_transport(emulator_config)
