@@ -268,7 +268,8 @@ class JobEngine:
                     state=RecordState.COMPLETED,
                     polls=run.polls,
                     cost=status.cost,
-                    outputs=[o.model_dump(mode="json") for o in status.outputs],
+                    # Signed URLs are secrets and go stale: a resume polls again and gets fresh ones.
+                    outputs=[o.model_dump(mode="json", exclude={"signed_url"}) for o in status.outputs],
                     expires_at=min((o.expires_at for o in status.outputs if o.expires_at), default=None),
                 )
                 return status
@@ -360,7 +361,16 @@ class JobEngine:
                 return content_type
             except TimeoutError:
                 raise self._timeout(run, "downloading") from None
-            except MediaRouterError as exc:
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                if not isinstance(exc, MediaRouterError):  # a plugin bug must not lose the job id
+                    error = ProtocolError(
+                        f"provider {run.provider} raised {type(exc).__name__} while downloading: {exc}",
+                        job_id=job.id,
+                    )
+                    error.details["unexpected"] = True
+                    raise error from exc
                 if exc.status_code == 416 and part.size > 0:
                     # The server cannot continue from our offset: start this output over.
                     part.truncate()
@@ -443,7 +453,7 @@ class JobEngine:
             message = (
                 f"no result within {self.timeout:g}s while {stage}; job {job_id} may still be running (and billed)"
             )
-            hint = "keep the job id: the output can still be downloaded when the job completes"
+            hint = f"resume it later (no second submit): mediarouter jobs resume {job_id}, or Router.resume({job_id!r})"
         else:
             message = f"no answer within {self.timeout:g}s while {stage}"
             hint = None

@@ -63,7 +63,7 @@ def _now() -> datetime:
 
 
 class JobRecord(BaseModel):
-    """One row of the journal. Never holds credentials; `outputs` may hold signed URLs (secrets)."""
+    """One row of the journal. Never holds credentials or signed download URLs."""
 
     key: str = Field(description="local id: the job id once known")
     job_id: str | None = None
@@ -78,7 +78,7 @@ class JobRecord(BaseModel):
     polls: int = 0
     cost: Decimal | None = None
     error: str | None = None
-    outputs: list[dict[str, Any]] = Field(default_factory=list)
+    outputs: list[dict[str, Any]] = Field(default_factory=list, repr=False)
     expires_at: datetime | None = None
     files: list[dict[str, Any]] = Field(default_factory=list, description="path, size, sha256 per saved output")
     target: str | None = Field(default=None, description="where the caller asked the output to go")

@@ -249,3 +249,14 @@ async def test_a_416_on_a_resumed_download_starts_the_output_over(clock: FakeClo
     assert result.files[0].path.read_bytes() == VIDEO  # type: ignore[union-attr]
     downloads = [c for c in provider.calls if c.startswith("download")]
     assert downloads == ["download:0:0", "download:0:5000", "download:0:0"]
+
+
+async def test_a_plugin_bug_while_downloading_becomes_protocol_error_keeping_the_job_id(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    provider = ScriptedProvider(polls=["completed"], downloads=[KeyError("url")] * 5)
+    with pytest.raises(ProtocolError) as info:
+        await engine(clock).run(provider, "video-1", REQ, output=tmp_path / "o.mp4")
+    assert info.value.job_id == "job-1"
+    assert info.value.details["unexpected"] is True
+    assert not (tmp_path / "o.mp4").exists()
