@@ -4,31 +4,64 @@ from __future__ import annotations
 
 import click
 
+from ..errors import MediaRouterError
 from ..plugins import load_plugins, pm
+from .aliases import aliases_command
+from .errors import fail
 from .generate import generate_command
+from .jobs import jobs_group
 from .models import models_command
 from .plugins import plugins_command
+from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability
 
 __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mediarouter", prog_name="mediarouter")
-def cli() -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="auto",
+    envvar="MEDIAROUTER_LOG_FORMAT",
+    show_default=True,
+    help="Log lines on stderr: console (pretty), json (one object per line), auto (console on a terminal, "
+    "else json) [env: MEDIAROUTER_LOG_FORMAT].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    envvar="MEDIAROUTER_LOG_LEVEL",
+    help="Lowest level logged [env: MEDIAROUTER_LOG_LEVEL; default warning, info with --log-format json]. "
+    "Traces and metrics: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = console | otlp.",
+)
+@click.pass_context
+def cli(ctx: click.Context, log_format: str, log_level: str | None) -> None:
     """Route media generation requests to provider plugins.
 
     \b
     Examples:
       mediarouter generate "A golden retriever on a beach" \\
           --model openrouter/google/veo-3.1 --emulator -o retriever.mp4
+      mediarouter generate "A cat" --model openrouter/google/veo-3.1 \\
+          --fallback openrouter/alibaba/wan-2.6 --max-cost 3 -o cat.mp4
       mediarouter models openrouter
+      mediarouter aliases
       mediarouter plugins --json
     """
+    try:
+        telemetry = setup_cli_observability(log_format, log_level)
+    except MediaRouterError as exc:
+        fail(exc)
+    if telemetry is not None:
+        ctx.call_on_close(telemetry.shutdown)
 
 
 cli.add_command(generate_command, name="generate")
 cli.add_command(models_command, name="models")
 cli.add_command(plugins_command, name="plugins")
+cli.add_command(aliases_command, name="aliases")
+cli.add_command(jobs_group, name="jobs")
 
 _plugin_commands_loaded = False
 

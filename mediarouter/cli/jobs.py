@@ -17,7 +17,7 @@ from ..recovery import cancel_job, get_record, resume_job
 from ..results import VideoResult
 from ..router import Router
 from .errors import fail
-from .progress import StatusPrinter
+from .progress import progress_for
 
 T = TypeVar("T")
 
@@ -54,12 +54,15 @@ def _line(record: JobRecord) -> str:
 
 
 def _run(coro_factory: Callable[[Router], Awaitable[T]], *, quiet: bool = False) -> T:
+    progress = progress_for(quiet=quiet)
+
     async def main() -> T:
-        async with Router(listeners=[] if quiet else [StatusPrinter()]) as router:
+        async with Router(listeners=[progress]) as router:
             return await coro_factory(router)
 
     try:
-        return asyncio.run(main())
+        with progress:
+            return asyncio.run(main())
     except MediaRouterError as exc:
         fail(exc)
     except KeyboardInterrupt:

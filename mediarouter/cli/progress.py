@@ -1,36 +1,292 @@
-"""Status lines on stderr while a job runs, so a two-minute job visibly stays alive."""
+"""What a person sees while a job runs, and the one line at the end.
+
+- On a terminal: one live line (rich) with the model, the status, the elapsed time and the
+  number of polls; during the download bytes and rate. Lines that matter later (the job id,
+  retries, failovers) are printed above it.
+- Not a terminal (a log file, CI): one plain line per state change on stderr, e.g.
+  ``[ 12.0s] status: in_progress``.
+- `--quiet` or `--json`: nothing.
+
+rich is imported only when the live line is shown.
+"""
 
 from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import Any, TextIO
 
 import click
 
 from ..events import Event
+from ..results import VideoResult
 
-__all__ = ["StatusPrinter"]
+__all__ = [
+    "LiveProgress",
+    "NullProgress",
+    "PlainProgress",
+    "Progress",
+    "StatusPrinter",
+    "human_bytes",
+    "progress_for",
+    "summary_line",
+]
 
 
-class StatusPrinter:
-    """Prints one line per state change (not per poll)."""
+class Progress:
+    """A listener that is also a context manager (the live line needs starting and stopping)."""
 
     def __call__(self, event: Event) -> None:
-        elapsed = f"{event.elapsed:5.1f}s" if event.elapsed is not None else ""
-        data = event.data
-        line: str | None = None
-        if event.name == "job.submitting" and data.get("attempt", 1) == 1:
-            line = f"submitting to {event.provider}/{event.model}"
-        elif event.name == "job.submit_retry":
-            line = f"submit refused ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-        elif event.name == "job.submitted":
-            line = f"job {event.job_id} accepted"
-        elif event.name == "job.status_changed":
-            line = f"status: {data.get('status')}"
-        elif event.name == "job.poll_retry":
-            line = f"poll failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-        elif event.name == "download.started":
-            line = "downloading" + (f" ({data['content_length']} bytes)" if data.get("content_length") else "")
-        elif event.name == "download.retry":
-            line = f"download failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-        elif event.name == "download.finished":
-            line = f"saved {data.get('path')} ({data.get('size')} bytes)"
+        pass
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass
+
+
+class NullProgress(Progress):
+    """`--quiet` / `--json`: nothing on stderr."""
+
+
+def _status_line(event: Event) -> str | None:
+    """The line for one state change, or None (per-poll noise and router events)."""
+    data = event.data
+    if event.name == "job.submitting" and data.get("attempt", 1) == 1:
+        return f"submitting to {event.provider}/{event.model}"
+    if event.name == "job.submit_retry":
+        return f"submit refused ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
+    if event.name == "job.submitted":
+        return f"job {event.job_id} accepted"
+    if event.name == "job.status_changed":
+        return f"status: {data.get('status')}"
+    if event.name == "job.poll_retry":
+        return f"poll failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
+    if event.name == "download.started":
+        return "downloading" + (f" ({data['content_length']} bytes)" if data.get("content_length") else "")
+    if event.name == "download.retry":
+        return f"download failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
+    if event.name == "download.finished":
+        return f"saved {data.get('path')} ({data.get('size')} bytes)"
+    return None
+
+
+def _router_line(event: Event) -> str | None:
+    """The router's decisions worth a line: failures, failovers, skipped candidates."""
+    data = event.data
+    if event.name == "router.attempt_finished" and data.get("outcome") == "failed":
+        status = f", HTTP {data['status_code']}" if data.get("status_code") is not None else ""
+        return f"{data.get('ref')} failed ({data.get('error_type')}{status})"
+    if event.name == "router.failover":
+        return f"failing over to {data.get('to_ref')}"
+    if event.name == "router.skipped":
+        return f"skipping {data.get('ref')}: {data.get('reason')}"
+    return None
+
+
+def _stamp(event: Event, line: str) -> str:
+    elapsed = f"{event.elapsed:5.1f}s" if event.elapsed is not None else ""
+    return f"[{elapsed}] {line}"
+
+
+class StatusPrinter(Progress):
+    """One plain line per job state change on stderr (not per poll)."""
+
+    def __call__(self, event: Event) -> None:
+        line = _status_line(event)
         if line:
-            click.echo(f"[{elapsed}] {line}", err=True)
+            click.echo(_stamp(event, line), err=True)
+
+
+class PlainProgress(StatusPrinter):
+    """Not a terminal: the state-change lines plus the router's failover decisions."""
+
+    def __call__(self, event: Event) -> None:
+        line = _status_line(event) or _router_line(event)
+        if line:
+            click.echo(_stamp(event, line), err=True)
+
+
+class LiveProgress(Progress):
+    """One live line on a terminal: ``⠋ openrouter/google/veo-3.1 · in_progress · 1:02 · 7 polls``."""
+
+    def __init__(self, console: Any = None, *, refresh_per_second: float = 8.0) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.spinner import Spinner
+
+        self._spinner = Spinner("dots", style="cyan")
+        self.console: Any = console or Console(stderr=True)
+        self._live = Live(
+            self,
+            console=self.console,
+            refresh_per_second=refresh_per_second,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=True,  # log lines and click.echo(err=True) print above the live line
+        )
+        self.started = time.monotonic()
+        self.ref: str | None = None
+        self.status = "starting"
+        self.job_id: str | None = None
+        self.polls = 0
+        self.download_total: int | None = None
+        self.download_bytes = 0
+        self.download_started: float | None = None
+
+    def __enter__(self) -> LiveProgress:
+        self.started = time.monotonic()
+        self._live.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._live.stop()
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        data = event.data
+        name = event.name
+        if event.provider and event.model:
+            self.ref = f"{event.provider}/{event.model}"
+        if name == "router.attempt_started":
+            self.status, self.polls, self.job_id = "planning", 0, None
+            self.download_total, self.download_bytes, self.download_started = None, 0, None
+        elif name == "job.submitting":
+            self.status = "submitting"
+        elif name == "job.submitted":
+            self.status, self.job_id = "submitted", event.job_id
+            self._print(f"job {event.job_id} accepted by {self.ref}")
+        elif name in ("job.status_changed", "job.polled"):
+            self.status = str(data.get("status") or self.status)
+            self.polls = int(data.get("polls") or self.polls)
+        elif name == "download.started":
+            self.status = "downloading"
+            self.download_total = data.get("content_length")
+            self.download_bytes = int(data.get("offset") or 0)
+            self.download_started = time.monotonic()
+        elif name == "download.progress":
+            self.download_bytes = int(data.get("bytes") or self.download_bytes)
+        elif name == "download.finished":
+            self.status = "saved"
+            self.download_bytes = int(data.get("size") or self.download_bytes)
+        elif name in ("job.submit_retry", "job.poll_retry", "download.retry"):
+            line = _status_line(event)
+            if line:
+                self._print(line)
+        else:
+            line = _router_line(event)
+            if line:
+                self._print(line)
+        self._live.refresh()
+
+    def _print(self, line: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(line, style="dim"))
+
+    # -- rendering ----------------------------------------------------------------------------------
+
+    def text(self, now: float | None = None) -> str:
+        """The live line's text (without the spinner)."""
+        now = time.monotonic() if now is None else now
+        parts = [self.ref or "mediarouter", self.status, _clock(now - self.started)]
+        if self.status in ("downloading", "saved"):
+            size = human_bytes(self.download_bytes)
+            if self.download_total:
+                size += f" / {human_bytes(self.download_total)}"
+            parts.append(size)
+            if self.download_started is not None and now > self.download_started and self.status == "downloading":
+                parts.append(f"{human_bytes(int(self.download_bytes / (now - self.download_started)))}/s")
+        elif self.polls:
+            parts.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
+        return " · ".join(parts)
+
+    def __rich__(self) -> Any:
+        self._spinner.update(text=self.text())
+        return self._spinner
+
+
+def progress_for(*, quiet: bool = False, as_json: bool = False, stream: TextIO | None = None) -> Progress:
+    """The display for this run: nothing, plain lines (not a terminal), or the live line."""
+    if quiet or as_json:
+        return NullProgress()
+    stream = stream if stream is not None else sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty() and not _dumb_terminal():
+        return LiveProgress()
+    return PlainProgress()
+
+
+def _dumb_terminal() -> bool:
+    import os
+
+    return os.environ.get("TERM", "") == "dumb"
+
+
+# -- the summary line -------------------------------------------------------------------------------
+
+
+def summary_line(result: VideoResult) -> str:
+    """``cat.mp4 (2.1 MB, 8.0s, 1280x720) from openrouter/google/veo-3.1, job gen-…, cost $0.40``."""
+    if not result.files:
+        return f"no output from {result.ref}, job {result.job_id}"
+    first = result.files[0]
+    facts = [human_bytes(first.size)]
+    probed = _probe(first.path) if first.path is not None else None
+    if probed is not None:
+        seconds, width, height = probed
+        if seconds is not None:
+            facts.append(f"{seconds:.1f}s")
+        if width and height:
+            facts.append(f"{width}x{height}")
+    text = f"{first.path} ({', '.join(facts)}) from {result.ref}, job {result.job_id}"
+    if result.cost is not None:
+        text += f", cost ${result.cost}"
+    notes = [f"{name} {c['requested']} → {c['applied']}" for name, c in result.adjustments.items()]
+    tried = len(result.attempts) - 1
+    if tried > 0:
+        notes.append(f"after {tried} other candidate{'s' if tried > 1 else ''}")
+    if len(result.files) > 1:
+        notes.append(f"+{len(result.files) - 1} more file{'s' if len(result.files) > 2 else ''}")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _probe(path: Any) -> tuple[float | None, int | None, int | None] | None:
+    """(duration s, width, height) of a video, with PyAV when it is installed; None otherwise."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            seconds = container.duration / 1_000_000 if container.duration else None
+            video = container.streams.video[0] if container.streams.video else None
+            width = int(video.codec_context.width) if video is not None else None
+            height = int(video.codec_context.height) if video is not None else None
+            return seconds, width, height
+    except Exception:  # not a video PyAV can read: the line just says less
+        return None
+
+
+def human_bytes(size: int | None) -> str:
+    """Decimal units, as file managers show them: 512 B, 87.5 kB, 2.1 MB."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,76 @@
+"""How fast mediarouter starts: `import mediarouter` and `mediarouter --help`.
+
+Prints numbers (median of N fresh processes) and asserts nothing:
+
+    uv run python benchmarks/startup.py            # N = 7
+    uv run python benchmarks/startup.py --runs 15
+
+Also lists which heavy optional modules a plain `import mediarouter` pulled in (it should be none
+of the OpenTelemetry SDK, rich, click or structlog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HEAVY = ("opentelemetry", "opentelemetry.sdk", "rich", "click", "structlog", "httpx", "pydantic")
+
+_IMPORT = (
+    "import time, sys, json\n"
+    "t = time.perf_counter()\n"
+    "import mediarouter\n"
+    "elapsed = time.perf_counter() - t\n"
+    f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+    "print(json.dumps({'s': elapsed, 'heavy': heavy}))\n"
+)
+
+
+def _median_ms(samples: list[float]) -> str:
+    median, low, high = (x * 1000 for x in (statistics.median(samples), min(samples), max(samples)))
+    return f"{median:7.1f} ms  (min {low:.1f}, max {high:.1f})"
+
+
+def _wall(cmd: list[str], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh processes per measurement (median is printed)")
+    args = parser.parse_args()
+    runs = max(1, args.runs)
+    python = sys.executable
+    command = shutil.which("mediarouter") or str(Path(python).with_name("mediarouter"))
+
+    subprocess.run([python, "-c", "import mediarouter"], check=True)  # warm the bytecode cache
+    inside: list[float] = []
+    heavy: list[str] = []
+    for _ in range(runs):
+        out = subprocess.run([python, "-c", _IMPORT], capture_output=True, text=True, check=True).stdout
+        data = json.loads(out)
+        inside.append(data["s"])
+        heavy = data["heavy"]
+
+    print(f"python {sys.version.split()[0]}, {runs} runs each, median:")
+    print(f"  import mediarouter (in-process)      {_median_ms(inside)}")
+    print(f"  python -c pass (interpreter start)   {_median_ms(_wall([python, '-c', 'pass'], runs))}")
+    print(f"  python -c 'import mediarouter'       {_median_ms(_wall([python, '-c', 'import mediarouter'], runs))}")
+    print(f"  mediarouter --help                   {_median_ms(_wall([command, '--help'], runs))}")
+    print(f"  mediarouter generate --help          {_median_ms(_wall([command, 'generate', '--help'], runs))}")
+    print(f"  loaded by `import mediarouter`: {', '.join(heavy) or 'none of ' + ', '.join(HEAVY)}")
+
+
+if __name__ == "__main__":
+    main()

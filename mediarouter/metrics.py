@@ -1,0 +1,205 @@
+"""OpenTelemetry metrics from the event stream (API only; a no-op until a host installs an SDK).
+
+Instruments (attribute keys in brackets; the full table is in docs/observability.md):
+
+- `mediarouter.jobs` counter {job} [mediarouter.outcome, gen_ai.provider.name, gen_ai.request.model]
+- `gen_ai.client.operation.duration` histogram s [gen_ai.operation.name, gen_ai.provider.name,
+  gen_ai.request.model, server.address, server.port, error.type]
+- `mediarouter.job.polls` histogram {poll} [gen_ai.provider.name, gen_ai.request.model, mediarouter.outcome]
+- `mediarouter.cost` counter USD [gen_ai.provider.name, gen_ai.request.model]
+- `mediarouter.download.bytes` counter By [gen_ai.provider.name, gen_ai.request.model]
+- `mediarouter.calls` counter {call} [mediarouter.outcome, error.type]
+- `mediarouter.failovers` counter {failover} [mediarouter.from, mediarouter.to, error.type]
+
+`mediarouter.outcome` of a job: completed | failed | cancelled | expired | timeout | error | submit_failed.
+One job (one engine run) counts once, at its terminal event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider
+
+from .events import Event
+from .tracing import OPERATION_NAME, server_attributes
+
+__all__ = ["MetricsRecorder", "JOB_OUTCOMES"]
+
+JOB_OUTCOMES = ("completed", "failed", "cancelled", "expired", "timeout", "error", "submit_failed")
+
+#: Video jobs take seconds to many minutes.
+_DURATION_BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 1200.0, 1800.0)
+_POLL_BUCKETS = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 144.0)
+#: job.failed already counted these; the job.error that follows must not count them twice.
+_TERMINAL_ERRORS = frozenset({"JobFailed", "JobCancelled", "JobExpired"})
+
+_RunKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Instruments:
+    jobs: Counter
+    duration: Histogram
+    polls: Histogram
+    cost: Counter
+    download_bytes: Counter
+    calls: Counter
+    failovers: Counter
+
+    @classmethod
+    def create(cls, meter: Meter) -> _Instruments:
+        return cls(
+            jobs=meter.create_counter("mediarouter.jobs", unit="{job}", description="Jobs by outcome."),
+            duration=meter.create_histogram(
+                "gen_ai.client.operation.duration",
+                unit="s",
+                description="GenAI operation duration: one video job, submit to download.",
+                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+            ),
+            polls=meter.create_histogram(
+                "mediarouter.job.polls",
+                unit="{poll}",
+                description="Status polls per job.",
+                explicit_bucket_boundaries_advisory=_POLL_BUCKETS,
+            ),
+            cost=meter.create_counter("mediarouter.cost", unit="USD", description="Cost reported by providers."),
+            download_bytes=meter.create_counter(
+                "mediarouter.download.bytes", unit="By", description="Bytes of saved outputs."
+            ),
+            calls=meter.create_counter("mediarouter.calls", unit="{call}", description="Routed calls by outcome."),
+            failovers=meter.create_counter(
+                "mediarouter.failovers", unit="{failover}", description="Failovers from one candidate to the next."
+            ),
+        )
+
+
+_global: _Instruments | None = None
+_global_lock = threading.Lock()
+
+
+def _global_instruments() -> _Instruments:
+    """One set of instruments on the global meter (a proxy until a host installs an SDK)."""
+    global _global
+    with _global_lock:
+        if _global is None:
+            _global = _Instruments.create(metrics.get_meter("mediarouter"))
+        return _global
+
+
+class MetricsRecorder:
+    """Listener: records the instruments above. Pass `meter_provider` in tests; the global one otherwise."""
+
+    def __init__(self, *, meter_provider: MeterProvider | None = None, max_open_runs: int = 1024) -> None:
+        self._instruments = (
+            _Instruments.create(metrics.get_meter("mediarouter", meter_provider=meter_provider))
+            if meter_provider is not None
+            else _global_instruments()
+        )
+        self.max_open_runs = max_open_runs
+        self._servers: OrderedDict[_RunKey, dict[str, Any]] = OrderedDict()
+        self._polls: OrderedDict[_RunKey, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        name = event.name
+        if name == "router.attempt_started":
+            with self._lock:
+                self._remember(self._servers, _run_key(event), server_attributes(event.data.get("server_address")))
+        elif name in ("job.polled", "job.status_changed"):
+            polls = event.data.get("polls")
+            if isinstance(polls, int):
+                with self._lock:
+                    self._remember(self._polls, _run_key(event), polls)
+        elif name == "job.completed":
+            self._job(event, "completed", None)
+            cost = _usd(event.data.get("cost"))
+            if cost is not None:
+                self._instruments.cost.add(cost, _model_attributes(event))
+        elif name == "job.failed":
+            status = str(event.data.get("status") or "failed")
+            outcome = status if status in ("failed", "cancelled", "expired") else "failed"
+            self._job(event, outcome, {"cancelled": "JobCancelled", "expired": "JobExpired"}.get(status, "JobFailed"))
+        elif name == "job.error":
+            error = str(event.data.get("error") or "error")
+            if error not in _TERMINAL_ERRORS:
+                self._job(event, "timeout" if error == "JobTimeout" else "error", error)
+        elif name == "job.submit_failed":
+            self._job(event, "submit_failed", str(event.data.get("error") or "error"))
+        elif name == "download.finished":
+            size = event.data.get("size")
+            if isinstance(size, int) and size > 0:
+                self._instruments.download_bytes.add(size, _model_attributes(event))
+        elif name == "router.call_finished":
+            self._instruments.calls.add(
+                1,
+                _clean({"mediarouter.outcome": event.data.get("outcome"), "error.type": event.data.get("error_type")}),
+            )
+        elif name == "router.failover":
+            data = event.data
+            self._instruments.failovers.add(
+                1,
+                _clean(
+                    {
+                        "mediarouter.from": data.get("from_ref"),
+                        "mediarouter.to": data.get("to_ref"),
+                        "error.type": data.get("error_type"),
+                    }
+                ),
+            )
+        elif name == "router.attempt_finished":
+            with self._lock:
+                self._servers.pop(_run_key(event), None)
+
+    def _job(self, event: Event, outcome: str, error_type: str | None) -> None:
+        key = _run_key(event)
+        with self._lock:
+            server = self._servers.get(key, {})
+            polls = self._polls.pop(key, None)
+            if event.call_id is None:
+                self._servers.pop(key, None)
+        model = _model_attributes(event)
+        i = self._instruments
+        i.jobs.add(1, {**model, "mediarouter.outcome": outcome})
+        if event.elapsed is not None:
+            attributes = {**model, **server, "gen_ai.operation.name": OPERATION_NAME}
+            if error_type is not None:
+                attributes["error.type"] = error_type
+            i.duration.record(max(0.0, event.elapsed), attributes)
+        if outcome != "submit_failed":
+            count = event.data.get("polls") if isinstance(event.data.get("polls"), int) else polls
+            i.polls.record(count or 0, {**model, "mediarouter.outcome": outcome})
+
+    def _remember(self, store: OrderedDict[_RunKey, Any], key: _RunKey, value: Any) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > self.max_open_runs:
+            store.popitem(last=False)
+
+
+def _run_key(event: Event) -> _RunKey:
+    if event.call_id is not None:
+        return (event.call_id, event.attempt, event.provider, event.model)
+    return (None, event.provider, event.model, event.job_id)  # the engine without a router: by job id
+
+
+def _model_attributes(event: Event) -> dict[str, Any]:
+    return _clean({"gen_ai.provider.name": event.provider, "gen_ai.request.model": event.model})
+
+
+def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if v is not None}
+
+
+def _usd(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
