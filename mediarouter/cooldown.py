@@ -59,7 +59,7 @@ class Cooldowns:
         current = self._entries.get(ref)
         if current is None or current.until < until:
             self._entries[ref] = Cooldown(ref=ref, until=until, error=error)
-        logger.warning("cooling down %s for %.0fs after %s", ref, seconds, type(error).__name__)
+        logger.info("cooling down %s for %.0fs after %s", ref, seconds, type(error).__name__)
         return seconds
 
     def active(self, ref: str) -> Cooldown | None:

@@ -620,11 +620,10 @@ class _RoutedCall:
                 self._emit("router.cooldown", candidate, ref=ref, seconds=seconds)
         if not verdict.failover:
             if phase == "job" and job_id:
+                # Money is at stake: a job that may still run (and bill) is left to the caller, with its id.
                 error.with_context(job_id=job_id)
-                # Money is at stake: a job that may still run (and bill) is left to the caller.
-                logger.warning("%s failed (%s): %s", ref, type(error).__name__, verdict.reason)
-            else:
-                logger.info("%s failed (%s): %s", ref, type(error).__name__, verdict.reason)
+            # The caller gets the error itself; a warning here would be a second line on every CLI failure.
+            logger.info("%s failed (%s): %s", ref, type(error).__name__, verdict.reason)
             raise error
         logger.info("%s failed (%s); %s", ref, type(error).__name__, verdict.reason)
         self.last_failed = ref
