@@ -1,0 +1,67 @@
+"""Write docs/cli.md from the commands' own --help, so the reference cannot drift from the code.
+
+uv run python scripts/cli_reference.py          # rewrite docs/cli.md
+uv run python scripts/cli_reference.py --check  # exit 1 if docs/cli.md is stale (the tests do this)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mediarouter.cli import cli, load_plugin_commands
+
+COMMANDS = [
+    ["generate"],
+    ["models"],
+    ["plugins"],
+    ["aliases"],
+    ["jobs", "list"],
+    ["jobs", "show"],
+    ["jobs", "resume"],
+    ["jobs", "download"],
+    ["jobs", "cancel"],
+    ["emulator"],
+]
+
+INTRO = """# Command-line reference
+
+`mediarouter` is a thin layer over the Python API (`mediarouter.Router`); plugins add their own commands
+(`emulator` comes from the OpenRouter plugin). Global options (`--log-format`, `--log-level`) go before the
+command: `mediarouter --log-format json generate ...`. Exit codes are listed in the README and under `generate`.
+
+This page is generated from the commands' `--help` by `scripts/cli_reference.py`; a test fails when it is stale.
+"""
+
+
+def help_text(args: list[str]) -> str:
+    result = CliRunner().invoke(cli, [*args, "--help"], terminal_width=100, prog_name="mediarouter")
+    if result.exit_code != 0:
+        raise SystemExit(f"mediarouter {' '.join(args)} --help failed: {result.output}")
+    return result.output.rstrip()
+
+
+def render() -> str:
+    load_plugin_commands()
+    parts = [INTRO, "## mediarouter\n", "```text", help_text([]), "```\n"]
+    for args in COMMANDS:
+        parts += [f"## mediarouter {' '.join(args)}\n", "```text", help_text(args), "```\n"]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    target = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    text = render()
+    if "--check" in sys.argv:
+        if not target.exists() or target.read_text() != text:
+            print("docs/cli.md is stale: run `uv run python scripts/cli_reference.py`", file=sys.stderr)
+            raise SystemExit(1)
+        return
+    target.write_text(text)
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
