@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -524,7 +523,3 @@ def _close(awaitable: Awaitable[Any]) -> None:
     close: Callable[[], None] | None = getattr(awaitable, "close", None)
     if close is not None:
         close()
-
-
-def _decimal_or_none(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))

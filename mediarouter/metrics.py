@@ -20,14 +20,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider
 
 from .events import Event
-from .tracing import OPERATION_NAME, server_attributes
+from .tracing import OPERATION_NAME, server_attributes, usd_amount
 
 __all__ = ["MetricsRecorder", "JOB_OUTCOMES"]
 
@@ -118,7 +117,7 @@ class MetricsRecorder:
                     self._remember(self._polls, _run_key(event), polls)
         elif name == "job.completed":
             self._job(event, "completed", None)
-            cost = _usd(event.data.get("cost"))
+            cost = usd_amount(event.data.get("cost"))
             if cost is not None:
                 self._instruments.cost.add(cost, _model_attributes(event))
         elif name == "job.failed":
@@ -194,12 +193,3 @@ def _model_attributes(event: Event) -> dict[str, Any]:
 
 def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if v is not None}
-
-
-def _usd(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
-        return None

@@ -79,7 +79,8 @@ def server_attributes(address: str | None) -> dict[str, Any]:
     return attributes
 
 
-def _usd(value: Any) -> float | None:
+def usd_amount(value: Any) -> float | None:
+    """A cost as the float OpenTelemetry wants, from a Decimal, number or string; None when not a number."""
     if value is None:
         return None
     try:
@@ -262,7 +263,7 @@ class SpanRecorder:
             **server_attributes(data.get("server_address")),
             "mediarouter.candidate": ref,
             "mediarouter.attempt": event.attempt,
-            "mediarouter.estimated_cost_usd": _usd(data.get("estimated_cost")),
+            "mediarouter.estimated_cost_usd": usd_amount(data.get("estimated_cost")),
         }
         attributes.update(_durations(data))
         call.count += 1
@@ -310,7 +311,7 @@ class SpanRecorder:
         outcome = data.get("outcome")
         error_type = data.get("error_type") or attempt.error_type
         job_id = event.job_id or attempt.job_id
-        attempt.cost = _usd(data.get("cost")) or attempt.cost
+        attempt.cost = usd_amount(data.get("cost")) or attempt.cost
         span = attempt.span
         if span.is_recording():
             span.set_attributes(
@@ -485,7 +486,7 @@ class SpanRecorder:
 
     def _job_completed(self, event: Event) -> None:
         attempt = self._attempt(event)
-        attempt.cost = _usd(event.data.get("cost"))
+        attempt.cost = usd_amount(event.data.get("cost"))
         _end_children(attempt, "abandoned")
         _set(
             attempt.span,
