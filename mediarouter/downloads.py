@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +43,13 @@ class PartFile:
     size: int = 0
 
     @classmethod
-    def create(cls, target: Path, tag: str | None = None) -> PartFile:
-        """A part file for `target`. With a `tag` (job id and output index) the name is stable, so an
+    def create(cls, target: Path, tag: str) -> PartFile:
+        """The part file for `target`. `tag` (job id and output index) keeps the name stable, so an
         interrupted download left by an earlier process is continued (with a Range request) instead of
-        starting over; without one it is unique."""
+        starting over."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        suffix = _safe(tag) if tag else secrets.token_hex(4)
-        path = target.with_name(f".{target.name}.{suffix}.part")
-        if tag and path.exists():
+        path = target.with_name(f".{target.name}.{_safe(tag)}.part")
+        if path.exists():
             return cls(target=target, path=path, size=path.stat().st_size)
         path.write_bytes(b"")
         return cls(target=target, path=path)

@@ -46,11 +46,23 @@ T = TypeVar("T")
 
 logger = logging.getLogger("mediarouter")
 
-_TERMINAL_ERRORS: dict[JobState, type[MediaRouterError]] = {
+_TERMINAL_ERRORS: dict[JobState, type[JobError]] = {
     JobState.FAILED: JobFailed,
     JobState.CANCELLED: JobCancelled,
     JobState.EXPIRED: JobExpired,
 }
+
+
+def terminal_error(state: str, server_message: str | None, **context: Any) -> JobError | None:
+    """The error for a job that ended `failed`/`cancelled`/`expired` (None for any other state)."""
+    try:
+        error_type = _TERMINAL_ERRORS.get(JobState(state))
+    except ValueError:  # a journal state such as "interrupted"
+        return None
+    if error_type is None:
+        return None
+    message = f"job {state}: {server_message}" if server_message else f"job {state}"
+    return error_type(message, server_message=server_message, **context)
 
 
 @dataclass
@@ -272,18 +284,14 @@ class JobEngine:
                     expires_at=min((o.expires_at for o in status.outputs if o.expires_at), default=None),
                 )
                 return status
-            if status.state in _TERMINAL_ERRORS:
-                error_type = _TERMINAL_ERRORS[status.state]
-                server = status.error or None
+            server = status.error or None
+            terminal = terminal_error(
+                status.state.value, server, job_id=job.id, provider=provider.name, model=job.model
+            )
+            if terminal is not None:
                 self._emit("job.failed", run, status=str(status.state), error=server)
                 self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
-                raise error_type(
-                    f"job {status.state.value}: {server}" if server else f"job {status.state.value}",
-                    server_message=server,
-                    job_id=job.id,
-                    provider=provider.name,
-                    model=job.model,
-                )
+                raise terminal
             interval = min(self.max_poll_interval, interval * self.poll_growth)
             delay = interval
 

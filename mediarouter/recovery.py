@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InvalidRequest, JobCancelled, JobExpired, JobFailed, MediaRouterError, NotFound
+from .engine import terminal_error
+from .errors import InvalidRequest, NotFound
 from .jobs import Job
 from .journal import JobRecord, JobStore, RecordState
 from .results import MediaFile, VideoResult
@@ -14,12 +15,6 @@ if TYPE_CHECKING:
     from .router import Router
 
 __all__ = ["cancel_job", "get_record", "resume_job"]
-
-_TERMINAL: dict[RecordState, type[MediaRouterError]] = {
-    RecordState.FAILED: JobFailed,
-    RecordState.CANCELLED: JobCancelled,
-    RecordState.EXPIRED: JobExpired,
-}
 
 
 def get_record(journal: JobStore, job_id: str) -> JobRecord:
@@ -54,7 +49,6 @@ def _target(record: JobRecord, output: str | Path | None) -> Path:
 
 async def resume_job(
     router: Router,
-    journal: JobStore,
     job_id: str,
     *,
     output: str | Path | None = None,
@@ -66,16 +60,13 @@ async def resume_job(
 
     A job already downloaded to an existing file is returned as is, unless `redownload`.
     """
-    record = get_record(journal, job_id)
+    record = get_record(router.require_journal(), job_id)
     job = _job(record)
-    if record.state in _TERMINAL:
-        raise _TERMINAL[record.state](
-            f"job {record.state.value}: {record.error}" if record.error else f"job {record.state.value}",
-            server_message=record.error,
-            provider=record.provider,
-            model=record.model,
-            job_id=record.job_id,
-        )
+    terminal = terminal_error(
+        record.state.value, record.error, provider=record.provider, model=record.model, job_id=record.job_id
+    )
+    if terminal is not None:
+        raise terminal
     target = _target(record, output)
     if record.state is RecordState.DOWNLOADED and not redownload and output is None:
         files = [MediaFile(path=Path(f["path"]), size=f.get("size", 0), sha256=f.get("sha256")) for f in record.files]
@@ -85,12 +76,12 @@ async def resume_job(
             )
     provider = router.provider(record.provider)
     engine = router.engine(poll_interval=poll_interval, timeout=timeout)
-    engine.journal = journal
     return await engine.complete(provider, job, output=target, first_poll_delay=0)
 
 
-async def cancel_job(router: Router, journal: JobStore, job_id: str) -> None:
+async def cancel_job(router: Router, job_id: str) -> None:
     """Ask the provider to cancel; raises CancelNotSupported when it cannot (the job stays resumable)."""
+    journal = router.require_journal()
     record = get_record(journal, job_id)
     job = _job(record)
     await router.provider(record.provider).cancel(job)

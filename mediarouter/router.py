@@ -218,7 +218,8 @@ class Router:
             self._owns_journal = self._journal is not None
         return self._journal
 
-    def _require_journal(self) -> JobStore:
+    def require_journal(self) -> JobStore:
+        """The journal, or a ConfigurationError saying it is off."""
         journal = self.journal
         if journal is None:
             raise ConfigurationError(
@@ -235,17 +236,15 @@ class Router:
         timeout: float | None = None,
     ) -> VideoResult:
         """Finish a journaled job: keep polling and download. Never submits again."""
-        return await resume_job(
-            self, self._require_journal(), job_id, output=output, poll_interval=poll_interval, timeout=timeout
-        )
+        return await resume_job(self, job_id, output=output, poll_interval=poll_interval, timeout=timeout)
 
     async def download(self, job_id: str, *, output: str | Path | None = None) -> VideoResult:
         """Download a completed journaled job's output again (e.g. after a failed download)."""
-        return await resume_job(self, self._require_journal(), job_id, output=output, redownload=True)
+        return await resume_job(self, job_id, output=output, redownload=True)
 
     async def cancel(self, job_id: str) -> None:
         """Cancel a journaled job; raises CancelNotSupported when its provider cannot (OpenRouter)."""
-        await cancel_job(self, self._require_journal(), job_id)
+        await cancel_job(self, job_id)
 
     async def _idempotent(self, key: str, output: str | Path | None) -> VideoResult | None:
         """The journaled result or job for `key`, instead of a second submit; None if there is none."""

@@ -12,7 +12,7 @@ from typing import TypeVar
 import click
 
 from ..errors import ConfigurationError, MediaRouterError
-from ..journal import JOURNAL_ENV, JobRecord, JobStore, RecordState, journal_location, open_store
+from ..journal import JOURNAL_ENV, JobRecord, JobStore, RecordState, dumps, journal_location, open_store
 from ..recovery import cancel_job, get_record, resume_job
 from ..results import VideoResult
 from ..router import Router
@@ -53,11 +53,11 @@ def _line(record: JobRecord) -> str:
     return "  ".join(parts)
 
 
-def _run(coro_factory: Callable[[Router], Awaitable[T]], *, quiet: bool = False) -> T:
+def _run(coro_factory: Callable[[Router], Awaitable[T]], store: JobStore, *, quiet: bool = False) -> T:
     progress = progress_for(quiet=quiet)
 
     async def main() -> T:
-        async with Router(listeners=[progress]) as router:
+        async with Router(listeners=[progress], journal=store) as router:
             return await coro_factory(router)
 
     try:
@@ -116,10 +116,10 @@ def show_command(job_id: str, as_json: bool) -> None:
         record = get_record(store, job_id)
     except MediaRouterError as exc:
         fail(exc)
-    data = record.public_dict()
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(dumps(record))
         return
+    data = record.public_dict()
     for key, value in data.items():
         if value not in (None, [], {}):
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
@@ -158,8 +158,9 @@ def resume_command(
         assert one is not None
         result = _run(
             lambda router, one=one: resume_job(  # type: ignore[misc]
-                router, store, one, output=output, poll_interval=poll_interval, timeout=timeout
+                router, one, output=output, poll_interval=poll_interval, timeout=timeout
             ),
+            store,
             quiet=quiet or as_json,
         )
         _print_result(result, as_json)
@@ -177,7 +178,7 @@ def download_command(job_id: str, output: Path | None, as_json: bool, quiet: boo
     """Download the output of a completed job again (e.g. after a failed or interrupted download)."""
     store = open_journal()
     result = _run(
-        lambda router: resume_job(router, store, job_id, output=output, redownload=True), quiet=quiet or as_json
+        lambda router: resume_job(router, job_id, output=output, redownload=True), store, quiet=quiet or as_json
     )
     _print_result(result, as_json)
 
@@ -187,5 +188,5 @@ def download_command(job_id: str, output: Path | None, as_json: bool, quiet: boo
 def cancel_command(job_id: str) -> None:
     """Ask the provider to cancel a job (OpenRouter cannot: the job keeps running and is billed)."""
     store = open_journal()
-    _run(lambda router: cancel_job(router, store, job_id), quiet=True)
+    _run(lambda router: cancel_job(router, job_id), store, quiet=True)
     click.echo(f"cancelled {job_id}")

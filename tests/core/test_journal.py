@@ -166,3 +166,18 @@ def test_updates_keep_every_other_field(states: list[RecordState]) -> None:
     assert record is not None and record.state is states[-1]
     assert record.idempotency_key == "k" and record.provider == "p"
     assert store.get("local-1") is None
+
+
+async def test_resuming_a_failed_job_raises_its_error_and_sends_nothing() -> None:
+    from mediarouter import Router
+
+    store = MemoryJobStore()
+    store.add(
+        JobRecord(key="job-9", job_id="job-9", provider="fake", model="m", state=RecordState.FAILED, error="nsfw")
+    )
+    async with Router(journal=store) as router:
+        with pytest.raises(JobFailed) as info:
+            await router.resume("job-9")
+        assert router._providers == {}  # no provider was even built
+    assert info.value.server_message == "nsfw" and info.value.job_id == "job-9"
+    assert str(info.value).startswith("job failed: nsfw")
