@@ -29,6 +29,7 @@ from .errors import (
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
     UnknownProvider,
 )
 from .failover import FailoverPolicy
@@ -83,6 +84,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "Router",
+    "SubmitUnknown",
     "SystemClock",
     "UnknownProvider",
     "VideoRequest",

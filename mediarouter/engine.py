@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,10 +31,13 @@ from .errors import (
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
 )
 from .events import Event, Listener, emit
+from .http.sending import probe_sends
 from .jobs import Job, JobState, JobStatus
 from .journal import JobRecord, JobStore, RecordState
+from .outcomes import SubmitOutcome, classify_submit_error
 from .provider import Provider
 from .request import VideoRequest
 from .results import MediaFile, VideoResult
@@ -74,6 +78,8 @@ class EngineRun:
     job: Job | None = None
     started: float = 0.0
     deadline: float = 0.0
+    #: The caller's timeout in seconds (what messages name; the deadline may be a share of a longer call).
+    budget: float = 0.0
     polls: int = 0
     last_state: JobState | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -134,17 +140,38 @@ class JobEngine:
         validate: bool = True,
         capabilities: Capabilities | None = None,
         idempotency_key: str | None = None,
+        run: EngineRun | None = None,
+        estimate: Decimal | None = None,
     ) -> VideoResult:
-        """Validate, submit once, wait for a terminal state, download. The deadline covers all of it."""
-        run = self._start(provider, model_id)
+        """Validate, submit once, wait for a terminal state, download. The deadline covers all of it.
+
+        Pass `run` (from `start`) to share a caller's absolute deadline and to read what happened
+        (the accepted job) whatever way the call ends.
+        """
+        run = run or self.start(provider, model_id)
         if capabilities is None:
             capabilities = await self._timed(run, provider.capabilities(model_id), stage="capabilities")
         if validate:
             validate_request(request, capabilities, model=model_id, provider=provider.name)
         job = await self.submit(provider, model_id, request, run=run, idempotency_key=idempotency_key, target=output)
         result = await self.complete(provider, job, output=output, run=run)
-        result.estimated_cost = capabilities.estimate_cost(request.duration)
+        result.estimated_cost = estimate if estimate is not None else capabilities.estimate_cost(request.duration)
         return result
+
+    def start(
+        self, provider: Provider | str, model_id: str, *, deadline: float | None = None, budget: float | None = None
+    ) -> EngineRun:
+        """The book-keeping of one job run: an absolute `deadline` on this engine's clock (default: now +
+        timeout) and the `budget` in seconds that messages name (the caller's own timeout)."""
+        now = self.clock.monotonic()
+        name = provider if isinstance(provider, str) else provider.name
+        return EngineRun(
+            provider=name,
+            model=model_id,
+            started=now,
+            deadline=deadline if deadline is not None else now + self.timeout,
+            budget=budget if budget is not None else self.timeout,
+        )
 
     async def submit(
         self,
@@ -155,43 +182,120 @@ class JobEngine:
         run: EngineRun,
         idempotency_key: str | None = None,
         target: str | Path | None = None,
+        record_key: str | None = None,
     ) -> Job:
-        """Create the job exactly once, journaling it before the answer is acted on."""
-        run.record_key = self._journal_add(
-            JobRecord(
-                key=f"local-{uuid.uuid4().hex}",
-                provider=provider.name,
-                model=model_id,
-                request=request.redacted(),
-                idempotency_key=idempotency_key,
-                target=str(target) if target is not None else None,
+        """Create the job at most once: the intent is journaled before the POST, the job id right after.
+
+        A failed submit has one of three outcomes (see `outcomes.py`): *not sent* and a 429
+        *refusal* are retried within the deadline; any other refusal is raised as is; an
+        *unknown* outcome (the job may exist) is raised as `SubmitUnknown` and never repeated.
+        """
+        if record_key is not None:
+            run.record_key = record_key
+        else:
+            run.record_key = self._journal_add(
+                JobRecord(
+                    key=f"local-{uuid.uuid4().hex}",
+                    provider=provider.name,
+                    model=model_id,
+                    request=request.redacted(),
+                    idempotency_key=idempotency_key,
+                    target=str(target) if target is not None else None,
+                )
             )
-        )
         attempt = 0
         while True:
             self._emit("job.submitting", run, attempt=attempt + 1)
             t0 = self.clock.monotonic()
             try:
-                job = await self._timed(run, provider.submit(model_id, request), stage="submit")
-            except (RateLimited, ProviderUnavailable) as exc:
-                not_accepted = isinstance(exc, RateLimited) or (isinstance(exc, ProviderUnavailable) and not exc.sent)
-                if not_accepted and attempt < self.submit_retries:
+                job = await self._submit_once(provider, model_id, request, run)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise  # _submit_once journaled what is known
+            except MediaRouterError as exc:
+                outcome = exc.details.get("submit_outcome")
+                retry = outcome == SubmitOutcome.NOT_SENT or isinstance(exc, RateLimited)
+                if retry and not isinstance(exc, JobTimeout) and attempt < self.submit_retries:
                     attempt += 1
                     delay = self.backoff.delay(attempt, exc.retry_after)
                     if self.clock.monotonic() + delay < run.deadline:
                         self._emit("job.submit_retry", run, attempt=attempt, delay=delay, error=type(exc).__name__)
                         await self.clock.sleep(delay)
                         continue
-                self._submit_failed(run, exc)
                 raise exc.with_context(provider=provider.name, model=model_id) from None
-            except MediaRouterError as exc:
-                self._submit_failed(run, exc)
-                raise exc.with_context(provider=provider.name, model=model_id) from None
+            # The job id goes to the journal before anything else looks at the answer.
             self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
             run.job = job
             run.timings["submit"] = self.clock.monotonic() - t0
             self._emit("job.submitted", run, polling_url=job.polling_url)
             return job
+
+    async def _submit_once(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
+        """One submit under the per-request timeout and the deadline; every failure carries its outcome."""
+        remaining = self._remaining(run)
+        if remaining <= 0:
+            error: MediaRouterError = self._timeout(run, "submitting")
+            self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
+            raise error
+        with probe_sends() as probe:
+            try:
+                async with asyncio.timeout(min(self.request_timeout, remaining)):
+                    return await provider.submit(model_id, request)
+            except TimeoutError:
+                deadline_passed = self._remaining(run) <= 0
+                if probe.provably_unsent:
+                    if deadline_passed:
+                        error = self._timeout(run, "submitting")
+                    else:
+                        error = ProviderUnavailable(
+                            f"the submit could not be sent within {self.request_timeout:g}s (no connection)",
+                            sent=False,
+                            hint="nothing was sent; retrying is safe",
+                        )
+                    self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
+                    raise error from None
+                waited = f"the call's {run.budget:g}s" if deadline_passed else f"{self.request_timeout:g}s"
+                error = SubmitUnknown(
+                    f"the submit got no answer within {waited}; the job may have been accepted (and billed)",
+                    hint=self._unknown_hint(run),
+                )
+                self._submit_failed(run, error, SubmitOutcome.UNKNOWN)
+                raise error from None
+            except MediaRouterError as exc:
+                outcome = classify_submit_error(exc, probe)
+                error = exc
+                if outcome is SubmitOutcome.UNKNOWN:
+                    error = SubmitUnknown(
+                        f"{exc.message}; the job may have been accepted (and billed)",
+                        status_code=exc.status_code,
+                        server_message=exc.server_message,
+                        retry_after=exc.retry_after,
+                        hint=self._unknown_hint(run),
+                        details={**exc.details, "cause": type(exc).__name__},
+                    )
+                self._submit_failed(run, error, outcome)
+                raise error from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                outcome = SubmitOutcome.NOT_SENT if probe.provably_unsent else SubmitOutcome.UNKNOWN
+                self._submit_interrupted(run, outcome)
+                raise
+            except Exception as exc:  # a plugin bug: it may have sent the request already
+                outcome = SubmitOutcome.NOT_SENT if probe.provably_unsent else SubmitOutcome.UNKNOWN
+                text = f"provider {run.provider} raised {type(exc).__name__} during submit: {exc}"
+                error = ProtocolError(text) if outcome is SubmitOutcome.NOT_SENT else SubmitUnknown(text)
+                error.details["unexpected"] = True
+                if outcome is SubmitOutcome.UNKNOWN:
+                    error.hint = self._unknown_hint(run)
+                self._submit_failed(run, error, outcome)
+                raise error from exc
+
+    @staticmethod
+    def _unknown_hint(run: EngineRun) -> str:
+        key = run.record_key or "KEY"
+        return (
+            f"check your {run.provider} dashboard before submitting again; `mediarouter jobs list` shows this "
+            f"submit as unknown: `mediarouter jobs adopt {key} JOB_ID` if a job exists, "
+            f"else `mediarouter jobs forget {key}`"
+        )
 
     async def complete(
         self,
@@ -204,7 +308,7 @@ class JobEngine:
     ) -> VideoResult:
         """Wait for an accepted job and download its outputs; also how a journaled job is resumed."""
         if run is None:
-            run = self._start(provider, job.model)
+            run = self.start(provider, job.model)
             run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
         run.job = job
         try:
@@ -417,12 +521,27 @@ class JobEngine:
         if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
             self._journal_update(run, state=RecordState(status.state.value), polls=run.polls)
 
-    def _submit_failed(self, run: EngineRun, exc: MediaRouterError) -> None:
+    def _submit_failed(self, run: EngineRun, exc: MediaRouterError, outcome: SubmitOutcome) -> None:
+        exc.details["submit_outcome"] = outcome
+        exc.with_context(provider=run.provider, model=run.model)
+        if outcome is SubmitOutcome.UNKNOWN:
+            self._emit("job.submit_unknown", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._journal_update(run, state=RecordState.UNKNOWN, error=str(exc))
+            return
+        if outcome is SubmitOutcome.NOT_SENT:
+            self._emit("job.submit_not_sent", run, error=type(exc).__name__)
         self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
-        # Only a refusal proves there is no job; after a timeout or a dropped connection it may exist.
-        sent_and_unknown = isinstance(exc, ProviderUnavailable) and exc.sent and exc.status_code is None
-        if not sent_and_unknown:
-            self._journal_update(run, state=RecordState.REFUSED, error=str(exc))
+        # No job exists: the row no longer holds its idempotency key (a retry may submit).
+        self._journal_update(run, state=RecordState.REFUSED, error=str(exc))
+
+    def _submit_interrupted(self, run: EngineRun, outcome: SubmitOutcome) -> None:
+        """Ctrl-C / cancellation mid-submit: say (and journal) whether a job may exist."""
+        if outcome is SubmitOutcome.UNKNOWN:
+            self._emit("job.submit_unknown", run, error="interrupted", status_code=None)
+            self._journal_update(run, state=RecordState.UNKNOWN, error="interrupted during the submit")
+        else:
+            self._emit("job.submit_not_sent", run, error="interrupted")
+            self._journal_update(run, state=RecordState.REFUSED, error="interrupted before the submit was sent")
 
     def _progress(self, run: EngineRun, index: int) -> Callable[[int], None] | None:
         """Throttled `download.progress` events (every 1 MiB), so listeners can show bytes and rate."""
@@ -437,10 +556,6 @@ class JobEngine:
                 self._emit("download.progress", run, index=index, bytes=state["bytes"])
 
         return on_chunk
-
-    def _start(self, provider: Provider, model_id: str) -> EngineRun:
-        now = self.clock.monotonic()
-        return EngineRun(provider=provider.name, model=model_id, started=now, deadline=now + self.timeout)
 
     def _remaining(self, run: EngineRun) -> float:
         return run.deadline - self.clock.monotonic()
@@ -457,13 +572,11 @@ class JobEngine:
         job_id = run.job.id if run.job else None
         self._emit("job.timeout", run, stage=stage)
         if job_id:
-            message = (
-                f"no result within {self.timeout:g}s while {stage}; job {job_id} may still be running (and billed)"
-            )
+            message = f"no result within {run.budget:g}s while {stage}; job {job_id} may still be running (and billed)"
             hint = f"resume it later (no second submit): mediarouter jobs resume {job_id}, or Router.resume({job_id!r})"
         else:
-            message = f"no answer within {self.timeout:g}s while {stage}"
-            hint = None
+            message = f"no answer within {run.budget:g}s while {stage}; nothing was submitted"
+            hint = "nothing was billed; try again with a longer --timeout"
         return JobTimeout(message, provider=run.provider, model=run.model, job_id=job_id, hint=hint)
 
     async def _timed(self, run: EngineRun, awaitable: Awaitable[T], *, stage: str) -> T:
@@ -476,14 +589,7 @@ class JobEngine:
             async with asyncio.timeout(min(self.request_timeout, remaining)):
                 return await awaitable
         except TimeoutError:
-            if self._remaining(run) <= 0 or stage in ("submit", "capabilities"):
-                if stage == "submit":
-                    raise ProviderUnavailable(
-                        "the submit got no answer in time; the job may have been accepted",
-                        hint="check the provider's dashboard before submitting again",
-                        provider=run.provider,
-                        model=run.model,
-                    ) from None
+            if self._remaining(run) <= 0 or stage == "capabilities":
                 raise self._timeout(run, stage) from None
             raise
         except MediaRouterError:

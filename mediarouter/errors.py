@@ -36,6 +36,7 @@ __all__ = [
     "JobExpired",
     "OutputGone",
     "JobTimeout",
+    "SubmitUnknown",
     "CancelNotSupported",
     "AllCandidatesFailed",
 ]
@@ -245,6 +246,16 @@ class OutputGone(JobExpired):
 
 class JobTimeout(MediaRouterError):
     """The overall deadline passed. The job may still be running (and billed): resume it by id."""
+
+
+class SubmitUnknown(MediaRouterError):
+    """The submit may have reached the server, and no readable answer came back: a job may exist and be billed.
+
+    Never retried and never failed over (that could pay twice). The journal keeps the row as
+    `unknown`, holding its idempotency key; `mediarouter jobs list` shows it with what to do:
+    check the provider's dashboard, then `mediarouter jobs adopt KEY JOB_ID` or `jobs forget KEY`.
+    `status_code` and `server_message` are what did come back (a 5xx, an unreadable 2xx), if anything.
+    """
 
 
 class CancelNotSupported(MediaRouterError):

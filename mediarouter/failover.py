@@ -12,7 +12,7 @@ a second job elsewhere would be a second payment while the first may still finis
 | AuthenticationFailed / PermissionDenied (401/403) | next candidate of another provider | stop |
 | InsufficientCredits (402) | another provider, or a cheaper candidate of the same one | stop |
 | RateLimited (429), ProviderUnavailable (5xx) after retries | next candidate | stop |
-| a submit that got no answer (timeout, dropped connection) | stop: the job may exist | — |
+| SubmitUnknown (5xx, 524, no answer after sending, unreadable 2xx on submit) | stop: the job may exist | — |
 | JobFailed (terminal `failed`) | — | next candidate |
 | JobCancelled, JobExpired, JobTimeout, ProtocolError, Conflict, anything else | stop | stop |
 
@@ -37,6 +37,7 @@ from .errors import (
     NotFound,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
 )
 
 __all__ = ["FailoverPolicy", "Phase", "Scope", "Verdict"]
@@ -82,7 +83,7 @@ class FailoverPolicy:
     #: Errors about the price of this request: the same provider's cheaper candidates stay eligible.
     cheaper_only: ErrorTypes = (InsufficientCredits,)
     #: Errors that put the candidate in cooldown for later calls on the same router.
-    cooldown_on: ErrorTypes = (RateLimited, ProviderUnavailable, InsufficientCredits)
+    cooldown_on: ErrorTypes = (RateLimited, ProviderUnavailable, InsufficientCredits, SubmitUnknown)
 
     def decide(self, error: MediaRouterError, *, phase: Phase) -> Verdict:
         """Fail over or stop, and with which scope and cooldown."""
@@ -94,8 +95,8 @@ class FailoverPolicy:
             return Verdict(
                 False, "any", cooldown, f"the job {error.job_id or ''} was accepted and may still run: no failover"
             )
-        if phase == "submit" and isinstance(error, ProviderUnavailable) and error.sent and error.status_code is None:
-            return Verdict(False, "any", cooldown, "the submit got no answer, so the job may exist: no failover")
+        if isinstance(error, SubmitUnknown):
+            return Verdict(False, "any", cooldown, "the submit's outcome is unknown, so the job may exist: no failover")
         if not isinstance(error, self.before_accept):
             return Verdict(False, "any", cooldown, f"{kind} does not fail over")
         if isinstance(error, self.provider_wide):

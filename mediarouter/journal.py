@@ -52,6 +52,7 @@ class RecordState(StrEnum):
     EXPIRED = "expired"
     INTERRUPTED = "interrupted"  # we stopped waiting (Ctrl-C, deadline, crash); resumable
     REFUSED = "refused"  # the submit was refused: no job, nothing billed
+    UNKNOWN = "unknown"  # sent, no readable answer: a job may exist (and be billed)
 
     @property
     def resumable(self) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -25,6 +27,7 @@ __all__ = [
     "get_plugins",
     "provider_factories",
     "create_provider",
+    "supports_emulator",
 ]
 
 ENTRY_POINT_GROUP = "mediarouter"
@@ -90,19 +93,24 @@ def load_plugins() -> None:
 
 def register(plugin: object, name: str | None = None) -> str | None:
     """Register a plugin object or module by hand (tests, embedded hosts)."""
+    _factories_cache.clear()
     return pm.register(plugin, name=name)
 
 
 def unregister(plugin: object | None = None, name: str | None = None) -> None:
+    _factories_cache.clear()
     pm.unregister(plugin=plugin, name=name)
 
 
-def provider_factories() -> dict[str, ProviderFactory]:
-    """Provider name → factory, from every loaded plugin."""
-    load_plugins()
-    factories: dict[str, ProviderFactory] = {}
-    owners: dict[str, str] = {}
+#: provider name → (factory, owning plugin); filled on first use, cleared when the plugin set changes.
+_factories_cache: dict[str, tuple[ProviderFactory, str]] = {}
 
+
+def _collect_factories() -> dict[str, tuple[ProviderFactory, str]]:
+    load_plugins()
+    if _factories_cache:
+        return _factories_cache
+    found: dict[str, tuple[ProviderFactory, str]] = {}
     for plugin_name, plugin in pm.list_name_plugin():
         impl = getattr(plugin, "register_providers", None)
         if impl is None:
@@ -110,41 +118,70 @@ def provider_factories() -> dict[str, ProviderFactory]:
 
         def _register(factory: ProviderFactory, name: str | None = None, *, _owner: str = plugin_name) -> None:
             provider_name = name or getattr(factory, "name", None)
-            if not provider_name:
+            if not provider_name or not isinstance(provider_name, str):
                 raise ConfigurationError(f"plugin {_owner!r} registered a provider without a name")
-            if provider_name in factories and owners[provider_name] != _owner:
+            if provider_name in found and found[provider_name][1] != _owner:
                 raise ConfigurationError(
-                    f"provider {provider_name!r} is registered by both {owners[provider_name]!r} and {_owner!r}",
+                    f"provider {provider_name!r} is registered by both {found[provider_name][1]!r} and {_owner!r}",
                     hint="block one with MEDIAROUTER_BLOCK_PLUGINS",
                 )
-            factories[provider_name] = factory
-            owners[provider_name] = _owner
+            found[provider_name] = (factory, _owner)
 
         impl(register=_register)
-    return factories
+    _factories_cache.update(found)
+    return _factories_cache
+
+
+def provider_factories() -> dict[str, ProviderFactory]:
+    """Provider name → factory, from every loaded plugin."""
+    return {name: factory for name, (factory, _) in _collect_factories().items()}
 
 
 def get_plugins() -> list[PluginInfo]:
     """Every loaded plugin with its hooks, distribution, version and providers."""
-    load_plugins()
+    owned = _collect_factories()
     infos = []
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(h.name for h in (pm.get_hookcallers(plugin) or []))
-        providers: list[str] = []
-        impl = getattr(plugin, "register_providers", None)
-        if impl is not None:
-
-            def _collect(factory: ProviderFactory, name: str | None = None, *, _into: list[str] = providers) -> None:
-                _into.append(str(name or getattr(factory, "name", "?")))
-
-            impl(register=_collect)
+        providers = sorted(p for p, (_, owner) in owned.items() if owner == name)
         dist, version = _dists.get(name, (None, None))
         infos.append(PluginInfo(name=name, hooks=hooks, distribution=dist, version=version, providers=providers))
     return infos
 
 
-def create_provider(name: str, **options: Any) -> Provider:
-    """Build the named provider, or say which ones are installed."""
+def supports_emulator(factory: ProviderFactory) -> bool:
+    """Whether a provider declared an emulator (`supports_emulator = True` on its class or factory)."""
+    return bool(getattr(factory, "supports_emulator", False))
+
+
+def _accepted_options(factory: ProviderFactory) -> tuple[set[str], bool]:
+    """(keyword names the factory takes, whether it takes **kwargs)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+        return set(), True
+    names = {
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return names, any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def create_provider(
+    name: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    clock: Any = None,
+    emulator: bool = False,
+    emulator_options: Mapping[str, Any] | None = None,
+) -> Provider:
+    """Build the named provider, or explain why not, before anything is sent.
+
+    `options` are the host's own options for this provider: each must be a parameter of the
+    factory. `clock` is passed when the factory takes one. `emulator=True` is refused for a
+    provider that does not declare an emulator (it would send real, paid requests).
+    """
     factories = provider_factories()
     factory = factories.get(name)
     if factory is None:
@@ -154,7 +191,31 @@ def create_provider(name: str, **options: Any) -> Provider:
             provider=name,
             hint="install one (e.g. pip install mediarouter-openrouter) and check `mediarouter plugins`",
         )
-    provider = factory(**options)
+    given = dict(options or {})
+    if emulator:
+        if not supports_emulator(factory):
+            with_emulator = ", ".join(sorted(n for n, f in factories.items() if supports_emulator(f))) or "none"
+            raise ConfigurationError(
+                f"provider {name!r} has no emulator, so --emulator cannot run it offline; nothing was sent "
+                f"(providers with an emulator: {with_emulator})",
+                provider=name,
+                hint=f"drop --emulator to use the real {name} service, or choose a provider with an emulator",
+            )
+        given.setdefault("emulator", True)
+        if emulator_options:
+            given.setdefault("emulator_options", dict(emulator_options))
+    accepted, takes_any = _accepted_options(factory)
+    if not takes_any:
+        unknown = sorted(set(given) - accepted)
+        if unknown:
+            raise ConfigurationError(
+                f"provider {name!r} does not take option(s) {', '.join(map(repr, unknown))}; "
+                f"it takes: {', '.join(sorted(accepted)) or 'none'}",
+                provider=name,
+            )
+    if clock is not None and (takes_any or "clock" in accepted):
+        given.setdefault("clock", clock)
+    provider = factory(**given)
     if not isinstance(provider, Provider):
         raise ConfigurationError(f"provider factory for {name!r} returned {type(provider).__name__}, not a Provider")
     return provider

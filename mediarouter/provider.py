@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .capabilities import Capabilities, Modality, ModelInfo
 from .errors import CancelNotSupported
@@ -43,6 +44,10 @@ class Provider(ABC):
     supported_modalities: tuple[Modality, ...] = (Modality.TEXT_TO_VIDEO,)
     #: Whether `cancel` does anything.
     can_cancel: bool = False
+    #: Whether the factory takes `emulator=True` (and `emulator_options=`) and then sends nothing
+    #: to the real service. The core refuses `--emulator` for a provider that does not declare it,
+    #: before any request: an emulated run must never reach a paid API.
+    supports_emulator: ClassVar[bool] = False
     #: Where requests go (host:port), for traces; never contains credentials.
     server_address: str | None = None
 

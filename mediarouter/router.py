@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -102,14 +103,13 @@ class Router:
     def provider(self, name: str) -> Provider:
         """The provider instance for `name`, created on first use from its plugin."""
         if name not in self._providers:
-            options: dict[str, Any] = dict(self._provider_options.get(name, {}))
-            if self.clock is not None:
-                options.setdefault("clock", self.clock)
-            if self.emulator:
-                options.setdefault("emulator", True)
-                if self.emulator_options:
-                    options.setdefault("emulator_options", dict(self.emulator_options))
-            self._providers[name] = create_provider(name, **options)
+            self._providers[name] = create_provider(
+                name,
+                options=self._provider_options.get(name),
+                clock=self.clock,
+                emulator=self.emulator,
+                emulator_options=self.emulator_options,
+            )
             self._owned.add(name)
         return self._providers[name]
 
@@ -456,14 +456,27 @@ class _RoutedCall:
         return candidate
 
     async def _capabilities(self, provider: Provider, ref: ModelRef) -> Capabilities:
-        limit = min(self.router.settings.request_timeout, max(0.001, self.deadline - self.clock.monotonic()))
+        remaining = self.deadline - self.clock.monotonic()
+        if remaining <= 0:
+            raise self._deadline_passed(ref, "before its capabilities could be looked up")
+        limit = min(self.router.settings.request_timeout, remaining)
         try:
             async with asyncio.timeout(limit):
                 return await provider.capabilities(ref.model_id)
         except TimeoutError:
+            if self.deadline - self.clock.monotonic() <= 0 or limit >= remaining:
+                raise self._deadline_passed(ref, "while looking up its capabilities") from None
             raise ProviderUnavailable(
                 f"no capabilities for {ref} within {limit:g}s", provider=ref.provider, model=ref.model_id
             ) from None
+
+    def _deadline_passed(self, ref: ModelRef, when: str) -> JobTimeout:
+        return JobTimeout(
+            f"the call's deadline ({self.timeout:g}s) passed {when} {ref}; nothing was submitted",
+            provider=ref.provider,
+            model=ref.model_id,
+            hint="nothing was billed; try again with a longer --timeout",
+        )
 
     # -- trying one candidate ------------------------------------------------------------------
 
@@ -484,13 +497,8 @@ class _RoutedCall:
         if cooling is not None:
             self._skip(candidate, "cooldown", cooling.skip_error(self.clock.monotonic()))
             return None
-        remaining = self.deadline - self.clock.monotonic()
-        if remaining <= 0:
-            error = JobTimeout(
-                f"the call's deadline ({self.timeout:g}s) passed before {ref} could be tried",
-                provider=candidate.ref.provider,
-                model=candidate.ref.model_id,
-            )
+        if self.deadline - self.clock.monotonic() <= 0:
+            error = self._deadline_passed(candidate.ref, "before it could try")
             self._record(candidate, "failed", error)
             raise error
 
@@ -513,14 +521,9 @@ class _RoutedCall:
             adjustments=dict(candidate.adjustments),
             server_address=candidate.provider.server_address,
         )
-        accepted: dict[str, str | None] = {"job_id": None}
-
-        def track(event: Event) -> None:
-            if event.name == "job.submitted":
-                accepted["job_id"] = event.job_id
-
-        listeners = [*with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index), track]
-        engine = self.router.engine(poll_interval=self.poll_interval, timeout=remaining, listeners=listeners)
+        listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
+        engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
+        run = engine.start(candidate.provider, candidate.ref.model_id, deadline=self.deadline, budget=self.timeout)
         started = self.clock.monotonic()
         try:
             result = await engine.run(
@@ -531,16 +534,15 @@ class _RoutedCall:
                 validate=False,
                 capabilities=candidate.capabilities,
                 idempotency_key=self.idempotency_key,
+                run=run,
+                estimate=candidate.estimate,
             )
         except MediaRouterError as exc:
-            job_id = accepted["job_id"] or exc.job_id
-            if isinstance(exc, JobTimeout):
-                # The engine only saw what was left of the call's deadline; say the number the caller chose.
-                exc.message = exc.message.replace(f"within {remaining:g}s", f"within the call's {self.timeout:g}s")
+            job_id = run.job.id if run.job is not None else None
             self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)
             return None
         except BaseException as exc:
-            job_id = accepted["job_id"]
+            job_id = run.job.id if run.job is not None else None
             attempt = self._record(candidate, "failed", None, started=started, job_id=job_id)
             attempt.error_type, attempt.error = type(exc).__name__, str(exc) or type(exc).__name__
             self._attempt_finished(candidate, attempt)
@@ -555,7 +557,6 @@ class _RoutedCall:
         self._attempt_finished(candidate, attempt)
         result.attempts = list(self.attempts)
         result.adjustments = dict(candidate.adjustments)
-        result.estimated_cost = candidate.estimate
         return result
 
     def _blocked(self, candidate: _Candidate) -> MediaRouterError | None:
@@ -720,22 +721,15 @@ def _copy_error(error: MediaRouterError, message: str) -> MediaRouterError:
     return clone
 
 
+#: Keyword arguments of `generate()` that configure the Router rather than the call.
+ROUTER_OPTIONS = frozenset(inspect.signature(Router.__init__).parameters) - {"self"}
+
+
 async def generate(
     prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any
 ) -> VideoResult:
-    """One-shot: build a Router, generate, close it."""
-    router_keys = (
-        "settings",
-        "clock",
-        "provider_options",
-        "providers",
-        "emulator",
-        "emulator_options",
-        "listeners",
-        "failover",
-        "cooldown",
-    )
-    router_kwargs = {k: kwargs.pop(k) for k in router_keys if k in kwargs}
+    """One-shot: build a Router (any of its keyword options may be given here), generate, close it."""
+    router_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ROUTER_OPTIONS}
     async with Router(**router_kwargs) as router:
         return await router.generate(prompt, model=model, **kwargs)
 

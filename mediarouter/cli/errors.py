@@ -18,6 +18,7 @@ from ..errors import (
     NotFound,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
 )
 
 __all__ = ["EXIT_CODES", "exit_code_for", "fail"]
@@ -33,6 +34,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ProviderUnavailable, 6),
     (JobError, 7),  # failed / cancelled / expired
     (JobTimeout, 8),
+    (SubmitUnknown, 9),  # the submit may have created a job: check before submitting again
 )
 
 

@@ -25,7 +25,9 @@ def test_example_registers_its_provider_through_the_hook() -> None:
 
     register(plugin, name="acme-example-test")
     try:
-        provider = create_provider("acme", api_key="k", transport=httpx.MockTransport(lambda r: httpx.Response(404)))
+        provider = create_provider(
+            "acme", options={"api_key": "k", "transport": httpx.MockTransport(lambda r: httpx.Response(404))}
+        )
     finally:
         unregister(name="acme-example-test")
     assert isinstance(provider, AcmeVideoProvider)

@@ -87,8 +87,10 @@ def test_generate_json_prints_exactly_one_object(use_provider: Any, tmp_path: Pa
         (PermissionDenied("Flagged by moderation", status_code=403), 3),
         (InsufficientCredits("Insufficient credits", status_code=402), 4),
         (RateLimited("Rate limit exceeded", status_code=429), 5),
-        (ProviderUnavailable("Internal Server Error", status_code=500), 6),
-        (ProtocolError("garbage"), 1),
+        (ProviderUnavailable("could not connect", sent=False), 6),
+        # After the request may have reached the server, the outcome is unknown (a job may exist): 9.
+        (ProviderUnavailable("Internal Server Error", status_code=500), 9),
+        (ProtocolError("garbage"), 9),
     ],
 )
 def test_submit_errors_map_to_documented_exit_codes(

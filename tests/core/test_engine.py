@@ -20,6 +20,7 @@ from mediarouter import (
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
     VideoRequest,
 )
 from mediarouter.engine import JobEngine
@@ -103,7 +104,7 @@ async def test_submit_connect_failure_is_retried_but_a_sent_5xx_is_not(clock: Fa
     assert provider.calls.count("submit") == 2
 
     provider = ScriptedProvider(submit=[ProviderUnavailable("500", status_code=500, sent=True)])
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(SubmitUnknown):
         await engine(clock).run(provider, "video-1", REQ, output=tmp_path / "b.mp4")
     assert provider.calls == ["submit"]
 

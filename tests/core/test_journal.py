@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import InsufficientCredits, JobFailed, JobTimeout, ProviderUnavailable, VideoRequest
+from mediarouter import InsufficientCredits, JobFailed, JobTimeout, ProviderUnavailable, SubmitUnknown, VideoRequest
 from mediarouter.engine import JobEngine
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, SQLiteJobStore, open_store
 
@@ -70,10 +70,10 @@ async def test_refused_submit_is_journaled_as_refused(clock: FakeClock, store: o
 
 async def test_unanswered_submit_stays_submitting(clock: FakeClock, store: object, tmp_path: Path) -> None:
     provider = ScriptedProvider(submit=[ProviderUnavailable("read timeout", sent=True)])
-    with pytest.raises(ProviderUnavailable):
+    with pytest.raises(SubmitUnknown):
         await engine(clock, store).run(provider, "video-1", REQ, output=tmp_path / "o.mp4")
     [record] = store.list()  # type: ignore[attr-defined]
-    assert record.state is RecordState.SUBMITTING  # it may exist upstream: not marked refused
+    assert record.state is RecordState.UNKNOWN  # it may exist upstream: not marked refused
 
 
 async def test_timeout_leaves_the_job_resumable_and_resume_never_submits(

@@ -50,6 +50,7 @@ def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
                     options[_name] = kwargs
                     return _provider
 
+                factory.supports_emulator = True  # type: ignore[attr-defined]
                 register(factory, name=name)
 
     plugin = Plugin()
@@ -88,13 +89,13 @@ def test_progress_lines_say_what_failed_and_where_the_call_goes_next(fleet: Flee
 
 def test_when_every_candidate_fails_the_exit_code_is_the_last_attempts(fleet: Fleet, tmp_path: Path) -> None:
     fleet.script("p1/veo", Script(submit_error=lambda: InvalidRequest("bad", status_code=400)))
-    fleet.script("p2/wan", Script(submit_error=lambda: ProviderUnavailable("down", status_code=503)))
+    fleet.script("p2/wan", Script(submit_error=lambda: ProviderUnavailable("down", sent=False)))
     result = gen(tmp_path, "--model", "p1/veo", "--fallback", "p2/wan")
     assert result.exit_code == 6
     lines = result.stderr.strip().splitlines()[-3:]
     assert lines[0] == "mediarouter: error: all 2 candidates failed:"
     assert lines[1].strip().startswith("p1/veo: failed — InvalidRequest (HTTP 400): bad")
-    assert lines[2].strip().startswith("p2/wan: failed — ProviderUnavailable (HTTP 503): down")
+    assert lines[2].strip().startswith("p2/wan: failed — ProviderUnavailable: down")
 
 
 def test_json_on_failure_carries_the_attempts(fleet: Fleet, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from .conftest import VEO, Emulator
         ("submit:401", 3, "No auth credentials found"),
         ("submit:402", 4, "Insufficient credits"),
         ("submit:429", 5, "Rate limit exceeded"),
-        ("submit:500", 6, "Internal Server Error"),
+        ("submit:500", 9, "Internal Server Error"),
         ("poll:failed", 7, "Emulated failure"),
     ],
 )

@@ -35,8 +35,11 @@ from mediarouter import (
     Provider,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
     VideoRequest,
 )
+from mediarouter.capabilities import Capabilities
+from mediarouter.engine import JobEngine
 from mediarouter.plugins import create_provider
 
 BASE = "https://openrouter.test/api/v1"
@@ -126,13 +129,14 @@ async def test_cancel_is_not_supported() -> None:
     assert seen == []
 
 
-def test_unknown_factory_options_are_ignored() -> None:
-    provider = OpenRouterVideoProvider(api_key=KEY, some_future_option=True, journal="x")
-    assert provider.name == "openrouter"
+def test_an_unknown_factory_option_is_an_error_naming_it_never_dropped() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        create_provider("openrouter", options={"api_key": KEY, "journal": "x"})
+    assert "'journal'" in str(info.value) and "api_key" in str(info.value)
 
 
 def test_the_entry_point_factory_builds_the_provider() -> None:
-    provider = create_provider("openrouter", api_key=KEY, clock=FakeClock(), unrelated=1)
+    provider = create_provider("openrouter", options={"api_key": KEY}, clock=FakeClock())
     assert isinstance(provider, OpenRouterVideoProvider)
 
 
@@ -439,14 +443,25 @@ async def test_a_missing_polling_url_is_tolerated() -> None:
         httpx.Response(202, content=b""),
     ],
 )
-async def test_an_unreadable_submit_answer_is_a_protocol_error_that_warns_about_billing(
-    response: httpx.Response,
+async def test_an_unreadable_submit_answer_is_a_protocol_error_and_an_unknown_outcome_for_the_engine(
+    response: httpx.Response, tmp_path: Path
 ) -> None:
     provider, seen = make(lambda r: response)
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(ProtocolError):
         await provider.submit("google/veo-3.1", VideoRequest(prompt="x"))
     assert len(seen) == 1
-    assert info.value.hint is not None and "billed" in info.value.hint
+    # Through the engine the 2xx means a job may exist: never retried, reported as unknown.
+    with pytest.raises(SubmitUnknown) as info:
+        await JobEngine(clock=FakeClock()).run(
+            provider,
+            "google/veo-3.1",
+            VideoRequest(prompt="x"),
+            output=tmp_path / "o.mp4",
+            validate=False,
+            capabilities=Capabilities(),
+        )
+    assert len(seen) == 2
+    assert info.value.hint is not None and "dashboard" in info.value.hint
 
 
 @pytest.mark.parametrize(
@@ -980,28 +995,20 @@ async def test_generate_video_checks_capabilities_before_paying() -> None:
     assert [r.method for r in backend.requests] == ["GET"]  # only the model listing
 
 
-async def test_aclose_closes_the_client_it_made_but_not_a_given_one() -> None:
+async def test_aclose_closes_the_client() -> None:
     provider, _ = make(accepted())
     await provider.submit("m/x", VideoRequest(prompt="p"))
-    client = provider._client
-    assert client is not None
+    client = provider.http.http()
     await provider.aclose()
     assert client.is_closed
-
-    given = httpx.AsyncClient(transport=httpx.MockTransport(accepted()))
-    borrowed = OpenRouterVideoProvider(api_key=KEY, base_url=BASE, client=given)
-    await borrowed.submit("m/x", VideoRequest(prompt="p"))
-    await borrowed.aclose()
-    assert not given.is_closed
-    await given.aclose()
 
 
 async def test_one_client_serves_every_call() -> None:
     provider, _ = make(status_handler(status="pending"))
     await provider.poll(a_job())
-    first = provider._client
+    first = provider.http.http()
     await provider.poll(a_job())
-    assert provider._client is first
+    assert provider.http.http() is first
 
 
 async def test_a_huge_error_body_still_gives_the_mapped_error() -> None:

@@ -258,21 +258,6 @@ async def test_a_redirect_to_a_non_http_scheme_is_refused() -> None:
     assert len(seen) == 1
 
 
-async def test_a_callers_client_default_authorization_is_stripped_off_origin() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return video(request)
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), headers={"Authorization": "Bearer leaked"})
-    provider = OpenRouterVideoProvider(api_key=KEY, base_url=BASE, client=client)
-    await fetch(provider, JobOutput(index=0, url=CONTENT, signed_url=SIGNED))
-    await client.aclose()
-    assert str(seen[0].url) == SIGNED
-    assert "Authorization" not in seen[0].headers
-
-
 # -- what counts as a video --------------------------------------------------------------------------
 
 
@@ -356,7 +341,13 @@ async def test_a_refused_signed_url_falls_back_to_the_authenticated_content_url(
         return video(request)
 
     provider, seen = make(handler)
-    _, data = await fetch(provider, JobOutput(index=0, url=CONTENT, signed_url=SIGNED))
+    output = JobOutput(index=0, url=CONTENT, signed_url=SIGNED)
+    # The refusal is a retryable error the engine sees (and retries at once) ...
+    with pytest.raises(ProviderUnavailable) as info:
+        await fetch(provider, output)
+    assert info.value.retryable and info.value.retry_after == 0 and info.value.status_code == refusal
+    # ... and the next attempt goes through the API with the key.
+    _, data = await fetch(provider, output)
     assert data == VIDEO
     assert [str(r.url) for r in seen] == [SIGNED, CONTENT]
     assert ["Authorization" in r.headers for r in seen] == [False, True]

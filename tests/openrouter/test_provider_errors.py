@@ -8,12 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mediarouter_openrouter.errors import (
-    error_from_response,
-    error_from_transport,
-    parse_retry_after,
-    redact,
-)
+from mediarouter_openrouter.errors import RULES, error_from_response
 from mediarouter_openrouter.wire import parse_error_body, parse_job, parse_models
 
 from mediarouter import (
@@ -30,6 +25,7 @@ from mediarouter import (
     ProviderUnavailable,
     RateLimited,
 )
+from mediarouter.http import ProviderClient, parse_retry_after
 
 PHASES = ("submit", "poll", "download", "models")
 
@@ -74,9 +70,7 @@ def test_status_maps_to_the_error_class_and_keeps_the_server_text(
     status: int, expected: type[MediaRouterError], phase: Any
 ) -> None:
     text = f"server explanation for {status}"
-    error = error_from_response(
-        status, {}, envelope(status, text), provider="openrouter", model="google/veo-3.1", job_id="job-1", phase=phase
-    )
+    error = error_from_response(status, {}, envelope(status, text), model="google/veo-3.1", job_id="job-1", phase=phase)
     assert type(error) is expected
     assert error.status_code == status
     assert error.server_message == text
@@ -196,12 +190,9 @@ def test_secrets_and_signed_url_queries_never_reach_messages() -> None:
     assert "https://cdn.example.com" in text
 
 
-def test_redact_keeps_only_the_origin_of_urls() -> None:
-    assert redact("see https://u:p@h.example:8443/a/b?c=d#e now") == "see https://h.example:8443 now"
-
-
 # -- network failures ------------------------------------------------------------------------
 
+CLIENT = ProviderClient(provider="openrouter", rules=RULES, base_url="https://openrouter.ai/api/v1")
 REQ = httpx.Request("GET", "https://storage.example.com/out.mp4?X-Signature=SECRETSIG")
 
 
@@ -220,7 +211,7 @@ REQ = httpx.Request("GET", "https://storage.example.com/out.mp4?X-Signature=SECR
 )
 @pytest.mark.parametrize("phase", PHASES)
 def test_network_errors_say_whether_the_request_was_sent(exc: httpx.HTTPError, sent: bool, phase: Any) -> None:
-    error = error_from_transport(exc, provider="openrouter", model="m", job_id="j", phase=phase)
+    error = CLIENT.transport_error(exc, model="m", job_id="j", phase=phase)
     assert type(error) is ProviderUnavailable
     assert error.sent is sent
     assert error.retryable
@@ -231,7 +222,7 @@ def test_network_errors_say_whether_the_request_was_sent(exc: httpx.HTTPError, s
 
 
 def test_transport_error_without_a_request_still_maps() -> None:
-    error = error_from_transport(httpx.ConnectError("refused"), phase="submit")
+    error = CLIENT.transport_error(httpx.ConnectError("refused"), phase="submit", model=None, job_id=None)
     assert error.sent is False and "OpenRouter" in error.message
 
 

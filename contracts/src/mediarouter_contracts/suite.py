@@ -50,6 +50,7 @@ from mediarouter import (
     Provider,
     ProviderUnavailable,
     RateLimited,
+    SubmitUnknown,
     VideoRequest,
 )
 
@@ -489,6 +490,10 @@ class ProviderContract:
         keeping the server's message, status and Retry-After."""
         self._require_phase(phase)
         expected = EXPECTED_ERRORS[status]
+        if phase == "submit" and expected is ProviderUnavailable and status != "connect":
+            # The server may have created the job: the engine reports the outcome as unknown,
+            # and the provider's own mapping is the error's `cause`.
+            expected = SubmitUnknown
 
         @self.hypothesis_settings(scale=0.08)
         @given(
@@ -518,6 +523,9 @@ class ProviderContract:
         if not _is_mapped(error, expected):
             _fail("4", f"{what} must raise {expected.__name__}, got {describe_error(error)}", run)
         assert isinstance(error, MediaRouterError)
+        if expected is SubmitUnknown and error.details.get("cause") != ProviderUnavailable.__name__:
+            cause = error.details.get("cause")
+            _fail("4", f"{what}: the provider must map it to ProviderUnavailable, got {cause}", run)
         if isinstance(outcome, HttpError):
             if error.status_code != outcome.status:
                 _fail("4", f"{what}: the error reports status_code={error.status_code!r}", run)
@@ -662,6 +670,12 @@ class ProviderContract:
             allowed: tuple[type[MediaRouterError], ...] = (ProtocolError,)
             if phase == "download" and isinstance(broken, Truncated):
                 allowed = (ProtocolError, ProviderUnavailable)
+            if phase == "submit":
+                # The server answered 2xx, so a job may exist: the engine reports the outcome as unknown.
+                allowed = (SubmitUnknown,)
+                cause = run.error.details.get("cause") if isinstance(run.error, MediaRouterError) else None
+                if isinstance(run.error, SubmitUnknown) and cause not in ("ProtocolError", "ProviderUnavailable"):
+                    _fail("7", f"{broken!r} at submit: the provider must raise ProtocolError, got {cause}", run)
             if not isinstance(run.error, allowed):
                 names = " or ".join(a.__name__ for a in allowed)
                 _fail("7", f"{broken!r} at {phase} must raise {names}", run)
