@@ -13,24 +13,28 @@ Choices where the API is silent:
 - a poll answered by an injected HTTP error does not count towards the job's progression;
 - ``content`` injections also apply to signed-URL downloads (both are "the download");
 - a wrong or expired signed-URL token answers 403, as object stores do.
+
+JSON bodies, byte ranges and the in-process transport are the shared ones from
+:mod:`mediarouter.emulation`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from mediarouter.emulation.asgi import ranged_response, read_json
+from mediarouter.emulation.transport import EmulatorTransport as _SharedTransport
 
 from .config import EmulatorConfig
 from .state import ApiError, EmulatedJob, EmulatorState, JournalEntry, message_for, validate_submission
@@ -48,6 +52,7 @@ MAX_BODY_BYTES = 50 * 1024 * 1024
 class _Trace:
     """What a handler learned about the request, for its journal entry."""
 
+    phase: str | None = None
     model: str | None = None
     job_id: str | None = None
 
@@ -74,22 +79,23 @@ def _journal(request: Request, state: EmulatorState, trace: _Trace, status: int)
     entry: JournalEntry = {
         "method": request.method,
         "path": request.url.path,
+        "status": status,
+        "phase": trace.phase,
         "host": request.headers.get("host", ""),
         "model": trace.model,
         "job_id": trace.job_id,
-        "status": status,
         "authorized": "authorization" in request.headers,
         "range": request.headers.get("range"),
     }
     state.record(entry)
 
 
-def _journaled(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _journaled(phase: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Turn ApiError into OpenRouter error bodies and journal every answer, even crashes."""
 
     async def endpoint(request: Request) -> Response:
         state = _state(request)
-        trace = _Trace()
+        trace = _Trace(phase=phase)
         try:
             response = await handler(request, state, trace)
         except ApiError as exc:
@@ -160,16 +166,7 @@ def _find_job(state: EmulatorState, job_id: str) -> EmulatedJob:
 
 
 async def _read_json(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413)
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "Invalid JSON in request body") from None
+    return await read_json(request, max_bytes=MAX_BODY_BYTES, error=ApiError)
 
 
 async def submit(request: Request, state: EmulatorState, trace: _Trace) -> Response:
@@ -214,25 +211,6 @@ def _parse_index(raw: str | None) -> int:
     return index
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive (first, last) byte of a single `bytes=` range; None serves the whole body."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None
-    first_text, sep, last_text = header[len("bytes=") :].strip().partition("-")
-    if not sep or not (first_text.isdigit() or last_text.isdigit()):
-        return None
-    if not first_text:
-        suffix = int(last_text)
-        if suffix == 0:
-            raise ApiError(416, "Range Not Satisfiable")
-        return max(0, size - suffix), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text.isdigit() else size - 1
-    if first >= size or last < first:
-        raise ApiError(416, "Range Not Satisfiable")
-    return first, min(last, size - 1)
-
-
 async def _serve_output(request: Request, state: EmulatorState, job: EmulatedJob, index: int) -> Response:
     _inject(state, "content", job.model)
     if job.status == "expired":
@@ -244,19 +222,13 @@ async def _serve_output(request: Request, state: EmulatorState, job: EmulatedJob
     if index >= job.outputs:
         raise ApiError(400, f"index {index} is out of range: job {job.id} has {job.outputs} output(s)")
     data = await run_in_threadpool(state.video, job, index)
-    size = len(data)
-    headers = {"Accept-Ranges": "bytes"}
-    try:
-        span = _byte_range(request.headers.get("range"), size)
-    except ApiError as exc:
-        response = error_response(exc.status, exc.message, state)
-        response.headers["Content-Range"] = f"bytes */{size}"
-        return response
-    if span is None:
-        return Response(data, media_type="video/mp4", headers=headers)
-    first, last = span
-    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return Response(data[first : last + 1], status_code=206, media_type="video/mp4", headers=headers)
+    return ranged_response(
+        data,
+        request.headers.get("range"),
+        media_type="video/mp4",
+        render_error=lambda exc: error_response(exc.status, exc.message, state),
+        error=ApiError,
+    )
 
 
 def _is_foreign(request: Request, state: EmulatorState) -> bool:
@@ -317,11 +289,11 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """A fresh emulator; its state is ``app.state.emulator`` (an EmulatorState)."""
     state = EmulatorState(config or EmulatorConfig())
     routes = [
-        Route(f"{API_PREFIX}/videos", _journaled(submit), methods=["POST"]),
-        Route(f"{API_PREFIX}/videos/models", _journaled(list_models), methods=["GET"]),
-        Route(f"{API_PREFIX}/videos/{{job_id}}", _journaled(poll), methods=["GET"]),
-        Route(f"{API_PREFIX}/videos/{{job_id}}/content", _journaled(content), methods=["GET"]),
-        Route("/_emulator/signed/{job_id}/{index}", _journaled(signed_content), methods=["GET"]),
+        Route(f"{API_PREFIX}/videos", _journaled("submit", submit), methods=["POST"]),
+        Route(f"{API_PREFIX}/videos/models", _journaled("models", list_models), methods=["GET"]),
+        Route(f"{API_PREFIX}/videos/{{job_id}}", _journaled("poll", poll), methods=["GET"]),
+        Route(f"{API_PREFIX}/videos/{{job_id}}/content", _journaled("content", content), methods=["GET"]),
+        Route("/_emulator/signed/{job_id}/{index}", _journaled("content", signed_content), methods=["GET"]),
         Route("/_emulator/requests", journal, methods=["GET", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
@@ -329,11 +301,11 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     return app
 
 
-class EmulatorTransport(httpx.ASGITransport):
+class EmulatorTransport(_SharedTransport):
     """An in-process transport to a fresh emulator, with its state at hand as ``.emulator``."""
 
     def __init__(self, app: Starlette) -> None:
-        super().__init__(app=app)
+        super().__init__(app)
         self.emulator: EmulatorState = app.state.emulator
 
 

@@ -124,7 +124,9 @@ def emulator_command(
         raise click.UsageError(str(exc)) from None
     try:
         import av  # noqa: F401  # fail now, not at the first download
-        import uvicorn
+        import uvicorn  # noqa: F401
+
+        from mediarouter.emulation.transport import serve
 
         from .app import create_app
     except ImportError as exc:
@@ -132,4 +134,4 @@ def emulator_command(
 
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"OpenRouter emulator on http://{shown_host}:{port}/api/v1 (OPENROUTER_BASE_URL)")
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    serve(create_app(config), host=host, port=port, log_level=log_level)

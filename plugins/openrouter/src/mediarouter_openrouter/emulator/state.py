@@ -1,7 +1,9 @@
 """What the emulator remembers: jobs, their progression, armed injections and the request journal.
 
 Independent of the web framework so tests (and the contract kit) can drive and inspect it
-directly. The API key is never kept: only a SHA-256 digest, to compare bearers against.
+directly. The API key is never kept: only a SHA-256 digest, to compare bearers against. The
+job state machine, the injector, the journal and the MP4 cache are the shared ones from
+:mod:`mediarouter.emulation`; what is OpenRouter's (messages, validation, wire shapes) is here.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import hmac
 import re
 import secrets
 import string
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, ClassVar, Literal, TypedDict
+
+from mediarouter.emulation import errors as _errors
+from mediarouter.emulation.injection import Injector
+from mediarouter.emulation.jobs import Job, JobMachine, JobStatus
+from mediarouter.emulation.journal import Journal
+from mediarouter.emulation.mp4 import DEFAULT_CACHE, VideoCache, make_mp4
 
 from ..catalog import catalog_models
 from .config import EmulatorConfig, Injection
@@ -33,7 +40,7 @@ __all__ = [
     "validate_submission",
 ]
 
-JobStatusName = Literal["pending", "in_progress", "completed", "failed", "cancelled", "expired"]
+JobStatusName = JobStatus
 AuthResult = Literal["ok", "missing", "invalid"]
 
 #: Realistic messages for errors the emulator makes up (injections, generic statuses).
@@ -58,11 +65,6 @@ DEFAULT_MESSAGES: dict[int, str] = {
     529: "Provider overloaded",
 }
 
-_TERMINAL_ERRORS: dict[str, str] = {
-    "failed": "Emulated failure: the provider rejected the generation",
-    "cancelled": "Emulated cancellation: the generation was cancelled upstream",
-    "expired": "Emulated expiry: the job expired before its output was retrieved",
-}
 _ALNUM = string.ascii_letters + string.digits
 _SIZE = re.compile(r"^[1-9]\d*x[1-9]\d*$")
 _REFERENCE_TYPES = ("image_url", "audio_url", "video_url")
@@ -74,13 +76,14 @@ def message_for(status: int) -> str:
     return DEFAULT_MESSAGES.get(status, f"Emulated error {status}")
 
 
-class ApiError(Exception):
+class ApiError(_errors.ApiError):
     """An error answer in OpenRouter's shape; raised by the request logic, rendered by the app."""
 
-    def __init__(self, status: int, message: str | None = None) -> None:
-        super().__init__(message or message_for(status))
-        self.status = status
-        self.message = message or message_for(status)
+    messages: ClassVar[dict[int, str]] = DEFAULT_MESSAGES
+
+    @classmethod
+    def default_message(cls, status: int) -> str:
+        return message_for(status)
 
 
 class JournalEntry(TypedDict):
@@ -88,10 +91,12 @@ class JournalEntry(TypedDict):
 
     method: str
     path: str
+    status: int
+    #: submit, poll, content (also signed downloads) or models; None for unknown routes.
+    phase: str | None
     host: str
     model: str | None
     job_id: str | None
-    status: int
     authorized: bool
     range: str | None
 
@@ -265,29 +270,14 @@ def validate_submission(body: Any, models: dict[str, dict[str, Any]]) -> Submiss
     )
 
 
-@dataclass
-class EmulatedJob:
-    """One video job and how far it has got."""
+@dataclass(kw_only=True)
+class EmulatedJob(Job):
+    """One video job and how far it has got (the shared Job plus OpenRouter's fields)."""
 
-    id: str
     submission: Submission
-    created_at: float
-    outputs: int = 1
-    status: JobStatusName = "pending"
-    polls: int = 0
-    error: str | None = None
     generation_id: str | None = None
     signed_token: str | None = field(default=None, repr=False)
     expires_at: int | None = None
-
-    @property
-    def model(self) -> str:
-        return self.submission.model
-
-    @property
-    def cost(self) -> float | None:
-        price = self.submission.price_per_second
-        return None if price is None else float(price * self.submission.duration)
 
     def to_wire(
         self,
@@ -306,31 +296,33 @@ class EmulatedJob:
             if signed_url is not None and self.signed_token is not None:
                 body["urls"] = [signed_url(i) for i in range(self.outputs)]
                 body["expires_at"] = self.expires_at
-            body["usage"] = {"cost": self.cost, "is_byok": False}
+            body["usage"] = {"cost": None if self.cost is None else float(self.cost), "is_byok": False}
         return body
-
-
-@dataclass
-class _Armed:
-    injection: Injection
-    remaining: int | None
 
 
 class EmulatorState:
     """All mutable emulator state. Lives in one event loop; MP4 rendering may run in worker threads."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, *, videos: VideoCache | None = None) -> None:
         key = config.api_key
         self._key_digest = hashlib.sha256(key.encode()).digest() if key else None
         #: The configuration, minus the key.
         self.config = replace(config, api_key=None)
         models = config.models if config.models is not None else tuple(catalog_models())
         self._models: dict[str, dict[str, Any]] = {m["id"]: copy.deepcopy(m) for m in models}
-        self.jobs: dict[str, EmulatedJob] = {}
-        self.requests: list[JournalEntry] = []
-        self._armed = [_Armed(i, i.times) for i in config.injections]
-        self._videos: dict[tuple[str, int], bytes] = {}
-        self._render_lock = threading.Lock()
+        self.injector: Injector[Injection] = Injector(config.injections)
+        self.machine: JobMachine[EmulatedJob] = JobMachine(
+            config.schedule(), injector=self.injector, now=self.now, on_finish=self._finished
+        )
+        self.jobs: dict[str, EmulatedJob] = self.machine.jobs
+        self.journal = Journal()
+        #: Rendered clips, shared by every emulator in the process unless a test brings its own.
+        self.videos = videos if videos is not None else DEFAULT_CACHE
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """The request journal's entries (JournalEntry dicts), oldest first."""
+        return self.journal.entries
 
     # -- time, models, auth ------------------------------------------------------------------
 
@@ -361,51 +353,35 @@ class EmulatorState:
 
     def take_injection(self, phase: str, model: str | None, *, terminal: bool = False) -> Injection | None:
         """The first armed injection for this phase and model, spending one of its firings."""
-        for armed in self._armed:
-            injection = armed.injection
-            if (injection.terminal_status is not None) != terminal or not injection.matches(phase, model):
-                continue
-            if armed.remaining is not None:
-                if armed.remaining <= 0:
-                    continue
-                armed.remaining -= 1
-            return injection
-        return None
+        return self.injector.take(phase, model, job=terminal)
 
     def add_injection(self, injection: Injection) -> None:
-        self._armed.append(_Armed(injection, injection.times))
+        self.injector.add(injection)
 
     # -- jobs -----------------------------------------------------------------------------------
 
     def create_job(self, submission: Submission) -> EmulatedJob:
         now = self.now()
         job_id = f"gen-vid-{int(now)}-{_random_alnum(20)}"
-        job = EmulatedJob(id=job_id, submission=submission, created_at=now, outputs=self.config.outputs_per_job)
-        self.jobs[job_id] = job
-        return job
+        price = submission.price_per_second
+        job = EmulatedJob(
+            id=job_id,
+            submission=submission,
+            model=submission.model,
+            created_at=now,
+            outputs=self.config.outputs_per_job,
+            cost=None if price is None else price * submission.duration,
+        )
+        return self.machine.add(job)
 
     def advance(self, job: EmulatedJob) -> None:
         """Count one answered poll and move the job along the configured schedule."""
-        if job.status not in ("pending", "in_progress"):
-            return
-        job.polls += 1
-        if job.polls <= self.config.polls_before_in_progress:
-            job.status = "pending"
-        elif job.polls <= self.config.polls_before_completed:
-            job.status = "in_progress"
-        else:
-            self._finish(job)
+        self.machine.poll(job)
 
-    def _finish(self, job: EmulatedJob) -> None:
+    def _finished(self, job: EmulatedJob) -> None:
         now = self.now()
         job.generation_id = f"gen-{int(now)}-{_random_alnum(20)}"
-        forced = self.take_injection("poll", job.model, terminal=True)
-        if forced is not None and forced.terminal_status is not None:
-            job.status = cast(JobStatusName, forced.terminal_status)
-            job.error = _TERMINAL_ERRORS[forced.terminal_status]
-            return
-        job.status = "completed"
-        if self.config.signed_urls:
+        if job.status == "completed" and self.config.signed_urls:
             job.signed_token = secrets.token_urlsafe(24)
             job.expires_at = int(now) + self.config.signed_url_ttl
 
@@ -418,36 +394,33 @@ class EmulatorState:
         return None
 
     def video(self, job: EmulatedJob, index: int) -> bytes:
-        """The job's MP4 for this output, rendered once on first use (thread-safe, blocking)."""
-        key = (job.id, index)
-        with self._render_lock:
-            cached = self._videos.get(key)
-            if cached is None:
-                from .mp4 import make_mp4
+        """The job's MP4 for this output (thread-safe, blocking).
 
-                sub = job.submission
-                cached = make_mp4(
-                    sub.duration,
-                    sub.aspect_ratio,
-                    sub.size,
-                    with_audio=sub.with_audio,
-                    seed=sub.seed,
-                    label=f"{job.id}#{index}",
-                )
-                self._videos[key] = cached
-            return cached
+        One render per shape, seed and output index is shared by all jobs; the job id and index
+        are stamped into each copy, so every job's bytes are its own and stable across requests.
+        """
+        sub = job.submission
+        return make_mp4(
+            sub.duration,
+            sub.aspect_ratio,
+            sub.size,
+            with_audio=sub.with_audio,
+            seed=sub.seed,
+            label=f"{job.id}#{index}",
+            variant=f"#{index}",
+            cache=self.videos,
+        )
 
     # -- journal --------------------------------------------------------------------------------
 
     def record(self, entry: JournalEntry) -> None:
-        self.requests.append(entry)
+        self.journal.append(entry)
 
     def clear_journal(self) -> None:
-        self.requests.clear()
+        self.journal.clear()
 
     def reset(self) -> None:
         """Forget jobs and the journal and re-arm the configured injections."""
-        self.jobs.clear()
-        self.requests.clear()
-        self._videos.clear()
-        self._armed = [_Armed(i, i.times) for i in self.config.injections]
+        self.machine.clear()
+        self.journal.clear()
+        self.injector.reset()
