@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
+from decimal import Decimal
 from typing import Any, Literal
 
-from .events import Event
+from .events import Event, payload_fields
 from .redact import RedactingFilter, redact_text, redact_url, redact_value
 
 __all__ = [
@@ -34,14 +35,17 @@ DEBUG_EVENTS = frozenset({"poll.started", "job.polled", "download.progress"})
 
 LogFormat = Literal["auto", "console", "json"]
 
-#: Data keys that hold URLs (redacted like any URL: no query string).
+#: Payload fields that hold URLs (redacted like any URL: no query string).
 _URL_KEYS = frozenset({"polling_url", "url", "origin"})
 #: LogRecord's own attribute names: an `extra` key must not collide with them.
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def event_fields(event: Event) -> dict[str, Any]:
-    """The event's structured fields (None left out, URLs redacted), as they appear in a log line."""
+    """The event's structured fields (None left out, URLs redacted, money as a decimal string), as logged.
+
+    A payload field whose name collides with a LogRecord attribute or a context field is `data_<name>`.
+    """
     fields: dict[str, Any] = {}
     for key in ("provider", "model", "job_id", "call_id", "attempt"):
         value = getattr(event, key)
@@ -49,10 +53,12 @@ def event_fields(event: Event) -> dict[str, Any]:
             fields[key] = value
     if event.elapsed is not None:
         fields["elapsed"] = round(event.elapsed, 3)
-    for key, value in event.data.items():
+    for key, value in payload_fields(event.payload).items():
         if value is None:
             continue
-        if key in _URL_KEYS and isinstance(value, str):
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif key in _URL_KEYS and isinstance(value, str):
             value = redact_url(value)
         elif key == "signed_url" and isinstance(value, str):
             value = redact_url(value, signed=True)

@@ -25,7 +25,20 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider
 
-from .events import Event
+from .events import (
+    DownloadFinishedEvent,
+    Event,
+    JobCompletedEvent,
+    JobErrorEvent,
+    JobFailedEvent,
+    JobPolledEvent,
+    JobStatusChangedEvent,
+    JobSubmitFailedEvent,
+    RouterAttemptFinishedEvent,
+    RouterAttemptStartedEvent,
+    RouterCallFinishedEvent,
+    RouterFailoverEvent,
+)
 from .tracing import OPERATION_NAME, server_attributes, usd_amount
 
 __all__ = ["MetricsRecorder", "JOB_OUTCOMES"]
@@ -106,56 +119,45 @@ class MetricsRecorder:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        name = event.name
-        if name == "router.attempt_started":
-            with self._lock:
-                self._remember(self._servers, _run_key(event), server_attributes(event.data.get("server_address")))
-        elif name in ("job.polled", "job.status_changed"):
-            polls = event.data.get("polls")
-            if isinstance(polls, int):
+        match event.payload:
+            case RouterAttemptStartedEvent(server_address=address):
+                with self._lock:
+                    self._remember(self._servers, _run_key(event), server_attributes(address))
+            case JobPolledEvent(polls=polls) | JobStatusChangedEvent(polls=polls):
                 with self._lock:
                     self._remember(self._polls, _run_key(event), polls)
-        elif name == "job.completed":
-            self._job(event, "completed", None)
-            cost = usd_amount(event.data.get("cost"))
-            if cost is not None:
-                self._instruments.cost.add(cost, _model_attributes(event))
-        elif name == "job.failed":
-            status = str(event.data.get("status") or "failed")
-            outcome = status if status in ("failed", "cancelled", "expired") else "failed"
-            self._job(event, outcome, {"cancelled": "JobCancelled", "expired": "JobExpired"}.get(status, "JobFailed"))
-        elif name == "job.error":
-            error = str(event.data.get("error") or "error")
-            if error not in _TERMINAL_ERRORS:
-                self._job(event, "timeout" if error == "JobTimeout" else "error", error)
-        elif name == "job.submit_failed":
-            self._job(event, "submit_failed", str(event.data.get("error") or "error"))
-        elif name == "download.finished":
-            size = event.data.get("size")
-            if isinstance(size, int) and size > 0:
-                self._instruments.download_bytes.add(size, _model_attributes(event))
-        elif name == "router.call_finished":
-            self._instruments.calls.add(
-                1,
-                _clean({"mediarouter.outcome": event.data.get("outcome"), "error.type": event.data.get("error_type")}),
-            )
-        elif name == "router.failover":
-            data = event.data
-            self._instruments.failovers.add(
-                1,
-                _clean(
-                    {
-                        "mediarouter.from": data.get("from_ref"),
-                        "mediarouter.to": data.get("to_ref"),
-                        "error.type": data.get("error_type"),
-                    }
-                ),
-            )
-        elif name == "router.attempt_finished":
-            with self._lock:
-                self._servers.pop(_run_key(event), None)
+            case JobCompletedEvent(cost=cost, polls=polls):
+                self._job(event, "completed", None, polls)
+                amount = usd_amount(cost)
+                if amount is not None:
+                    self._instruments.cost.add(amount, _model_attributes(event))
+            case JobFailedEvent(status=status):
+                outcome = status if status in ("failed", "cancelled", "expired") else "failed"
+                error = {"cancelled": "JobCancelled", "expired": "JobExpired"}.get(status, "JobFailed")
+                self._job(event, outcome, error)
+            case JobErrorEvent(error=error):
+                error = error or "error"
+                if error not in _TERMINAL_ERRORS:
+                    self._job(event, "timeout" if error == "JobTimeout" else "error", error)
+            case JobSubmitFailedEvent(error=error):
+                self._job(event, "submit_failed", error or "error")
+            case DownloadFinishedEvent(size=size):
+                if size > 0:
+                    self._instruments.download_bytes.add(size, _model_attributes(event))
+            case RouterCallFinishedEvent(outcome=outcome, error_type=error_type):
+                self._instruments.calls.add(1, _clean({"mediarouter.outcome": outcome, "error.type": error_type}))
+            case RouterFailoverEvent(from_ref=from_ref, to_ref=to_ref, error_type=error_type):
+                self._instruments.failovers.add(
+                    1, _clean({"mediarouter.from": from_ref, "mediarouter.to": to_ref, "error.type": error_type})
+                )
+            case RouterAttemptFinishedEvent():
+                with self._lock:
+                    self._servers.pop(_run_key(event), None)
+            case _:
+                pass
 
-    def _job(self, event: Event, outcome: str, error_type: str | None) -> None:
+    def _job(self, event: Event, outcome: str, error_type: str | None, polls_done: int | None = None) -> None:
+        """Count one job at its terminal event; `polls_done` when the event itself says how many polls."""
         key = _run_key(event)
         with self._lock:
             server = self._servers.get(key, {})
@@ -171,7 +173,7 @@ class MetricsRecorder:
                 attributes["error.type"] = error_type
             i.duration.record(max(0.0, event.elapsed), attributes)
         if outcome != "submit_failed":
-            count = event.data.get("polls") if isinstance(event.data.get("polls"), int) else polls
+            count = polls_done if polls_done is not None else polls
             i.polls.record(count or 0, {**model, "mediarouter.outcome": outcome})
 
     def _remember(self, store: OrderedDict[_RunKey, Any], key: _RunKey, value: Any) -> None:

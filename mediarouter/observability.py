@@ -1,14 +1,20 @@
-"""The listeners every Router installs by default: logs, traces and metrics from the event stream.
+"""The library's observability defaults: the listeners every Router installs, and redacted HTTP logs.
 
 Each is close to free when nothing consumes it (no log handler at that level, no OpenTelemetry
 SDK installed), so they are always on; a host turns the output on by configuring logging or an
 OpenTelemetry SDK, never by changing how it calls mediarouter. The modules are imported here,
 on first use, so `import mediarouter` stays free of OpenTelemetry.
+
+Importing this module (which `import mediarouter` does) puts `RedactingFilter` on httpx's and
+httpcore's loggers: their records carry full request URLs, and a signed download URL is a credential.
 """
 
 from __future__ import annotations
 
 from .events import Listener
+from .redact import install_http_log_redaction
+
+install_http_log_redaction()
 
 __all__ = ["default_listeners"]
 

@@ -23,9 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
+    "HTTP_LOGGERS",
     "REDACTED",
     "RedactingFilter",
     "add_secret",
+    "install_http_log_redaction",
     "known_secrets",
     "redact_text",
     "redact_url",
@@ -154,3 +156,29 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text, self.secrets)
         return True
+
+
+#: The HTTP stack's loggers. httpx logs every request's full URL at INFO ("HTTP Request: GET https://…?sig=…");
+#: httpcore's trace records are DEBUG. A filter on a logger does not see its children's records, so each is listed.
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+def install_http_log_redaction() -> None:
+    """Redact every record of the HTTP stack's loggers at the source, whatever handlers the host has.
+
+    Called when mediarouter is imported, so a host's own handler on ``httpx`` never sees a signed
+    URL's token or a key. Idempotent. It adds a filter only: no handler, no level change (a host
+    still decides what is shown), and nothing is formatted for a level that is off.
+    """
+    for name in HTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())

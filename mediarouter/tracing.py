@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -36,7 +36,32 @@ from urllib.parse import urlsplit
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from .events import Event
+from .events import (
+    DownloadFinishedEvent,
+    DownloadProgressEvent,
+    DownloadRetryEvent,
+    DownloadStartedEvent,
+    Event,
+    JobCompletedEvent,
+    JobErrorEvent,
+    JobFailedEvent,
+    JobPolledEvent,
+    JobPollRetryEvent,
+    JobStatusChangedEvent,
+    JobSubmitFailedEvent,
+    JobSubmitRetryEvent,
+    JobSubmittedEvent,
+    JobSubmittingEvent,
+    JobTimeoutEvent,
+    PollStartedEvent,
+    RouterAttemptFinishedEvent,
+    RouterAttemptStartedEvent,
+    RouterCallFinishedEvent,
+    RouterCallStartedEvent,
+    RouterCooldownEvent,
+    RouterFailoverEvent,
+    RouterSkippedEvent,
+)
 from .redact import redact_url
 
 __all__ = ["SpanRecorder", "OPERATION_NAME", "server_attributes"]
@@ -162,37 +187,59 @@ class SpanRecorder:
         self.max_open_calls = max_open_calls
         self._calls: OrderedDict[_KeyT, _Call] = OrderedDict()
         self._lock = threading.Lock()
-        self._handlers: dict[str, Callable[[Event], None]] = {
-            "router.call_started": self._call_started,
-            "router.attempt_started": self._attempt_started,
-            "router.skipped": self._skipped,
-            "router.attempt_finished": self._attempt_finished,
-            "router.failover": self._failover,
-            "router.cooldown": self._cooldown,
-            "router.call_finished": self._call_finished,
-            "job.submitting": self._submitting,
-            "job.submit_retry": self._submit_retry,
-            "job.submit_failed": self._submit_failed,
-            "job.submitted": self._submitted,
-            "poll.started": self._poll_started,
-            "job.polled": self._polled,
-            "job.status_changed": self._polled,
-            "job.poll_retry": self._poll_retry,
-            "job.failed": self._job_failed,
-            "job.timeout": self._job_timeout,
-            "job.error": self._job_error,
-            "job.completed": self._job_completed,
-            "download.started": self._download_started,
-            "download.progress": self._download_progress,
-            "download.retry": self._download_retry,
-            "download.finished": self._download_finished,
-        }
 
     def __call__(self, event: Event) -> None:
-        handler = self._handlers.get(event.name)
-        if handler is not None:
-            with self._lock:
-                handler(event)
+        with self._lock:
+            self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        match event.payload:
+            case RouterCallStartedEvent() as p:
+                self._call_started(event, p)
+            case RouterAttemptStartedEvent() as p:
+                self._attempt_started(event, p)
+            case RouterSkippedEvent() as p:
+                self._skipped(event, p)
+            case RouterAttemptFinishedEvent() as p:
+                self._attempt_finished(event, p)
+            case RouterFailoverEvent() as p:
+                self._failover(event, p)
+            case RouterCooldownEvent() as p:
+                self._cooldown(event, p)
+            case RouterCallFinishedEvent() as p:
+                self._call_finished(event, p)
+            case JobSubmittingEvent() as p:
+                self._submitting(event, p)
+            case JobSubmitRetryEvent() as p:
+                self._submit_retry(event, p)
+            case JobSubmitFailedEvent() as p:
+                self._submit_failed(event, p)
+            case JobSubmittedEvent():
+                self._submitted(event)
+            case PollStartedEvent() as p:
+                self._poll_started(event, p)
+            case JobPolledEvent() | JobStatusChangedEvent() as p:
+                self._polled(event, p)
+            case JobPollRetryEvent() as p:
+                self._poll_retry(event, p)
+            case JobFailedEvent() as p:
+                self._job_failed(event, p)
+            case JobTimeoutEvent() as p:
+                self._job_timeout(event, p)
+            case JobErrorEvent() as p:
+                self._job_error(event, p)
+            case JobCompletedEvent() as p:
+                self._job_completed(event, p)
+            case DownloadStartedEvent() as p:
+                self._download_started(event, p)
+            case DownloadProgressEvent() as p:
+                self._download_progress(event, p)
+            case DownloadRetryEvent() as p:
+                self._download_retry(event, p)
+            case DownloadFinishedEvent() as p:
+                self._download_finished(event, p)
+            case _:  # submit_unknown / submit_not_sent / router.estimate: the terminal events that follow tell
+                pass
 
     @property
     def open_calls(self) -> int:
@@ -248,24 +295,32 @@ class SpanRecorder:
             call = self._open_call(key, f"{OPERATION_NAME} {ref}", attributes, engine_only=event.call_id is None)
         attempt = call.attempts.get(event.attempt)
         if attempt is None:
-            if call.engine_only:
-                attempt = _Attempt(span=call.root, is_root=True)
-            else:  # engine events without attempt_started (a router that did not announce it)
-                attempt = self._new_attempt(call, event, event.data)
+            # Engine events without attempt_started (a router that did not announce it) get a span of their own.
+            attempt = _Attempt(span=call.root, is_root=True) if call.engine_only else self._new_attempt(call, event)
             call.attempts[event.attempt] = attempt
         return attempt
 
-    def _new_attempt(self, call: _Call, event: Event, data: Mapping[str, Any]) -> _Attempt:
-        ref = data.get("ref") or (f"{event.provider}/{event.model}" if event.provider else None)
+    def _new_attempt(
+        self,
+        call: _Call,
+        event: Event,
+        started: RouterAttemptStartedEvent | None = None,
+        ref: str | None = None,
+    ) -> _Attempt:
+        """The attempt span: from the router's plan (`started`) when there is one, else from the event."""
+        if started is not None:
+            ref = started.ref
+        ref = ref or (f"{event.provider}/{event.model}" if event.provider else None)
         provider, model = _split_ref(ref) if ref else (event.provider, event.model)
         attributes: dict[str, Any] = {
             **_genai(provider, model),
-            **server_attributes(data.get("server_address")),
             "mediarouter.candidate": ref,
             "mediarouter.attempt": event.attempt,
-            "mediarouter.estimated_cost_usd": usd_amount(data.get("estimated_cost")),
         }
-        attributes.update(_durations(data))
+        if started is not None:
+            attributes.update(server_attributes(started.server_address))
+            attributes["mediarouter.estimated_cost_usd"] = usd_amount(started.estimated_cost)
+            attributes.update(_durations(started))
         call.count += 1
         name = f"attempt {event.attempt if event.attempt is not None else 0} {ref}"
         span = self._start(name, call.root, SpanKind.CLIENT, attributes)
@@ -273,19 +328,19 @@ class SpanRecorder:
 
     # -- router events -----------------------------------------------------------------------------
 
-    def _call_started(self, event: Event) -> None:
-        candidates: Sequence[str] = event.data.get("candidates") or []
+    def _call_started(self, event: Event, p: RouterCallStartedEvent) -> None:
+        candidates = list(p.candidates)
         first = candidates[0] if candidates else None
         provider, model = _split_ref(first)
         attributes = {
             **_genai(provider, model),
             "mediarouter.call_id": event.call_id,
-            "mediarouter.candidates": list(candidates),
-            "mediarouter.duration.requested": event.data.get("duration"),
+            "mediarouter.candidates": candidates,
+            "mediarouter.duration.requested": p.duration,
         }
         self._open_call(self._key(event), f"{OPERATION_NAME} {first}", attributes, engine_only=False)
 
-    def _attempt_started(self, event: Event) -> None:
+    def _attempt_started(self, event: Event, p: RouterAttemptStartedEvent) -> None:
         call = self._calls.get(self._key(event))
         if call is None:
             return
@@ -293,25 +348,24 @@ class SpanRecorder:
         if old is not None and not old.is_root:
             _end_children(old, "abandoned")
             _end(old.span, "abandoned")
-        call.attempts[event.attempt] = self._new_attempt(call, event, event.data)
+        call.attempts[event.attempt] = self._new_attempt(call, event, started=p)
 
-    def _skipped(self, event: Event) -> None:
+    def _skipped(self, event: Event, p: RouterSkippedEvent) -> None:
         call = self._calls.get(self._key(event))
-        if call is not None and event.data.get("reason"):
-            call.skip_reasons[event.attempt] = str(event.data["reason"])[:200]
+        if call is not None and p.reason:
+            call.skip_reasons[event.attempt] = p.reason[:200]
 
-    def _attempt_finished(self, event: Event) -> None:
+    def _attempt_finished(self, event: Event, p: RouterAttemptFinishedEvent) -> None:
         call = self._calls.get(self._key(event))
         if call is None:
             return
-        data = event.data
         attempt = call.attempts.pop(event.attempt, None)
         if attempt is None or attempt.is_root:  # skipped, cooldown, refused while planning: a span says why
-            attempt = self._new_attempt(call, event, data)
-        outcome = data.get("outcome")
-        error_type = data.get("error_type") or attempt.error_type
+            attempt = self._new_attempt(call, event, ref=p.ref)
+        outcome = p.outcome
+        error_type = p.error_type or attempt.error_type
         job_id = event.job_id or attempt.job_id
-        attempt.cost = usd_amount(data.get("cost")) or attempt.cost
+        attempt.cost = usd_amount(p.cost) or attempt.cost
         span = attempt.span
         if span.is_recording():
             span.set_attributes(
@@ -320,7 +374,7 @@ class SpanRecorder:
                         "mediarouter.outcome": outcome,
                         "gen_ai.response.id": job_id,
                         "mediarouter.cost_usd": attempt.cost,
-                        "http.response.status_code": data.get("status_code"),
+                        "http.response.status_code": p.status_code,
                         "mediarouter.skip_reason": call.skip_reasons.pop(event.attempt, None),
                     }
                 )
@@ -335,30 +389,24 @@ class SpanRecorder:
         else:
             span.end()
 
-    def _failover(self, event: Event) -> None:
+    def _failover(self, event: Event, p: RouterFailoverEvent) -> None:
         call = self._calls.get(self._key(event))
         if call is not None and call.root.is_recording():
-            data = event.data
             call.root.add_event(
-                "mediarouter.failover",
-                _clean({"from": data.get("from_ref"), "to": data.get("to_ref"), "error.type": data.get("error_type")}),
+                "mediarouter.failover", _clean({"from": p.from_ref, "to": p.to_ref, "error.type": p.error_type})
             )
 
-    def _cooldown(self, event: Event) -> None:
+    def _cooldown(self, event: Event, p: RouterCooldownEvent) -> None:
         call = self._calls.get(self._key(event))
         if call is not None and call.root.is_recording():
-            data = event.data
-            call.root.add_event(
-                "mediarouter.cooldown", _clean({"candidate": data.get("ref"), "seconds": data.get("seconds")})
-            )
+            call.root.add_event("mediarouter.cooldown", _clean({"candidate": p.ref, "seconds": p.seconds}))
 
-    def _call_finished(self, event: Event) -> None:
+    def _call_finished(self, event: Event, p: RouterCallFinishedEvent) -> None:
         call = self._calls.pop(self._key(event), None)
         if call is None:
             return
-        data = event.data
-        outcome = data.get("outcome")
-        error_type = data.get("error_type")
+        outcome = p.outcome
+        error_type = p.error_type
         for attempt in call.attempts.values():
             _end_children(attempt, error_type or "abandoned")
             if not attempt.is_root:
@@ -367,7 +415,7 @@ class SpanRecorder:
         if root.is_recording():
             attributes: dict[str, Any] = {"mediarouter.outcome": outcome, "mediarouter.attempts": call.count}
             served = call.served
-            ref = data.get("ref")
+            ref = p.ref
             if outcome == "succeeded":
                 _, model = _split_ref(ref)
                 attributes.update(
@@ -386,31 +434,29 @@ class SpanRecorder:
 
     # -- engine events -----------------------------------------------------------------------------
 
-    def _submitting(self, event: Event) -> None:
+    def _submitting(self, event: Event, p: JobSubmittingEvent) -> None:
         attempt = self._attempt(event)
         if attempt.submit is not None:
             _end(attempt.submit, "abandoned")
-        attempt.submit = self._start(
-            "submit", attempt.span, SpanKind.INTERNAL, {"mediarouter.submit.try": event.data.get("attempt")}
-        )
+        attempt.submit = self._start("submit", attempt.span, SpanKind.INTERNAL, {"mediarouter.submit.try": p.attempt})
 
-    def _submit_retry(self, event: Event) -> None:
+    def _submit_retry(self, event: Event, p: JobSubmitRetryEvent) -> None:
         attempt = self._attempt(event)
         if attempt.submit is not None:
             if attempt.submit.is_recording():
-                attempt.submit.set_attribute("mediarouter.retry.delay_s", float(event.data.get("delay") or 0.0))
-            _end(attempt.submit, event.data.get("error") or "retry")
+                attempt.submit.set_attribute("mediarouter.retry.delay_s", float(p.delay or 0.0))
+            _end(attempt.submit, p.error or "retry")
             attempt.submit = None
 
-    def _submit_failed(self, event: Event) -> None:
+    def _submit_failed(self, event: Event, p: JobSubmitFailedEvent) -> None:
         attempt = self._attempt(event)
-        error_type = event.data.get("error") or "failed"
+        error_type = p.error or "failed"
         attempt.error_type = error_type
         if attempt.submit is not None:
-            _set(attempt.submit, {"http.response.status_code": event.data.get("status_code")})
+            _set(attempt.submit, {"http.response.status_code": p.status_code})
             _end(attempt.submit, error_type)
             attempt.submit = None
-        _set(attempt.span, {"http.response.status_code": event.data.get("status_code")})
+        _set(attempt.span, {"http.response.status_code": p.status_code})
         self._finish_engine_run(event, attempt, error_type)
 
     def _submitted(self, event: Event) -> None:
@@ -426,7 +472,7 @@ class SpanRecorder:
             attempt.submit = None
         _set(attempt.span, {"gen_ai.response.id": event.job_id})
 
-    def _poll_started(self, event: Event) -> None:
+    def _poll_started(self, event: Event, p: PollStartedEvent) -> None:
         attempt = self._attempt(event)
         if not self.poll_spans:
             return
@@ -436,63 +482,59 @@ class SpanRecorder:
             "poll",
             attempt.span,
             SpanKind.INTERNAL,
-            {"mediarouter.poll": event.data.get("poll"), "gen_ai.response.id": event.job_id},
+            {"mediarouter.poll": p.poll, "gen_ai.response.id": event.job_id},
         )
 
-    def _polled(self, event: Event) -> None:
+    def _polled(self, event: Event, p: JobPolledEvent | JobStatusChangedEvent) -> None:
         attempt = self._attempt(event)
-        status = event.data.get("status")
+        status = p.status
         if attempt.poll is not None:
             _set(attempt.poll, {"mediarouter.job.status": status})
             attempt.poll.end()
             attempt.poll = None
-        _set(attempt.span, {"mediarouter.job.status": status, "mediarouter.job.polls": event.data.get("polls")})
-        if event.name == "job.status_changed" and attempt.span.is_recording():
+        _set(attempt.span, {"mediarouter.job.status": status, "mediarouter.job.polls": p.polls})
+        if isinstance(p, JobStatusChangedEvent) and attempt.span.is_recording():
             attempt.span.add_event(
-                "mediarouter.status_changed",
-                _clean({"status": status, "previous": event.data.get("previous"), "raw": event.data.get("raw_status")}),
+                "mediarouter.status_changed", _clean({"status": status, "previous": p.previous, "raw": p.raw_status})
             )
 
-    def _poll_retry(self, event: Event) -> None:
+    def _poll_retry(self, event: Event, p: JobPollRetryEvent) -> None:
         attempt = self._attempt(event)
         if attempt.poll is not None:
-            _end(attempt.poll, event.data.get("error") or "retry")
+            _end(attempt.poll, p.error or "retry")
             attempt.poll = None
         if attempt.span.is_recording():
-            attempt.span.add_event(
-                "mediarouter.poll_retry",
-                _clean({"error.type": event.data.get("error"), "delay_s": event.data.get("delay")}),
-            )
+            attempt.span.add_event("mediarouter.poll_retry", _clean({"error.type": p.error, "delay_s": p.delay}))
 
-    def _job_failed(self, event: Event) -> None:
+    def _job_failed(self, event: Event, p: JobFailedEvent) -> None:
         attempt = self._attempt(event)
-        status = str(event.data.get("status") or "failed")
+        status = p.status or "failed"
         attempt.error_type = {"cancelled": "JobCancelled", "expired": "JobExpired"}.get(status, "JobFailed")
         _set(attempt.span, {"mediarouter.job.status": status})
 
-    def _job_timeout(self, event: Event) -> None:
+    def _job_timeout(self, event: Event, p: JobTimeoutEvent) -> None:
         attempt = self._attempt(event)
         attempt.error_type = "JobTimeout"
         _end_children(attempt, "JobTimeout")
-        _set(attempt.span, {"mediarouter.timeout.stage": event.data.get("stage")})
+        _set(attempt.span, {"mediarouter.timeout.stage": p.stage})
 
-    def _job_error(self, event: Event) -> None:
+    def _job_error(self, event: Event, p: JobErrorEvent) -> None:
         attempt = self._attempt(event)
-        error_type = event.data.get("error") or attempt.error_type or "error"
+        error_type = p.error or attempt.error_type or "error"
         attempt.error_type = error_type
         _end_children(attempt, error_type)
-        _set(attempt.span, {"http.response.status_code": event.data.get("status_code")})
+        _set(attempt.span, {"http.response.status_code": p.status_code})
         self._finish_engine_run(event, attempt, error_type)
 
-    def _job_completed(self, event: Event) -> None:
+    def _job_completed(self, event: Event, p: JobCompletedEvent) -> None:
         attempt = self._attempt(event)
-        attempt.cost = usd_amount(event.data.get("cost"))
+        attempt.cost = usd_amount(p.cost)
         _end_children(attempt, "abandoned")
         _set(
             attempt.span,
             {
                 "mediarouter.cost_usd": attempt.cost,
-                "mediarouter.job.polls": event.data.get("polls"),
+                "mediarouter.job.polls": p.polls,
                 "mediarouter.download.bytes": attempt.download_bytes or None,
             },
         )
@@ -512,41 +554,40 @@ class SpanRecorder:
             _set(call.root, {"mediarouter.outcome": "failed"})
             _end(call.root, error_type)
 
-    def _download_started(self, event: Event) -> None:
+    def _download_started(self, event: Event, p: DownloadStartedEvent) -> None:
         attempt = self._attempt(event)
-        index = int(event.data.get("index") or 0)
+        index = p.index
         old = attempt.downloads.pop(index, None)
         if old is not None:
             _end(old, "abandoned")
-        origin = event.data.get("origin")
+        origin = p.origin
         attributes: dict[str, Any] = {
             "mediarouter.download.index": index,
-            "mediarouter.download.origin": redact_url(origin, signed=True) if isinstance(origin, str) else None,
-            "mediarouter.download.content_length": event.data.get("content_length"),
-            "mediarouter.download.offset": event.data.get("offset") or None,
+            "mediarouter.download.origin": redact_url(origin, signed=True) if origin else None,
+            "mediarouter.download.content_length": p.content_length,
+            "mediarouter.download.offset": p.offset or None,
             "gen_ai.response.id": event.job_id,
-            **server_attributes(origin if isinstance(origin, str) else None),
+            **server_attributes(origin),
         }
         attempt.downloads[index] = self._start("download", attempt.span, SpanKind.INTERNAL, attributes)
 
-    def _download_progress(self, event: Event) -> None:
+    def _download_progress(self, event: Event, p: DownloadProgressEvent) -> None:
         attempt = self._attempt(event)
-        span = attempt.downloads.get(int(event.data.get("index") or 0))
+        span = attempt.downloads.get(p.index)
         if span is not None:
-            _set(span, {"mediarouter.download.bytes": event.data.get("bytes")})
+            _set(span, {"mediarouter.download.bytes": p.bytes})
 
-    def _download_retry(self, event: Event) -> None:
+    def _download_retry(self, event: Event, p: DownloadRetryEvent) -> None:
         attempt = self._attempt(event)
         for span in attempt.downloads.values():
-            _end(span, event.data.get("error") or "retry")
+            _end(span, p.error or "retry")
         attempt.downloads.clear()
 
-    def _download_finished(self, event: Event) -> None:
+    def _download_finished(self, event: Event, p: DownloadFinishedEvent) -> None:
         attempt = self._attempt(event)
-        size = event.data.get("size")
-        if isinstance(size, int):
-            attempt.download_bytes += size
-        span = attempt.downloads.pop(int(event.data.get("index") or 0), None)
+        size = p.size
+        attempt.download_bytes += size
+        span = attempt.downloads.pop(p.index, None)
         if span is not None:
             _set(span, {"mediarouter.download.bytes": size})
             span.end()
@@ -561,14 +602,14 @@ def _genai(provider: str | None, model: str | None) -> dict[str, Any]:
     }
 
 
-def _durations(data: Mapping[str, Any]) -> dict[str, Any]:
+def _durations(started: RouterAttemptStartedEvent) -> dict[str, Any]:
     """`mediarouter.duration.requested` / `.applied` (seconds) from the router's plan of a candidate."""
-    applied = data.get("duration")
-    adjustments = data.get("adjustments") or {}
-    change = adjustments.get("duration") if isinstance(adjustments, Mapping) else None
-    requested = change.get("requested") if isinstance(change, Mapping) else applied
+    applied = started.duration
+    adjustments = started.adjustments
+    change = adjustments.get("duration")
+    requested = change.get("requested") if change is not None else applied
     out: dict[str, Any] = {"mediarouter.duration.requested": requested, "mediarouter.duration.applied": applied}
-    if isinstance(adjustments, Mapping) and adjustments:
+    if adjustments:
         out["mediarouter.adjusted"] = sorted(str(k) for k in adjustments)
     return out
 

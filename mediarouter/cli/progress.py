@@ -19,7 +19,23 @@ from typing import Any, TextIO
 
 import click
 
-from ..events import Event
+from ..events import (
+    DownloadFinishedEvent,
+    DownloadProgressEvent,
+    DownloadRetryEvent,
+    DownloadStartedEvent,
+    Event,
+    JobPolledEvent,
+    JobPollRetryEvent,
+    JobStatusChangedEvent,
+    JobSubmitRetryEvent,
+    JobSubmittedEvent,
+    JobSubmittingEvent,
+    RouterAttemptFinishedEvent,
+    RouterAttemptStartedEvent,
+    RouterFailoverEvent,
+    RouterSkippedEvent,
+)
 from ..results import VideoResult
 
 __all__ = [
@@ -55,36 +71,36 @@ class NullProgress(Progress):
 
 def _status_line(event: Event) -> str | None:
     """The line for one state change, or None (per-poll noise and router events)."""
-    data = event.data
-    if event.name == "job.submitting" and data.get("attempt", 1) == 1:
-        return f"submitting to {event.provider}/{event.model}"
-    if event.name == "job.submit_retry":
-        return f"submit refused ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-    if event.name == "job.submitted":
-        return f"job {event.job_id} accepted"
-    if event.name == "job.status_changed":
-        return f"status: {data.get('status')}"
-    if event.name == "job.poll_retry":
-        return f"poll failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-    if event.name == "download.started":
-        return "downloading" + (f" ({data['content_length']} bytes)" if data.get("content_length") else "")
-    if event.name == "download.retry":
-        return f"download failed ({data.get('error')}), retrying in {data.get('delay', 0):.1f}s"
-    if event.name == "download.finished":
-        return f"saved {data.get('path')} ({data.get('size')} bytes)"
+    match event.payload:
+        case JobSubmittingEvent(attempt=1):
+            return f"submitting to {event.provider}/{event.model}"
+        case JobSubmitRetryEvent(error=error, delay=delay):
+            return f"submit refused ({error}), retrying in {delay:.1f}s"
+        case JobSubmittedEvent():
+            return f"job {event.job_id} accepted"
+        case JobStatusChangedEvent(status=status):
+            return f"status: {status}"
+        case JobPollRetryEvent(error=error, delay=delay):
+            return f"poll failed ({error}), retrying in {delay:.1f}s"
+        case DownloadStartedEvent(content_length=length):
+            return "downloading" + (f" ({length} bytes)" if length else "")
+        case DownloadRetryEvent(error=error, delay=delay):
+            return f"download failed ({error}), retrying in {delay:.1f}s"
+        case DownloadFinishedEvent(path=path, size=size):
+            return f"saved {path} ({size} bytes)"
     return None
 
 
 def _router_line(event: Event) -> str | None:
     """The router's decisions worth a line: failures, failovers, skipped candidates."""
-    data = event.data
-    if event.name == "router.attempt_finished" and data.get("outcome") == "failed":
-        status = f", HTTP {data['status_code']}" if data.get("status_code") is not None else ""
-        return f"{data.get('ref')} failed ({data.get('error_type')}{status})"
-    if event.name == "router.failover":
-        return f"failing over to {data.get('to_ref')}"
-    if event.name == "router.skipped":
-        return f"skipping {data.get('ref')}: {data.get('reason')}"
+    match event.payload:
+        case RouterAttemptFinishedEvent(outcome="failed", ref=ref, error_type=error_type, status_code=code):
+            status = f", HTTP {code}" if code is not None else ""
+            return f"{ref} failed ({error_type}{status})"
+        case RouterFailoverEvent(to_ref=to_ref):
+            return f"failing over to {to_ref}"
+        case RouterSkippedEvent(ref=ref, reason=reason):
+            return f"skipping {ref}: {reason}"
     return None
 
 
@@ -151,39 +167,38 @@ class LiveProgress(Progress):
     # -- events -------------------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
-        data = event.data
-        name = event.name
         if event.provider and event.model:
             self.ref = f"{event.provider}/{event.model}"
-        if name == "router.attempt_started":
-            self.status, self.polls, self.job_id = "planning", 0, None
-            self.download_total, self.download_bytes, self.download_started = None, 0, None
-        elif name == "job.submitting":
-            self.status = "submitting"
-        elif name == "job.submitted":
-            self.status, self.job_id = "submitted", event.job_id
-            self._print(f"job {event.job_id} accepted by {self.ref}")
-        elif name in ("job.status_changed", "job.polled"):
-            self.status = str(data.get("status") or self.status)
-            self.polls = int(data.get("polls") or self.polls)
-        elif name == "download.started":
-            self.status = "downloading"
-            self.download_total = data.get("content_length")
-            self.download_bytes = int(data.get("offset") or 0)
-            self.download_started = time.monotonic()
-        elif name == "download.progress":
-            self.download_bytes = int(data.get("bytes") or self.download_bytes)
-        elif name == "download.finished":
-            self.status = "saved"
-            self.download_bytes = int(data.get("size") or self.download_bytes)
-        elif name in ("job.submit_retry", "job.poll_retry", "download.retry"):
-            line = _status_line(event)
-            if line:
-                self._print(line)
-        else:
-            line = _router_line(event)
-            if line:
-                self._print(line)
+        match event.payload:
+            case RouterAttemptStartedEvent():
+                self.status, self.polls, self.job_id = "planning", 0, None
+                self.download_total, self.download_bytes, self.download_started = None, 0, None
+            case JobSubmittingEvent():
+                self.status = "submitting"
+            case JobSubmittedEvent():
+                self.status, self.job_id = "submitted", event.job_id
+                self._print(f"job {event.job_id} accepted by {self.ref}")
+            case JobStatusChangedEvent(status=status, polls=polls) | JobPolledEvent(status=status, polls=polls):
+                self.status = status or self.status
+                self.polls = polls or self.polls
+            case DownloadStartedEvent(content_length=length, offset=offset):
+                self.status = "downloading"
+                self.download_total = length
+                self.download_bytes = offset or 0
+                self.download_started = time.monotonic()
+            case DownloadProgressEvent(bytes=done):
+                self.download_bytes = done or self.download_bytes
+            case DownloadFinishedEvent(size=size):
+                self.status = "saved"
+                self.download_bytes = size or self.download_bytes
+            case JobSubmitRetryEvent() | JobPollRetryEvent() | DownloadRetryEvent():
+                line = _status_line(event)
+                if line:
+                    self._print(line)
+            case _:
+                line = _router_line(event)
+                if line:
+                    self._print(line)
         self._live.refresh()
 
     def _print(self, line: str) -> None:

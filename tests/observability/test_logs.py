@@ -15,7 +15,7 @@ import pytest
 from mediarouter_contracts.clock import FakeClock
 
 from mediarouter import InsufficientCredits, JobFailed, ProviderUnavailable
-from mediarouter.events import Event
+from mediarouter.events import Event, JobPolledEvent, JobSubmittedEvent
 from mediarouter.logs import EVENTS_LOGGER, EventLogger, KeyValueFormatter, configure_cli_logging
 
 from ..core.fakes import ScriptedProvider
@@ -36,10 +36,10 @@ def test_each_event_is_one_record_named_after_it_with_structured_fields(caplog: 
             elapsed=0.12345,
             call_id="c1",
             attempt=0,
-            data={"polling_url": "https://api.test/v1/videos/gen-1?sig=abc123"},
+            payload=JobSubmittedEvent(polling_url="https://api.test/v1/videos/gen-1?sig=abc123"),
         )
     )
-    log(Event(name="job.polled", job_id="gen-1", data={"status": "in_progress", "polls": 2}))
+    log(Event(job_id="gen-1", payload=JobPolledEvent(status="in_progress", polls=2)))
     submitted, polled = caplog.records
     assert submitted.name == EVENTS_LOGGER and submitted.getMessage() == "job.submitted"
     assert submitted.levelno == logging.INFO and polled.levelno == logging.DEBUG
@@ -56,7 +56,7 @@ def test_nothing_is_formatted_when_nobody_listens() -> None:
     logger.setLevel(logging.WARNING)
     calls: list[Any] = []
     logger.makeRecord = lambda *a, **k: calls.append(a)  # type: ignore[method-assign]
-    EventLogger(logger)(Event(name="job.submitted", job_id="gen-1"))
+    EventLogger(logger)(Event(job_id="gen-1", payload=JobSubmittedEvent(polling_url=None)))
     assert calls == []
 
 

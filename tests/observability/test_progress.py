@@ -23,7 +23,17 @@ from mediarouter.cli.progress import (
     progress_for,
     summary_line,
 )
-from mediarouter.events import Event
+from mediarouter.events import (
+    DownloadProgressEvent,
+    DownloadStartedEvent,
+    Event,
+    EventPayload,
+    JobPolledEvent,
+    JobStatusChangedEvent,
+    JobSubmittedEvent,
+    JobSubmittingEvent,
+    RouterFailoverEvent,
+)
 from mediarouter.results import Attempt, MediaFile, VideoResult
 
 from .conftest import make_router
@@ -50,22 +60,22 @@ def test_the_display_depends_on_the_terminal_and_the_flags(monkeypatch: pytest.M
     assert isinstance(progress_for(stream=_Stream(True)), PlainProgress)
 
 
-def _event(name: str, **data: object) -> Event:
-    return Event(name=name, provider="openrouter", model="google/veo-3.1", job_id="gen-1", elapsed=1.0, data=data)
+def _event(payload: EventPayload) -> Event:
+    return Event(provider="openrouter", model="google/veo-3.1", job_id="gen-1", elapsed=1.0, payload=payload)
 
 
 def test_the_live_line_shows_model_status_elapsed_polls_then_bytes_and_rate() -> None:
     screen = io.StringIO()
     live = LiveProgress(Console(file=screen, force_terminal=True, width=120))
     live.started = 100.0
-    live(_event("job.submitting", attempt=1))
+    live(_event(JobSubmittingEvent(attempt=1)))
     assert live.text(now=100.5) == f"{VEO} · submitting · 0:00"
-    live(_event("job.submitted"))
-    live(_event("job.status_changed", status="in_progress", polls=7))
+    live(_event(JobSubmittedEvent(polling_url=None)))
+    live(_event(JobStatusChangedEvent(status="in_progress", previous="queued", raw_status=None, polls=7)))
     assert live.text(now=162.0) == f"{VEO} · in_progress · 1:02 · 7 polls"
-    live(_event("download.started", index=0, content_length=8_000_000, offset=0))
+    live(_event(DownloadStartedEvent(index=0, origin=None, content_length=8_000_000, offset=0)))
     live.download_started = 170.0
-    live(_event("download.progress", index=0, bytes=3_000_000))
+    live(_event(DownloadProgressEvent(index=0, bytes=3_000_000)))
     assert live.text(now=172.0) == f"{VEO} · downloading · 1:12 · 3.0 MB / 8.0 MB · 1.5 MB/s"
     assert "job gen-1 accepted" in screen.getvalue()  # printed above the live line, to keep
 
@@ -90,9 +100,9 @@ def test_plain_lines_keep_the_status_format_and_say_when_the_router_fails_over(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     plain = PlainProgress()
-    plain(_event("job.status_changed", status="completed", polls=3))
-    plain(_event("job.polled", status="completed", polls=4))  # per-poll noise: nothing
-    plain(Event(name="router.failover", elapsed=2.0, data={"from_ref": "a/b", "to_ref": VEO}))
+    plain(_event(JobStatusChangedEvent(status="completed", previous="in_progress", raw_status=None, polls=3)))
+    plain(_event(JobPolledEvent(status="completed", polls=4)))  # per-poll noise: nothing
+    plain(Event(elapsed=2.0, payload=RouterFailoverEvent(from_ref="a/b", to_ref=VEO, error_type=None)))
     assert capsys.readouterr().err.splitlines() == ["[  1.0s] status: completed", f"[  2.0s] failing over to {VEO}"]
 
 

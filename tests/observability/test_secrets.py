@@ -43,13 +43,30 @@ MEDIAROUTER = shutil.which("mediarouter") or str(Path(sys.executable).with_name(
 _TOKEN = re.compile(r"[?&]token=([^&\s\"']+)")
 
 
+class _TokenTap(logging.Filter):
+    """Runs before mediarouter's own filter on httpx's logger: the signed-URL tokens httpx was about to log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.tokens.update(m.group(1) for m in _TOKEN.finditer(record.getMessage()))
+        return True
+
+
 class RawRecords(logging.Handler):
-    """Every record of every logger, formatted in full (message, extras, traceback), before any filter."""
+    """Every record of every logger, formatted in full (message, extras, traceback), with no handler filter.
+
+    httpx's records arrive here already redacted by the filter `import mediarouter` puts on its
+    logger; `tap` saw them before that, so `tokens()` knows every signed URL that was requested.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.setFormatter(KeyValueFormatter("%(levelname)s %(name)s %(message)s"))
         self.lines: list[str] = []
+        self.tap = _TokenTap()
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(f"{record.name}\t{self.format(record)}")
@@ -58,7 +75,7 @@ class RawRecords(logging.Handler):
         return [line for line in self.lines if line.startswith("mediarouter")]
 
     def tokens(self) -> set[str]:
-        return {m.group(1) for line in self.lines for m in _TOKEN.finditer(line)}
+        return self.tap.tokens | {m.group(1) for line in self.lines for m in _TOKEN.finditer(line)}
 
 
 @pytest.fixture
@@ -69,9 +86,11 @@ def raw_records() -> Iterator[RawRecords]:
     loggers = [root, logging.getLogger("httpx"), logging.getLogger("mediarouter")]
     levels = [logger.level for logger in loggers]
     root.addHandler(handler)
+    loggers[1].filters.insert(0, handler.tap)
     for logger in loggers:
         logger.setLevel(logging.DEBUG)
     yield handler
+    loggers[1].removeFilter(handler.tap)
     root.removeHandler(handler)
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
@@ -168,6 +187,7 @@ async def test_no_key_and_no_signed_url_anywhere(
 
     places = {
         "mediarouter's own log records (raw, no filter)": "\n".join(raw_records.ours()),
+        "every logger's records, httpx's included, with no handler filter": "\n".join(raw_records.lines),
         "log lines as the CLI renders them (all loggers, DEBUG)": captured.err,
         "live progress": live_screen.getvalue(),
         "spans": _spans_text(tracing),

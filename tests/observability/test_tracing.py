@@ -235,12 +235,20 @@ async def test_a_cancelled_call_leaks_no_span(tracing: Tracing, tmp_path: Path) 
 
 
 def test_without_an_sdk_the_recorder_is_a_no_op() -> None:
-    from mediarouter.events import Event
+    from mediarouter.events import Event, JobSubmittingEvent, RouterCallFinishedEvent, RouterCallStartedEvent
 
     recorder = SpanRecorder()  # the global provider: a proxy with nothing behind it in this process
-    recorder(Event(name="router.call_started", call_id="c1", data={"candidates": [VEO]}))
-    recorder(Event(name="job.submitting", provider="openrouter", model="google/veo-3.1", call_id="c1", attempt=0))
-    recorder(Event(name="router.call_finished", call_id="c1", data={"outcome": "succeeded", "ref": VEO}))
+    recorder(Event(call_id="c1", payload=RouterCallStartedEvent(candidates=[VEO], duration=None)))
+    recorder(
+        Event(
+            provider="openrouter",
+            model="google/veo-3.1",
+            call_id="c1",
+            attempt=0,
+            payload=JobSubmittingEvent(attempt=1),
+        )
+    )
+    recorder(Event(call_id="c1", payload=RouterCallFinishedEvent(outcome="succeeded", ref=VEO, error_type=None)))
     assert recorder.open_calls == 0
 
 
