@@ -240,3 +240,21 @@ def test_redacted_cuts_signed_query_strings_but_keeps_plain_ones() -> None:
 )
 def test_sniff_tells_the_type_from_magic_bytes(header: bytes, mime: str | None) -> None:
     assert sniff(header) == mime
+
+
+# -- the CLI gets the same rules ----------------------------------------------------------------------
+
+
+def test_the_cli_sends_a_local_image_and_refuses_an_http_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mediarouter.cli import cli
+
+    (tmp_path / "frame.png").write_bytes(PNG)
+    base = ["generate", "a dog", "--emulator", "-q", "-m", "openrouter/google/veo-3.1"]
+    ok = CliRunner().invoke(cli, [*base, "--image", str(tmp_path / "frame.png"), "-o", str(tmp_path / "a.mp4")])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "a.mp4").stat().st_size > 0
+    bad = CliRunner().invoke(cli, [*base, "--image", "http://cdn.test/f.png", "-o", str(tmp_path / "b.mp4")])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "image_url: http://" in bad.stderr
