@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .pricing import CostEstimate, InputMode, PriceRule, estimate
+
+if TYPE_CHECKING:
+    from .request import VideoRequest
 
 __all__ = [
     "Modality",
@@ -14,7 +20,9 @@ __all__ = [
     "FRAME_TYPES",
     "REFERENCE_TYPES",
     "Capabilities",
+    "CostEstimate",
     "ModelInfo",
+    "PriceRule",
 ]
 
 
@@ -49,17 +57,73 @@ class Capabilities(BaseModel):
     seed: bool | None = None
     passthrough_parameters: tuple[str, ...] | None = None
     prompt_required: bool | None = None
-    price_per_second: Decimal | None = Field(default=None, description="USD per second of output, when known")
+    price_per_second: Decimal | None = Field(
+        default=None, description="USD per second of output, when known: the dearest rate when prices vary"
+    )
+    prices: tuple[PriceRule, ...] | None = Field(
+        default=None, description="per-second rates by resolution / audio / size (see mediarouter.pricing)"
+    )
+    default_audio: bool | None = Field(default=None, description="what the provider does when generate_audio is unset")
+    default_resolution: str | None = Field(default=None, description="what the provider uses when resolution is unset")
     pricing: dict[str, str] | None = Field(default=None, description="raw provider pricing SKUs")
 
-    def estimate_cost(self, duration: int | None) -> Decimal | None:
-        """Price per second × duration; None when either is unknown."""
-        if self.price_per_second is None:
-            return None
-        seconds = duration if duration is not None else self.default_duration()
-        if seconds is None:
-            return None
-        return self.price_per_second * seconds
+    @model_validator(mode="before")
+    @classmethod
+    def _dearest_price(cls, data: Any) -> Any:
+        """`price_per_second` defaults to the dearest rule, so code that reads only it stays on the safe side."""
+        if isinstance(data, dict) and data.get("prices") and data.get("price_per_second") is None:
+            rules = [r if isinstance(r, PriceRule) else PriceRule.model_validate(r) for r in data["prices"]]
+            data = {**data, "prices": tuple(rules), "price_per_second": max(r.price_per_second for r in rules)}
+        return data
+
+    @property
+    def price_rules(self) -> tuple[PriceRule, ...]:
+        """`prices`, or one unconditional rule from `price_per_second`."""
+        if self.prices:
+            return self.prices
+        if self.price_per_second is not None:
+            return (PriceRule(price_per_second=self.price_per_second),)
+        return ()
+
+    def estimate(self, request: VideoRequest | int | None) -> CostEstimate | None:
+        """The cost of `request` at the rate that applies to its resolution, audio and size.
+
+        A bare duration (or None: the default duration) is a request with nothing else set. A
+        price-relevant field the request leaves unset, whose default is unknown, is priced at its
+        dearest value and listed in `CostEstimate.assumed`.
+        """
+        if request is None or isinstance(request, int):
+            return estimate(
+                self.price_rules,
+                request if request is not None else self.default_duration(),
+                resolution=self.default_resolution,
+                audio=self.default_audio,
+                resolutions=self.resolutions,
+                sizes=self.sizes,
+                audio_possible=self.audio,
+            )
+        audio = request.generate_audio if request.generate_audio is not None else self.default_audio
+        mode: InputMode | None = "text-to-video"
+        if request.effective_frame_images():
+            mode = "image-to-video"
+        elif request.input_references:
+            mode = None  # references alone: the provider may bill either way
+        return estimate(
+            self.price_rules,
+            request.duration if request.duration is not None else self.default_duration(),
+            resolution=request.resolution or (None if request.size else self.default_resolution),
+            audio=audio,
+            size=request.size,
+            mode=mode,
+            resolutions=self.resolutions,
+            sizes=self.sizes,
+            audio_possible=self.audio,
+        )
+
+    def estimate_cost(self, request: VideoRequest | int | None) -> Decimal | None:
+        """`estimate(...).amount`: USD for the request (or a bare duration); None when the price is unknown."""
+        found = self.estimate(request)
+        return found.amount if found is not None else None
 
     def default_duration(self) -> int | None:
         return min(self.durations) if self.durations else None

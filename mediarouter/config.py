@@ -85,6 +85,11 @@ class ConfigFileSource(TomlConfigSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], location: ConfigLocation) -> None:
         self.location = location
         self._known = {name for name in settings_cls.model_fields if name not in ("config_file", ALIASES_TABLE)}
+        if location.path is not None and location.path.is_dir():
+            raise ConfigurationError(
+                f"config file {location.path} (from {location.source}) is a directory, not a file",
+                hint=f"point {CONFIG_ENV} at a .toml file",
+            )
         if location.path is not None and location.explicit and not location.exists:
             raise ConfigurationError(
                 f"config file {location.path} (from {location.source}) does not exist",
@@ -96,6 +101,10 @@ class ConfigFileSource(TomlConfigSettingsSource):
         try:
             with file_path.open(mode="rb") as handle:
                 data = tomllib.load(handle)
+        except UnicodeDecodeError:
+            raise ConfigurationError(
+                f"config file {file_path} is not valid TOML: it is not UTF-8 text", hint="save it as UTF-8"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(
                 f"config file {file_path} is not valid TOML: {exc}", hint="see docs/failover.md for the format"

@@ -5,17 +5,25 @@ Providers read their own settings (e.g. OPENROUTER_API_KEY); secrets never live 
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-from .config import CONFIG_ENV, ConfigFileSource, ConfigLocation, config_location
+from .config import ALIASES_TABLE, CONFIG_ENV, ROUTER_TABLE, ConfigFileSource, ConfigLocation, config_location
 from .errors import ConfigurationError
+from .request import DEFAULT_MAX_BODY_BYTES
 
-__all__ = ["FitPolicy", "FIT_POLICIES", "MediaRouterSettings", "load_settings"]
+__all__ = ["FitPolicy", "FIT_POLICIES", "MediaRouterSettings", "load_settings", "settings_error"]
+
+ENV_PREFIX = "MEDIAROUTER_"
+ALIASES_FIELD = ALIASES_TABLE
 
 #: How a candidate whose capabilities do not fit the request is treated (see mediarouter/fitting.py).
 FitPolicy = Literal["strict", "adjust", "skip"]
@@ -25,7 +33,7 @@ FIT_POLICIES: tuple[FitPolicy, ...] = ("strict", "adjust", "skip")
 class MediaRouterSettings(BaseSettings):
     """Every core setting. Precedence: keyword arguments, then `MEDIAROUTER_*`, then the config file."""
 
-    model_config = SettingsConfigDict(env_prefix="MEDIAROUTER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     config_file: Path | None = Field(
         default=None,
@@ -47,6 +55,11 @@ class MediaRouterSettings(BaseSettings):
         default=60.0, ge=0, description="seconds a candidate that failed with 429/5xx/402 is skipped (0: off)"
     )
     max_cost: Decimal | None = Field(default=None, ge=0, description="USD; refuse candidates estimated above it")
+    max_request_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        gt=0,
+        description="bytes; a request body over it (data: URLs, local files) is refused before the submit",
+    )
     journal: str | None = Field(
         default=None,
         description="job journal: a SQLite file, ':memory:' or 'off' (MEDIAROUTER_JOURNAL; default: user data dir)",
@@ -91,13 +104,73 @@ class MediaRouterSettings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> MediaRouterSettings:
-    """Settings with every problem as a ConfigurationError that names the setting and where it came from."""
+    """Settings with every problem as a one-line ConfigurationError naming the variable or file it came from."""
     try:
         return MediaRouterSettings(**overrides)
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         location = config_location(overrides.get("config_file"))
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(
-            f"invalid settings: {problems}",
-            hint=f"check the MEDIAROUTER_* environment variables and the config file {location.describe()}",
-        ) from None
+        raise settings_error(exc, env_prefix=ENV_PREFIX, given=overrides, file=location.path) from None
+
+
+def settings_error(
+    exc: ValidationError | SettingsError,
+    *,
+    env_prefix: str,
+    given: Mapping[str, Any] | None = None,
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ConfigurationError:
+    """A pydantic-settings failure as a ConfigurationError that says where each bad value came from.
+
+    Reusable by plugins for their own settings classes (pass their `env_prefix`).
+    """
+    env = os.environ if environ is None else environ
+    if isinstance(exc, SettingsError):
+        match = re.search(r'field "([^"]+)"', str(exc))
+        name = f"{env_prefix}{match.group(1)}".upper() if match else f"a {env_prefix}* variable"
+        cause = exc.__cause__
+        if isinstance(cause, json.JSONDecodeError):
+            return ConfigurationError(
+                f"{name} is not valid JSON: {cause.msg} (line {cause.lineno}, column {cause.colno})",
+                hint=f'e.g. {name}=\'{{"cheap": "openrouter/alibaba/wan-2.6"}}\''
+                if name.endswith("ALIASES")
+                else "give a JSON value",
+            )
+        return ConfigurationError(f"cannot read {name}: {cause or exc}")
+    problems: dict[str, str] = {}
+    for error in exc.errors():
+        loc = error["loc"]
+        field = str(loc[0]) if loc else "settings"
+        if field == ALIASES_FIELD and len(loc) >= 3:  # a union's member tags: say it once, plainly
+            key = f"{field}.{loc[1]}"
+            message = "must be a ref or a list of refs"
+        else:
+            key = ".".join(str(p) for p in loc) or field
+            message = str(error["msg"]).removeprefix("Value error, ")
+        where = _source(field, loc, env_prefix, given or {}, file, env)
+        problems.setdefault(key, f"{where}: {message}")
+    return ConfigurationError(f"invalid setting: {'; '.join(problems.values())}")
+
+
+def _source(
+    field: str,
+    loc: tuple[int | str, ...],
+    env_prefix: str,
+    given: Mapping[str, Any],
+    file: Path | None,
+    env: Mapping[str, str],
+) -> str:
+    """`MEDIAROUTER_TIMEOUT='abc'`, `timeout=` or `timeout in [router] of FILE`: where a bad value came from."""
+    if field in given:
+        return f"{field}="
+    names = {f"{env_prefix}{field}".upper(), CONFIG_ENV} if field == "config_file" else {f"{env_prefix}{field}".upper()}
+    for key, value in env.items():
+        if key.upper() in names:
+            shown = value if len(value) <= 60 else value[:57] + "..."
+            return f"{key.upper()}={shown!r}"
+    if file is not None:
+        if field == ALIASES_FIELD:
+            name = f" {loc[1]}" if len(loc) > 1 else ""
+            return f"[{ALIASES_FIELD}]{name} in {file}"
+        return f"{field} in [{ROUTER_TABLE}] of {file}"
+    return field

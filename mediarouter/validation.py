@@ -32,6 +32,13 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     frames = request.effective_frame_images()
     refs = request.input_references or []
 
+    if request.prompt is not None and not request.prompt.strip():
+        raise InvalidRequest(
+            "prompt must not be empty or only whitespace",
+            hint="omit it for an image-only request",
+            details={"field": "prompt"},
+            **ctx,
+        )
     if not request.prompt and not frames and not refs:
         raise CapabilityMismatch(
             "prompt is required (or give frame images / input references for an image-only model)",

@@ -75,20 +75,28 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 @click.option("--size", help="Exact WIDTHxHEIGHT, e.g. 1280x720 (instead of resolution/aspect ratio).")
 @click.option("--audio/--no-audio", "generate_audio", default=None, help="Generate an audio track.")
 @click.option("--seed", type=int, help="Sampling seed (models that honour it).")
-@click.option("--image", "image_url", metavar="URL", help="Image (https:// or data: URL) used as the first frame.")
+@click.option(
+    "--image",
+    "image_url",
+    metavar="URL|FILE",
+    help="First frame: an https:// or data: URL, or a local PNG/JPEG/WebP/GIF file (sent inline as a data: URL; "
+    "the whole request must stay under the 50 MiB body limit).",
+)
 @click.option(
     "--frame-image",
     "frame_images",
     type=JSON_OBJECT,
     multiple=True,
-    help='Frame image JSON, e.g. \'{"type":"image_url","image_url":{"url":"https://…"},"frame_type":"last_frame"}\'.',
+    help='Frame image JSON, e.g. \'{"type":"image_url","image_url":{"url":"https://…"},"frame_type":"last_frame"}\'; '
+    "the url may also be a data: URL or a local file.",
 )
 @click.option(
     "--reference",
     "input_references",
     type=JSON_OBJECT,
     multiple=True,
-    help='Input reference JSON, e.g. \'{"type":"image_url","image_url":{"url":"https://…"}}\'.',
+    help='Input reference JSON, e.g. \'{"type":"image_url","image_url":{"url":"https://…"}}\'; the url may also '
+    "be a data: URL or a local file (image, MP4/WebM/MOV video, MP3/WAV/Ogg audio).",
 )
 @click.option(
     "--provider-option",

@@ -125,10 +125,10 @@ def test_unknown_fields_are_refused_naming_them() -> None:
 def test_bad_types_name_the_field() -> None:
     with pytest.raises(InvalidRequest, match="duration"):
         VideoRequest.build(prompt="x", duration=-3)
-    with pytest.raises(InvalidRequest, match=r"frame_images\.0\.image_url"):
+    with pytest.raises(InvalidRequest, match=r"frame_images\[0\]\.image_url"):
         VideoRequest.build(prompt="x", frame_images=[{"type": "image_url", "frame_type": "first_frame"}])
     middle = VideoRequest.build(
-        prompt="x", frame_images=[{"type": "image_url", "image_url": {"url": "u"}, "frame_type": "middle"}]
+        prompt="x", frame_images=[{"type": "image_url", "image_url": {"url": "https://x/u"}, "frame_type": "middle"}]
     )
     with pytest.raises(CapabilityMismatch, match="allowed: first_frame, last_frame"):
         validate_request(middle, Capabilities(), model="m", provider="p")

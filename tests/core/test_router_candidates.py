@@ -141,7 +141,7 @@ def test_the_default_location_follows_platform_conventions_and_may_be_missing(
     [
         ("[aliases\n", "is not valid TOML"),
         ('[router]\nfitt = "adjust"\n', r"unknown setting\(s\) in \[router\]: fitt"),
-        ('[router]\nfit = "sometimes"\n', "fit: Input should be"),
+        ('[router]\nfit = "sometimes"\n', r"fit in \[router\] of .*: Input should be"),
         ('aliases = "x"\n', r"\[aliases\] must be a table"),
         ('[aliases]\n"a/b" = "openrouter/x/y"\n', "alias name 'a/b'"),
     ],

@@ -17,7 +17,7 @@ import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Literal, TypedDict
 
 from mediarouter.emulation import errors as _errors
@@ -25,6 +25,7 @@ from mediarouter.emulation.injection import Injector
 from mediarouter.emulation.jobs import Job, JobMachine, JobStatus
 from mediarouter.emulation.journal import Journal
 from mediarouter.emulation.mp4 import DEFAULT_CACHE, VideoCache, make_mp4
+from mediarouter.pricing import estimate, rules_from_skus
 
 from ..catalog import catalog_models
 from .config import EmulatorConfig, Injection
@@ -105,21 +106,26 @@ def _random_alnum(length: int) -> str:
     return "".join(secrets.choice(_ALNUM) for _ in range(length))
 
 
-def price_per_second(model: dict[str, Any], *, with_audio: bool) -> Decimal | None:
-    """The SKU the emulator charges: with-audio when audio is on, else the plain one, else the dearest."""
-    prices: dict[str, Decimal] = {}
-    for name, value in (model.get("pricing_skus") or {}).items():
-        if not str(name).startswith("per_second"):
-            continue
-        try:
-            prices[str(name)] = Decimal(str(value))
-        except InvalidOperation:
-            continue
-    if with_audio and "per_second_with_audio" in prices:
-        return prices["per_second_with_audio"]
-    if "per_second" in prices:
-        return prices["per_second"]
-    return max(prices.values()) if prices else None
+def price_per_second(
+    model: dict[str, Any],
+    *,
+    with_audio: bool,
+    resolution: str | None = None,
+    size: str | None = None,
+    image_input: bool = False,
+) -> Decimal | None:
+    """The rate the emulator bills: the SKU rule the client's estimate picks (mediarouter.pricing) for this request."""
+    found = estimate(
+        rules_from_skus(model.get("pricing_skus")),
+        1,
+        resolution=resolution,
+        audio=with_audio,
+        size=size,
+        mode="image-to-video" if image_input else "text-to-video",
+        resolutions=model.get("supported_resolutions"),
+        sizes=model.get("supported_sizes"),
+    )
+    return found.price_per_second if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -266,7 +272,13 @@ def validate_submission(body: Any, models: dict[str, dict[str, Any]]) -> Submiss
         size=size,
         with_audio=with_audio,
         seed=seed,
-        price_per_second=price_per_second(model, with_audio=with_audio),
+        price_per_second=price_per_second(
+            model,
+            with_audio=with_audio,
+            resolution=body.get("resolution"),
+            size=size,
+            image_input=bool(body.get("frame_images")),
+        ),
     )
 
 
