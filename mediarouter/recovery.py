@@ -1,20 +1,49 @@
-"""Resuming journaled jobs: finish what was paid for, never submit again."""
+"""Resuming journaled jobs: finish what was paid for, never submit again.
+
+Depends only on a small `JobsHost` (the Router is one), so the journal side of the lifecycle can be
+used and tested without the routing machinery.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Literal, Protocol
 
-from .engine import terminal_error
-from .errors import InvalidRequest, NotFound
+from .engine import JobEngine, terminal_error
+from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
 from .jobs import Job
-from .journal import JobRecord, JobStore, RecordState
+from .journal import JobRecord, JobStore, RecordState, SQLiteJobStore, absolute_target, job_lease
+from .provider import Provider
 from .results import MediaFile, VideoResult
 
-if TYPE_CHECKING:
-    from .router import Router
+__all__ = [
+    "JobsHost",
+    "RowReport",
+    "LEASE_MARGIN",
+    "absolute_target",
+    "adopt",
+    "cancel_job",
+    "forget",
+    "get_record",
+    "resume_all",
+    "resume_job",
+    "unknown_advice",
+]
 
-__all__ = ["cancel_job", "get_record", "resume_job"]
+#: Seconds a resume's lease outlives the engine's deadline (downloads after the last poll, slow disks).
+LEASE_MARGIN = 300.0
+
+
+class JobsHost(Protocol):
+    """What resuming needs from its host: the journal, providers by name, and an engine."""
+
+    def require_journal(self) -> JobStore: ...
+
+    def provider(self, name: str) -> Provider: ...
+
+    def engine(self, *, poll_interval: float | None = None, timeout: float | None = None) -> JobEngine: ...
 
 
 def get_record(journal: JobStore, job_id: str) -> JobRecord:
@@ -28,27 +57,103 @@ def get_record(journal: JobStore, job_id: str) -> JobRecord:
     return record
 
 
+def _handle(record: JobRecord) -> str:
+    """How the user names a row without a job id: its idempotency key, else its local key."""
+    return record.idempotency_key or record.key
+
+
+def unknown_advice(record: JobRecord) -> str:
+    """What the user can do about a submit that may have created a (billed) job we have no id for."""
+    handle = _handle(record)
+    return (
+        f"check {record.provider}'s dashboard for this job; if it exists: mediarouter jobs adopt {handle} JOB_ID, "
+        f"if not: mediarouter jobs forget {handle} --yes"
+    )
+
+
+def _unknown_error(record: JobRecord) -> InvalidRequest:
+    what = (
+        "is still being submitted, or its process died mid-submit"
+        if record.state is RecordState.SUBMITTING
+        else "got no readable answer"
+    )
+    return InvalidRequest(
+        f"the submit {_handle(record)} {what} ({record.state.value}): a job may exist and be billed, "
+        "but there is no job id to resume",
+        provider=record.provider,
+        model=record.model,
+        hint=unknown_advice(record),
+    )
+
+
 def _job(record: JobRecord) -> Job:
     if record.job_id is None:
-        raise InvalidRequest(
-            f"this submit was never acknowledged (state: {record.state.value}); there is no job id to resume",
-            provider=record.provider,
-            model=record.model,
-            hint="check the provider's dashboard: the job may or may not exist",
-        )
+        raise _unknown_error(record)
     return Job(id=record.job_id, provider=record.provider, model=record.model, polling_url=record.polling_url)
 
 
-def _target(record: JobRecord, output: str | Path | None) -> Path:
+def _outputs_dir(journal: JobStore) -> Path:
+    """Where a job journaled without a target is saved: next to the journal file, else the cwd."""
+    if isinstance(journal, SQLiteJobStore) and journal.path != ":memory:":
+        return Path(journal.path).resolve().parent / "outputs"
+    return Path.cwd()
+
+
+def _target(journal: JobStore, record: JobRecord, output: str | Path | None) -> Path:
+    """`output` if given; else the journaled target, which must be absolute (a relative one would land
+    wherever the resume runs); else `<journal dir>/outputs/JOB.mp4`."""
     if output is not None:
-        return Path(output)
+        return Path(str(absolute_target(output)))
     if record.target:
+        if not os.path.isabs(record.target):
+            raise InvalidRequest(
+                f"job {record.job_id} was journaled with the relative target {record.target!r} (by an older "
+                "mediarouter); it cannot be known which directory that meant",
+                job_id=record.job_id,
+                hint=f"give the path: mediarouter jobs resume {record.job_id} -o FILE",
+            )
         return Path(record.target)
-    return Path.cwd() / f"{record.job_id}.mp4"
+    return _outputs_dir(journal) / f"{record.job_id}.mp4"
+
+
+def _gone(record: JobRecord) -> OutputGone:
+    return OutputGone(
+        f"job gone: its output is no longer available upstream{': ' + record.error if record.error else ''}",
+        provider=record.provider,
+        model=record.model,
+        job_id=record.job_id,
+        status_code=410,
+    )
+
+
+def _is_gone(exc: MediaRouterError) -> bool:
+    return isinstance(exc, OutputGone) or exc.status_code == 410
+
+
+def _already_saved(record: JobRecord, job: Job) -> VideoResult | None:
+    if record.state is not RecordState.DOWNLOADED:
+        return None
+    files = [MediaFile(path=Path(f["path"]), size=f.get("size", 0), sha256=f.get("sha256")) for f in record.files]
+    if files and all(f.path is not None and f.path.exists() for f in files):
+        return VideoResult(files=files, provider=record.provider, model=record.model, job_id=job.id, cost=record.cost)
+    return None
+
+
+def _check_finishable(record: JobRecord) -> Job:
+    """The job to poll, or the error that says why this row cannot be finished (before any request)."""
+    job = _job(record)
+    if record.state is RecordState.GONE:
+        raise _gone(record)
+    terminal = terminal_error(
+        record.state.value, record.error, provider=record.provider, model=record.model, job_id=record.job_id
+    )
+    if terminal is not None:
+        raise terminal
+    return job
 
 
 async def resume_job(
-    router: Router,
+    host: JobsHost,
     job_id: str,
     *,
     output: str | Path | None = None,
@@ -58,31 +163,146 @@ async def resume_job(
 ) -> VideoResult:
     """Poll a journaled job to its end and download it. Never submits.
 
-    A job already downloaded to an existing file is returned as is, unless `redownload`.
+    A job already downloaded to an existing file is returned as is, unless `redownload`. One
+    resume per job at a time, across processes: a second one fails fast with Conflict. A 410
+    marks the row `gone`.
     """
-    record = get_record(router.require_journal(), job_id)
-    job = _job(record)
-    terminal = terminal_error(
-        record.state.value, record.error, provider=record.provider, model=record.model, job_id=record.job_id
-    )
-    if terminal is not None:
-        raise terminal
-    target = _target(record, output)
-    if record.state is RecordState.DOWNLOADED and not redownload and output is None:
-        files = [MediaFile(path=Path(f["path"]), size=f.get("size", 0), sha256=f.get("sha256")) for f in record.files]
-        if files and all(f.path is not None and f.path.exists() for f in files):
-            return VideoResult(
-                files=files, provider=record.provider, model=record.model, job_id=job.id, cost=record.cost
+    journal = host.require_journal()
+    record = get_record(journal, job_id)
+    job = _check_finishable(record)
+    if not redownload and output is None and (saved := _already_saved(record, job)) is not None:
+        return saved
+    target = _target(journal, record, output)
+    engine = host.engine(poll_interval=poll_interval, timeout=timeout)
+    with job_lease(journal, job.id, ttl=engine.timeout + LEASE_MARGIN):
+        # Another process may have finished (or lost) it while we were getting here.
+        record = get_record(journal, job.id)
+        job = _check_finishable(record)
+        if not redownload and output is None and (saved := _already_saved(record, job)) is not None:
+            return saved
+        provider = host.provider(record.provider)
+        try:
+            return await engine.complete(provider, job, output=target, first_poll_delay=0)
+        except MediaRouterError as exc:
+            if _is_gone(exc):
+                journal.update(job.id, state=RecordState.GONE, error=exc.server_message or exc.message)
+            raise
+
+
+Outcome = Literal["downloaded", "failed", "gone", "busy", "unknown"]
+
+
+@dataclass
+class RowReport:
+    """What `resume_all` did with one journal row."""
+
+    key: str
+    job_id: str | None
+    ref: str
+    state: str
+    outcome: Outcome
+    path: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    hint: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The row could not be finished: it needs the user (`unknown` and `busy` rows are not failures)."""
+        return self.outcome in ("failed", "gone")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def resume_all(
+    host: JobsHost, *, poll_interval: float | None = None, timeout: float | None = None
+) -> list[RowReport]:
+    """Resume every resumable row, oldest first, going on past failing ones; one report per row.
+
+    `timeout` applies to each job. Rows whose submit may have created a job we have no id for
+    (`unknown`, `submitting`) are reported with what the user can do.
+    """
+    journal = host.require_journal()
+    states = [s for s in RecordState if s.resumable or s.ambiguous]
+    reports: list[RowReport] = []
+    for record in reversed(journal.list(states=states)):
+        base: dict[str, Any] = {
+            "key": record.key,
+            "job_id": record.job_id,
+            "ref": record.ref,
+            "state": record.state.value,
+        }
+        if record.state.ambiguous or record.job_id is None:
+            reports.append(RowReport(**base, outcome="unknown", error="may be billed", hint=unknown_advice(record)))
+            continue
+        try:
+            result = await resume_job(host, record.job_id, poll_interval=poll_interval, timeout=timeout)
+        except MediaRouterError as exc:
+            outcome: Outcome = "failed"
+            if _is_gone(exc):
+                outcome = "gone"
+            elif isinstance(exc, Conflict) and "holder_pid" in exc.details:
+                outcome = "busy"
+            reports.append(
+                RowReport(**base, outcome=outcome, error=str(exc), error_type=type(exc).__name__, hint=exc.hint)
             )
-    provider = router.provider(record.provider)
-    engine = router.engine(poll_interval=poll_interval, timeout=timeout)
-    return await engine.complete(provider, job, output=target, first_poll_delay=0)
+            continue
+        path = str(result.files[0].path) if result.files else None
+        reports.append(RowReport(**base, outcome="downloaded", path=path))
+    return reports
 
 
-async def cancel_job(router: Router, job_id: str) -> None:
+def _find(journal: JobStore, key: str) -> JobRecord:
+    """A row by local key, job id or idempotency key."""
+    record = journal.get(key) or journal.find_idempotent(key)
+    if record is None:
+        raise NotFound(f"no journal row with key or idempotency key {key!r}", hint="`mediarouter jobs list` shows them")
+    return record
+
+
+def forget(journal: JobStore, key: str, *, confirm: bool = False) -> JobRecord:
+    """Stop tracking a submit that got no answer, releasing its idempotency key. The row is kept as
+    `forgotten` (a later bill can still be traced to it); a job that does exist is not cancelled."""
+    record = _find(journal, key)
+    if not record.state.ambiguous:
+        raise InvalidRequest(
+            f"{key!r} is {record.state.value}: only unknown or submitting rows can be forgotten",
+            job_id=record.job_id,
+        )
+    if not confirm:
+        raise InvalidRequest(
+            f"forgetting {key!r} frees its idempotency key, so a new call may submit (and pay) again",
+            hint="check the provider's dashboard first, then confirm: mediarouter jobs forget KEY --yes",
+        )
+    return journal.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
+
+
+def adopt(journal: JobStore, key: str, job_id: str, *, polling_url: str | None = None) -> JobRecord:
+    """Give a row without a job id (unknown, submitting, or misfiled) the job found on the provider's
+    side, as `pending`, so `resume` can finish it."""
+    job_id = job_id.strip()
+    if not job_id:
+        raise InvalidRequest("JOB_ID must not be empty")
+    record = _find(journal, key)
+    if record.job_id is not None:
+        raise InvalidRequest(
+            f"{key!r} already has job {record.job_id} ({record.state.value})",
+            job_id=record.job_id,
+            hint=f"mediarouter jobs resume {record.job_id}",
+        )
+    other = journal.get(job_id)
+    if other is not None:
+        raise InvalidRequest(
+            f"job {job_id} is already in the journal (row {other.key}, {other.state.value})", job_id=job_id
+        )
+    return journal.update(record.key, job_id=job_id, polling_url=polling_url, state=RecordState.PENDING, error=None)
+
+
+async def cancel_job(host: JobsHost, job_id: str) -> None:
     """Ask the provider to cancel; raises CancelNotSupported when it cannot (the job stays resumable)."""
-    journal = router.require_journal()
+    journal = host.require_journal()
     record = get_record(journal, job_id)
     job = _job(record)
-    await router.provider(record.provider).cancel(job)
+    await host.provider(record.provider).cancel(job)
     journal.update(job.id, state=RecordState.CANCELLED, error="cancelled by the caller")

@@ -23,6 +23,8 @@ COMMANDS = [
     ["jobs", "resume"],
     ["jobs", "download"],
     ["jobs", "cancel"],
+    ["jobs", "forget"],
+    ["jobs", "adopt"],
     ["emulator"],
 ]
 

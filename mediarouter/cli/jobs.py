@@ -1,4 +1,4 @@
-"""`mediarouter jobs`: see, resume, download and cancel journaled jobs."""
+"""`mediarouter jobs`: see, resume, download, cancel, adopt and forget journaled jobs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 
 from ..errors import ConfigurationError, MediaRouterError
 from ..journal import JOURNAL_ENV, JobRecord, JobStore, RecordState, dumps, journal_location, open_store
-from ..recovery import cancel_job, get_record, resume_job
+from ..recovery import RowReport, adopt, cancel_job, forget, get_record, resume_all, resume_job, unknown_advice
 from ..results import VideoResult
 from ..router import Router
 from .errors import fail
@@ -26,7 +26,10 @@ STATES = [s.value for s in RecordState]
 
 def open_journal() -> JobStore:
     location = journal_location()
-    store = open_store(location)
+    try:
+        store = open_store(location)
+    except ConfigurationError as exc:
+        fail(exc)
     if store is None:
         fail(ConfigurationError(f"the job journal is off ({JOURNAL_ENV}={location!r})"))
     return store
@@ -42,6 +45,10 @@ def _age(when: datetime) -> str:
 
 def _line(record: JobRecord) -> str:
     parts = [record.job_id or f"({record.key})", record.state.value, record.ref, _age(record.created_at)]
+    if record.state.ambiguous:
+        parts.append("MAY BE BILLED: no job id")
+        if record.idempotency_key:
+            parts.append(f"key {record.idempotency_key}")
     if record.cost is not None:
         parts.append(f"${record.cost}")
     if record.state is RecordState.COMPLETED and record.expires_at is not None:
@@ -125,6 +132,8 @@ def show_command(job_id: str, as_json: bool) -> None:
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
     if record.state.resumable:
         click.echo(f"resume: mediarouter jobs resume {record.job_id} -o FILE")
+    elif record.state.ambiguous:
+        click.echo(f"may be billed: {unknown_advice(record)}")
 
 
 @jobs_group.command("resume")
@@ -144,29 +153,55 @@ def resume_command(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Keep polling a journaled job and download it. Never submits again."""
+    """Keep polling a journaled job and download it. Never submits again.
+
+    \b
+    --all goes through every resumable row, oldest first, prints one line per row
+    (unknown submits included, with what to do about them) and exits 1 if any row
+    failed. A job being resumed by another process is refused (one resume per job).
+    """
     if bool(job_id) == resume_all:
         raise click.UsageError("give a JOB_ID or --all")
     if resume_all and output is not None:
         raise click.UsageError("--output goes with one JOB_ID; --all saves each job to its original target")
     store = open_journal()
-    ids = [job_id] if job_id else [r.job_id for r in store.list(states=_RESUMABLE) if r.job_id]
-    if not ids:
-        click.echo("Nothing to resume.")
+    if job_id is None:
+        _resume_every_row(store, poll_interval=poll_interval, timeout=timeout, as_json=as_json, quiet=quiet)
         return
-    for one in ids:
-        assert one is not None
-        result = _run(
-            lambda router, one=one: resume_job(  # type: ignore[misc]
-                router, one, output=output, poll_interval=poll_interval, timeout=timeout
-            ),
-            store,
-            quiet=quiet or as_json,
-        )
-        _print_result(result, as_json)
+    result = _run(
+        lambda router: resume_job(router, job_id, output=output, poll_interval=poll_interval, timeout=timeout),
+        store,
+        quiet=quiet or as_json,
+    )
+    _print_result(result, as_json)
 
 
-_RESUMABLE = [s for s in RecordState if s.resumable]
+def _report_line(report: RowReport) -> str:
+    parts = [report.job_id or f"({report.key})", report.outcome, report.ref]
+    if report.outcome == "downloaded":
+        parts.append(str(report.path))
+    elif report.outcome == "unknown":
+        parts.append(f"may be billed ({report.state}): {report.hint}")
+    elif report.error:
+        parts.append(" ".join(report.error.split()))
+    return "  ".join(parts)
+
+
+def _resume_every_row(
+    store: JobStore, *, poll_interval: float | None, timeout: float | None, as_json: bool, quiet: bool
+) -> None:
+    reports = _run(
+        lambda router: resume_all(router, poll_interval=poll_interval, timeout=timeout), store, quiet=quiet or as_json
+    )
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+    elif not reports:
+        click.echo("Nothing to resume.")
+    else:
+        for report in reports:
+            click.echo(_report_line(report))
+    if any(r.failed for r in reports):
+        raise SystemExit(1)
 
 
 @jobs_group.command("download")
@@ -190,3 +225,36 @@ def cancel_command(job_id: str) -> None:
     store = open_journal()
     _run(lambda router: cancel_job(router, job_id), store, quiet=True)
     click.echo(f"cancelled {job_id}")
+
+
+@jobs_group.command("forget")
+@click.argument("key")
+@click.option("--yes", is_flag=True, help="Confirm: the key is freed, so a new call may submit (and pay) again.")
+def forget_command(key: str, yes: bool) -> None:
+    """Stop tracking an unknown submit (no job id), freeing its idempotency key.
+
+    KEY is the idempotency key or the row's local key. Check the provider's dashboard
+    first: if the job exists, `jobs adopt` it instead. The row is kept as `forgotten`.
+    """
+    store = open_journal()
+    try:
+        record = forget(store, key, confirm=yes)
+    except MediaRouterError as exc:
+        fail(exc)
+    click.echo(f"forgot {key} ({record.ref}); its idempotency key is free again")
+
+
+@jobs_group.command("adopt")
+@click.argument("key")
+@click.argument("job_id")
+def adopt_command(key: str, job_id: str) -> None:
+    """Give an unknown submit the JOB_ID found on the provider's side, so `jobs resume` can finish it.
+
+    KEY is the idempotency key or the row's local key.
+    """
+    store = open_journal()
+    try:
+        record = adopt(store, key, job_id)
+    except MediaRouterError as exc:
+        fail(exc)
+    click.echo(f"adopted {record.job_id} as {key} ({record.ref}): mediarouter jobs resume {record.job_id}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import InsufficientCredits, JobFailed, JobTimeout, ProviderUnavailable, SubmitUnknown, VideoRequest
+from mediarouter import (
+    Conflict,
+    InsufficientCredits,
+    JobFailed,
+    JobTimeout,
+    ProviderUnavailable,
+    SubmitUnknown,
+    VideoRequest,
+)
 from mediarouter.engine import JobEngine
-from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, SQLiteJobStore, open_store
+from mediarouter.errors import ConfigurationError
+from mediarouter.journal import (
+    SCHEMA_VERSION,
+    JobRecord,
+    MemoryJobStore,
+    RecordState,
+    SQLiteJobStore,
+    absolute_target,
+    compare_request,
+    fingerprint_request,
+    idempotency_mismatch,
+    open_store,
+)
 
 from .fakes import VIDEO, ScriptedProvider
 
@@ -181,3 +203,171 @@ async def test_resuming_a_failed_job_raises_its_error_and_sends_nothing() -> Non
         assert router._providers == {}  # no provider was even built
     assert info.value.server_message == "nsfw" and info.value.job_id == "job-9"
     assert str(info.value).startswith("job failed: nsfw")
+
+
+# -- states, claims, fingerprints, schema (issue #10) ----------------------------------------------
+
+#: The schema exactly as files created before versioning (schema version 0) have it.
+V0_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    job_id TEXT UNIQUE,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    state TEXT NOT NULL,
+    idempotency_key TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_idem ON jobs(idempotency_key);
+"""
+
+
+def _v0_row(key: str, job_id: str | None, state: str, idem: str | None, created: str) -> tuple[object, ...]:
+    data = {
+        "key": key,
+        "job_id": job_id,
+        "provider": "fake",
+        "model": "video-1",
+        "polling_url": None,
+        "state": state,
+        "request": {"prompt": "a dog"},
+        "idempotency_key": idem,
+        "created_at": created,
+        "updated_at": created,
+        "polls": 0,
+        "cost": None,
+        "error": None,
+        "outputs": [],
+        "expires_at": None,
+        "files": [],
+        "target": "out.mp4",
+    }
+    return (key, job_id, "fake", "video-1", state, idem, created, created, json.dumps(data))
+
+
+def test_unknown_and_gone_are_states_and_only_a_definite_no_frees_the_key() -> None:
+    assert RecordState("unknown") is RecordState.UNKNOWN and RecordState("gone") is RecordState.GONE
+    free = {s for s in RecordState if not s.holds_key}
+    assert free == {RecordState.REFUSED, RecordState.NOT_SENT, RecordState.FORGOTTEN}
+    assert RecordState.UNKNOWN.ambiguous and RecordState.SUBMITTING.ambiguous
+    assert not RecordState.UNKNOWN.resumable and not RecordState.GONE.resumable
+
+
+def test_a_v0_journal_is_migrated_and_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(V0_SCHEMA)
+    rows = [
+        _v0_row("job-a", "job-a", "downloaded", "k1", "2024-01-01T00:00:00+00:00"),
+        # Two rows holding one key: what today's unlocked check-then-insert let two processes write.
+        _v0_row("job-b", "job-b", "in_progress", "dup", "2024-01-02T00:00:00+00:00"),
+        _v0_row("job-c", "job-c", "pending", "dup", "2024-01-03T00:00:00+00:00"),
+        _v0_row("local-x", None, "refused", "k2", "2024-01-04T00:00:00+00:00"),
+    ]
+    conn.executemany("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.commit()
+    conn.close()
+
+    store = SQLiteJobStore(path)
+    assert store.schema_version == SCHEMA_VERSION == 1
+    assert {r.key for r in store.list()} == {"job-a", "job-b", "job-c", "local-x"}
+    assert store.find_idempotent("dup").job_id == "job-c"  # type: ignore[union-attr]  # the newest keeps it
+    shadowed = store.get("job-b")
+    assert shadowed is not None and shadowed.idempotency_key is None and shadowed.shadowed_key == "dup"
+    assert shadowed.state.resumable
+    assert store.claim(JobRecord(key="local-new", provider="fake", model="m", idempotency_key="dup")) is not None
+    assert store.claim(JobRecord(key="local-k2", provider="fake", model="m", idempotency_key="k2")) is None
+    store.close()
+    assert SQLiteJobStore(path).schema_version == 1  # opening again is a no-op
+
+
+def test_a_journal_from_a_newer_version_is_a_configuration_error(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(ConfigurationError, match="schema version 99"):
+        SQLiteJobStore(path)
+
+
+def test_claim_inserts_once_per_key_and_returns_the_holder(store: object) -> None:
+    first = JobRecord(key="local-1", provider="fake", model="m", idempotency_key="order-1")
+    assert store.claim(first) is None  # type: ignore[attr-defined]
+    second = JobRecord(key="local-2", provider="fake", model="m", idempotency_key="order-1")
+    holder = store.claim(second)  # type: ignore[attr-defined]
+    assert holder is not None and holder.key == "local-1"
+    assert store.get("local-2") is None  # type: ignore[attr-defined]  # nothing inserted
+    with pytest.raises(Conflict, match="order-1"):
+        store.add(second)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("state", [RecordState.REFUSED, RecordState.NOT_SENT, RecordState.FORGOTTEN])
+def test_a_row_that_does_not_hold_its_key_lets_a_new_claim_in(store: object, state: RecordState) -> None:
+    store.claim(JobRecord(key="local-1", provider="fake", model="m", idempotency_key="k"))  # type: ignore[attr-defined]
+    store.update("local-1", state=state)  # type: ignore[attr-defined]
+    assert store.claim(JobRecord(key="local-2", provider="fake", model="m", idempotency_key="k")) is None  # type: ignore[attr-defined]
+    assert store.find_idempotent("k").key == "local-2"  # type: ignore[attr-defined]
+    with pytest.raises(Conflict):  # the old row cannot take the key back while another holds it
+        store.update("local-1", state=RecordState.UNKNOWN)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("state", [RecordState.SUBMITTING, RecordState.UNKNOWN, RecordState.GONE])
+def test_an_ambiguous_or_finished_row_keeps_its_key(store: object, state: RecordState) -> None:
+    store.claim(JobRecord(key="local-1", provider="fake", model="m", idempotency_key="k", state=state))  # type: ignore[attr-defined]
+    holder = store.claim(JobRecord(key="local-2", provider="fake", model="m", idempotency_key="k"))  # type: ignore[attr-defined]
+    assert holder is not None and holder.state is state
+
+
+def test_a_reused_key_with_another_prompt_or_model_names_the_differences() -> None:
+    base = VideoRequest(prompt="a dog", duration=8, image_url="data:image/png;base64," + "A" * 4000)
+    fp = fingerprint_request(base, ["fake/video-1", "fake/video-2"])
+
+    def record(fingerprint: object) -> JobRecord:
+        return JobRecord(key="k", provider="fake", model="video-1", fingerprint=fingerprint)
+
+    same = fingerprint_request(base.model_copy(), ["fake/video-1", "fake/video-2"])
+    assert compare_request(record(fp), record(same)) == []
+    other = fingerprint_request(base.model_copy(update={"prompt": "a cat"}), ["fake/video-2"])
+    assert compare_request(record(fp), record(other)) == ["prompt", "model"]
+    # Data URLs are shortened in the journaled request; the fingerprint still sees the difference.
+    image = base.model_copy(update={"image_url": "data:image/png;base64," + "A" * 3999 + "B"})
+    assert compare_request(record(fp), record(fingerprint_request(image, ["fake/video-1", "fake/video-2"]))) == [
+        "image_url"
+    ]
+    error = idempotency_mismatch("order-7", record(fp), record(other))
+    assert error is not None
+    assert str(error).startswith("idempotency key 'order-7' was used for a different request: prompt differs, model")
+    assert idempotency_mismatch("order-7", record(fp), record(same)) is None
+
+
+def test_targets_are_journaled_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert absolute_target("out/../v.mp4") == str(tmp_path / "v.mp4")
+    assert absolute_target("~/v.mp4") == str(Path.home() / "v.mp4")
+    assert absolute_target(None) is None
+
+
+def test_an_uncreatable_journal_location_is_one_configuration_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigurationError) as info:
+        open_store(str(blocker / "jobs.sqlite3"))
+    text = str(info.value)
+    assert str(blocker / "jobs.sqlite3") in text and "MEDIAROUTER_JOURNAL" in text and "\n" not in text
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        open_store(str(tmp_path))
+
+
+def test_leases_exclude_a_second_owner_until_released_or_expired(store: object) -> None:
+    assert store.try_lease("job:1", "a", 60, now=1000.0) is None  # type: ignore[attr-defined]
+    holder = store.try_lease("job:1", "b", 60, now=1001.0)  # type: ignore[attr-defined]
+    assert holder is not None and holder.owner == "a"
+    assert store.try_lease("job:1", "a", 60, now=1002.0) is None  # type: ignore[attr-defined]  # renewal
+    assert store.try_lease("job:1", "b", 60, now=1063.0) is None  # type: ignore[attr-defined]  # a's expired
+    store.release_lease("job:1", "a")  # type: ignore[attr-defined]  # not a's any more: no effect
+    assert store.try_lease("job:1", "c", 60, now=1064.0) is not None  # type: ignore[attr-defined]
+    store.release_lease("job:1", "b")  # type: ignore[attr-defined]
+    assert store.try_lease("job:1", "c", 60, now=1065.0) is None  # type: ignore[attr-defined]
