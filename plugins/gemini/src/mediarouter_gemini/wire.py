@@ -1,0 +1,248 @@
+"""Pydantic models of the Gemini API's video wire shapes, and the parsers that use them.
+
+A Veo job is a google.longrunning `Operation`: `{name, done, metadata, error | response}`.
+The models accept unknown fields and keep enums as plain strings, because Google adds
+fields without notice. Anything that cannot be read (not JSON, not an object, a required
+field missing or of the wrong type) becomes `ProtocolError`, so a caller never sees a
+KeyError, TypeError or pydantic ValidationError from a bad answer.
+
+See docs/providers/gemini.md for the wire reference these models follow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mediarouter import ProtocolError
+
+__all__ = [
+    "WireModel",
+    "RpcStatus",
+    "Video",
+    "GeneratedSample",
+    "GenerateVideoResponse",
+    "OperationResponse",
+    "Operation",
+    "ErrorEnvelope",
+    "snippet",
+    "parse_json_object",
+    "parse_operation",
+    "parse_error_body",
+]
+
+#: How much of an unreadable body goes into an error message.
+SNIPPET_CHARS = 200
+
+#: An operation name is appended to the base URL for polling, with the API key attached.
+#: Only plain resource paths (`models/<model>/operations/<id>`, `operations/<id>`) are
+#: accepted, so a hostile or broken answer cannot point the keyed poll at another path.
+_OPERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~\-]*(/[A-Za-z0-9][A-Za-z0-9._~\-]*)*$")
+
+
+class WireModel(BaseModel):
+    """Base of every wire shape: extra fields are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
+class RpcStatus(WireModel):
+    """google.rpc.Status: `{code, message, details}`; the HTTP error envelope adds `status` (the code's name)."""
+
+    code: int | None = Field(default=None, description="google.rpc.Code number (in an operation) or HTTP status")
+    message: str | None = None
+    status: str | None = Field(default=None, description="google.rpc.Code name, e.g. RESOURCE_EXHAUSTED")
+    details: list[dict[str, Any]] | None = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_number(cls, value: Any) -> Any:
+        """A numeric string is read as a number; any other non-integer is dropped rather than failing the poll."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, str):
+            return int(value) if value.strip().lstrip("-").isdigit() else None
+        if isinstance(value, float):
+            return int(value) if value.is_integer() else None
+        return value
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _details_list(cls, value: Any) -> Any:
+        """Keep only the object entries of `details`; anything else there says nothing we use."""
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+        if isinstance(value, dict):
+            return [value]
+        return None
+
+
+class Video(WireModel):
+    """A generated video: a `uri` to download (with the key), or inline bytes."""
+
+    uri: str | None = None
+    encoded_video: str | None = Field(default=None, alias="encodedVideo", repr=False, description="base64 bytes")
+    encoding: str | None = Field(default=None, description="MIME type of encodedVideo")
+    mime_type: str | None = Field(default=None, alias="mimeType")
+
+
+class GeneratedSample(WireModel):
+    video: Video | None = None
+
+
+class GenerateVideoResponse(WireModel):
+    """`response.generateVideoResponse`: the samples, and what the safety filters removed."""
+
+    generated_samples: list[GeneratedSample] = Field(default_factory=list, alias="generatedSamples")
+    rai_media_filtered_count: int | None = Field(default=None, alias="raiMediaFilteredCount")
+    rai_media_filtered_reasons: list[str] = Field(default_factory=list, alias="raiMediaFilteredReasons")
+
+    @field_validator("generated_samples", mode="before")
+    @classmethod
+    def _samples(cls, value: Any) -> Any:
+        """null means none; entries that are not objects are skipped rather than losing the rest."""
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+        return value
+
+    @field_validator("rai_media_filtered_reasons", mode="before")
+    @classmethod
+    def _reasons(cls, value: Any) -> Any:
+        """A single string is one reason; non-string entries are kept as text."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [item if isinstance(item, str) else json.dumps(item, default=str) for item in value]
+        return value
+
+    def video_uris(self) -> list[str]:
+        """The download URIs of the samples that have one, in order."""
+        return [s.video.uri for s in self.generated_samples if s.video is not None and s.video.uri]
+
+
+class OperationResponse(WireModel):
+    """`response`: `{"@type": …PredictLongRunningResponse, "generateVideoResponse": {…}}`."""
+
+    type: str | None = Field(default=None, alias="@type")
+    generate_video_response: GenerateVideoResponse | None = Field(default=None, alias="generateVideoResponse")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrapped(cls, value: Any) -> Any:
+        """Tolerate samples sent without the `generateVideoResponse` wrapper (the Vertex-like shape)."""
+        if (
+            isinstance(value, dict)
+            and "generateVideoResponse" not in value
+            and ("generatedSamples" in value or "raiMediaFilteredReasons" in value)
+        ):
+            return {**value, "generateVideoResponse": value}
+        return value
+
+
+class Operation(WireModel):
+    """The job: returned by submit and by every poll."""
+
+    name: str = Field(min_length=1, description="e.g. models/veo-3.1-generate-preview/operations/abc123")
+    done: bool = Field(default=False, description="absent while running")
+    metadata: dict[str, Any] | None = None
+    error: RpcStatus | None = None
+    response: OperationResponse | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _resource_path(cls, value: str) -> str:
+        if not _OPERATION_NAME.match(value) or any(part in {".", ".."} for part in value.split("/")):
+            raise ValueError(f"not a resource path: {value[:80]!r}")
+        return value
+
+    @field_validator("done", mode="before")
+    @classmethod
+    def _done(cls, value: Any) -> Any:
+        return False if value is None else value
+
+    @property
+    def video_response(self) -> GenerateVideoResponse | None:
+        return self.response.generate_video_response if self.response is not None else None
+
+    def video_uris(self) -> list[str]:
+        """Download URIs of a finished operation; empty while running, on error, or when everything was filtered."""
+        response = self.video_response
+        return response.video_uris() if response is not None else []
+
+
+class ErrorEnvelope(WireModel):
+    """The HTTP error body: `{"error": {"code": 429, "message": …, "status": "RESOURCE_EXHAUSTED", "details": […]}}`."""
+
+    error: RpcStatus | None = None
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"message": value}
+        return value
+
+
+def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
+    """A short, single-line, printable excerpt of a body for error messages."""
+    text = body[: limit * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_json_object(body: bytes, *, what: str, **context: Any) -> dict[str, Any]:
+    """Decode a JSON object or raise ProtocolError saying what was expected and what came instead."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        shown = snippet(body) or "an empty body"
+        raise ProtocolError(f"Gemini sent {what} that is not JSON: {shown}", **context) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"Gemini sent {what} as a JSON {type(data).__name__}, expected an object: {snippet(body)}",
+            **context,
+        )
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def parse_operation(body: bytes, **context: Any) -> Operation:
+    """Parse an operation (the submit answer or a poll answer)."""
+    data = parse_json_object(body, what="an operation", **context)
+    try:
+        return Operation.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError(f"Gemini sent a malformed operation ({_describe(exc)})", **context) from None
+
+
+def parse_error_body(body: bytes) -> ErrorEnvelope | None:
+    """The error envelope, or None when the body is not one (HTML from a proxy, plain text, …).
+
+    A one-element JSON list around the envelope is accepted too (the SDK tolerates that shape).
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, dict) or "error" not in data:
+        return None
+    try:
+        return ErrorEnvelope.model_validate(data)
+    except ValidationError:
+        return None

@@ -1,0 +1,194 @@
+"""google.rpc statuses → the mediarouter taxonomy (which decides retry, failover or stop)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mediarouter_gemini.rpc import RPC_CODES, error_from_http, error_from_operation, filtered_failure, status_name
+from mediarouter_gemini.wire import GenerateVideoResponse, Operation
+
+from mediarouter import (
+    AuthenticationFailed,
+    Conflict,
+    InsufficientCredits,
+    InvalidRequest,
+    JobCancelled,
+    JobFailed,
+    MediaRouterError,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ProtocolError,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+KEY = "AIzaSy-secret-test-key"
+
+
+def _envelope(code: int, status: str, message: str = "m", details: list[dict[str, Any]] | None = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"error": error}).encode()
+
+
+@pytest.mark.parametrize(
+    ("http", "status", "cls"),
+    [
+        (400, "INVALID_ARGUMENT", InvalidRequest),
+        (400, "FAILED_PRECONDITION", InvalidRequest),
+        (400, "OUT_OF_RANGE", InvalidRequest),
+        (401, "UNAUTHENTICATED", AuthenticationFailed),
+        (403, "PERMISSION_DENIED", PermissionDenied),
+        (404, "NOT_FOUND", NotFound),
+        (409, "ABORTED", Conflict),
+        (429, "RESOURCE_EXHAUSTED", RateLimited),
+        (500, "INTERNAL", ProviderUnavailable),
+        (503, "UNAVAILABLE", ProviderUnavailable),
+        (504, "DEADLINE_EXCEEDED", ProviderUnavailable),
+        (499, "CANCELLED", ProviderUnavailable),
+    ],
+)
+def test_the_status_name_in_the_body_picks_the_class(http: int, status: str, cls: type[MediaRouterError]) -> None:
+    body = _envelope(http, status, "server words")
+    error = error_from_http(http, body, phase="poll", model="veo-3.1-generate-preview")
+    assert type(error) is cls
+    assert error.status_code == http and error.provider == "gemini" and error.model == "veo-3.1-generate-preview"
+    assert error.details["rpc_status"] == status
+    assert "server words" in str(error)
+
+
+def test_without_a_readable_body_the_http_code_decides() -> None:
+    assert isinstance(error_from_http(429, b"<html>Too Many</html>", phase="poll"), RateLimited)
+    assert isinstance(error_from_http(502, b"", phase="poll"), ProviderUnavailable)
+    assert isinstance(error_from_http(418, b"", phase="poll"), InvalidRequest)
+
+
+def test_a_bad_key_answered_as_invalid_argument_is_an_authentication_failure() -> None:
+    body = _envelope(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
+    )
+    error = error_from_http(400, body, phase="submit")
+    assert isinstance(error, AuthenticationFailed)
+    assert error.details["reason"] == "API_KEY_INVALID"
+    assert "GEMINI_API_KEY" in (error.hint or "")
+
+
+def test_a_payload_size_refusal_is_payload_too_large() -> None:
+    body = _envelope(400, "INVALID_ARGUMENT", "Request payload size exceeds the limit: 20971520 bytes.")
+    assert isinstance(error_from_http(400, body, phase="submit"), PayloadTooLarge)
+
+
+def test_rate_limit_carries_googles_retry_delay() -> None:
+    body = _envelope(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details.",
+        [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}],
+    )
+    error = error_from_http(429, body, phase="submit")
+    assert isinstance(error, RateLimited) and error.retry_after == 17.0
+
+
+def test_rate_limit_falls_back_to_the_retry_after_header() -> None:
+    error = error_from_http(429, _envelope(429, "RESOURCE_EXHAUSTED"), headers={"Retry-After": "3"}, phase="poll")
+    assert isinstance(error, RateLimited) and error.retry_after == 3.0
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("RESOURCE_EXHAUSTED", "Quota exceeded for metric: generate_requests_per_model, limit: 0"),
+        ("RESOURCE_EXHAUSTED", "Your prepayment credits are depleted."),
+        ("FAILED_PRECONDITION", "Gemini API free tier is not available in your country. Please enable billing."),
+    ],
+)
+def test_a_zero_quota_or_billing_block_is_insufficient_credits_not_a_rate_limit(status: str, message: str) -> None:
+    """Waiting does not fix these, so they must not be retried as a rate limit."""
+    http = 429 if status == "RESOURCE_EXHAUSTED" else 400
+    error = error_from_http(http, _envelope(http, status, message), phase="submit")
+    assert isinstance(error, InsufficientCredits)
+    assert "billing" in (error.hint or "")
+
+
+def test_a_submit_5xx_warns_that_the_job_may_exist() -> None:
+    error = error_from_http(503, _envelope(503, "UNAVAILABLE"), phase="submit")
+    assert isinstance(error, ProviderUnavailable) and error.sent
+    assert "may have been created" in (error.hint or "")
+
+
+def test_the_key_never_appears_in_the_error() -> None:
+    body = _envelope(400, "INVALID_ARGUMENT", f"bad request with key={KEY}")
+    error = error_from_http(400, body, phase="submit", secrets=[KEY])
+    assert KEY not in str(error) and KEY not in (error.server_message or "") and KEY not in repr(error)
+
+
+def test_an_unexpected_non_error_status_is_a_protocol_error() -> None:
+    assert isinstance(error_from_http(302, b"", phase="download"), ProtocolError)
+
+
+def test_status_name_prefers_the_name_and_knows_every_rpc_code() -> None:
+    assert status_name(8, None) == "RESOURCE_EXHAUSTED"
+    assert status_name(3, "permission_denied") == "PERMISSION_DENIED"
+    assert status_name(None, None) is None
+    assert sorted(RPC_CODES) == list(range(17))
+
+
+# -- a finished operation that failed ---------------------------------------------------------
+
+
+def _failed(code: int, message: str = "why") -> Operation:
+    return Operation.model_validate(
+        {
+            "name": "models/veo-3.1-generate-preview/operations/op1",
+            "done": True,
+            "error": {"code": code, "message": message},
+        }
+    )
+
+
+@pytest.mark.parametrize("code", [c for c in RPC_CODES if c not in (0, 1)])
+def test_every_operation_error_except_cancelled_is_job_failed_with_code_and_name(code: int) -> None:
+    """JobFailed lets the router try the next candidate; the details say what Google decided."""
+    error = error_from_operation(_failed(code, "Google's words"), model="veo-3.1-generate-preview")
+    assert type(error) is JobFailed
+    assert error.details == {"rpc_code": code, "rpc_status": RPC_CODES[code]}
+    assert error.job_id == "models/veo-3.1-generate-preview/operations/op1"
+    assert error.server_message == "Google's words" and RPC_CODES[code] in str(error)
+
+
+def test_a_cancelled_operation_is_job_cancelled() -> None:
+    error = error_from_operation(_failed(1, "cancelled by user"))
+    assert type(error) is JobCancelled
+    assert "was cancelled" in str(error)
+
+
+def test_an_operation_error_with_an_unknown_code_is_still_job_failed() -> None:
+    error = error_from_operation(_failed(99))
+    assert type(error) is JobFailed and error.details["rpc_status"] == "UNKNOWN"
+
+
+# -- safety filtering ---------------------------------------------------------------------------
+
+
+def test_a_filtered_result_is_job_failed_carrying_the_reasons() -> None:
+    response = GenerateVideoResponse.model_validate(
+        {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["Contains a child.", "Unsafe content."]}
+    )
+    error = filtered_failure(response, model="veo-3.1-generate-preview", job_id="operations/op1")
+    assert type(error) is JobFailed
+    assert error.details["rai_media_filtered_reasons"] == ["Contains a child.", "Unsafe content."]
+    assert "Contains a child.; Unsafe content." in str(error)
+    assert "not billed" in (error.hint or "")
+
+
+def test_a_result_with_no_samples_and_no_reason_says_so() -> None:
+    error = filtered_failure(GenerateVideoResponse(), job_id="operations/op1")
+    assert type(error) is JobFailed and "without a reason" in str(error)
+    assert type(filtered_failure(None)) is JobFailed
