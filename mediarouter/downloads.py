@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProtocolError
+from .errors import InvalidRequest, ProtocolError
 from .provider import Download
 
-__all__ = ["PartFile", "looks_like_text", "output_path"]
+__all__ = ["PartFile", "check_output", "looks_like_text", "output_path", "rescue"]
 
 #: First bytes of bodies that are certainly not video (JSON, HTML/XML error pages).
 _TEXT_STARTS = (b"{", b"[", b"<")
@@ -25,6 +27,42 @@ def looks_like_text(head: bytes) -> bool:
 
 def _safe(tag: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in tag)[:80]
+
+
+def check_output(output: str | os.PathLike[str]) -> Path:
+    """The absolute output path, checked before anything is paid for: not a directory, and a place a
+    file can be created (missing parent directories are created, as the download would)."""
+    path = Path(os.path.abspath(os.path.expanduser(os.fspath(output))))
+
+    def refuse(why: str, hint: str | None = None) -> InvalidRequest:
+        return InvalidRequest(
+            f"output {str(output)!r} {why}; nothing was sent",
+            hint=hint or "give a writable file path, e.g. -o ./videos/out.mp4",
+            details={"field": "output"},
+        )
+
+    if path.is_dir():
+        raise refuse("is a directory", f"give a file name inside it, e.g. -o {path / 'video.mp4'}")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise refuse(f"cannot be created ({exc.strerror or exc})") from None
+    try:  # a real probe: permissions, read-only mounts and ACLs all show up here, even for root
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise refuse(f"is in a directory that cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
+def rescue(part: Path, directory: Path, name: str) -> Path:
+    """Move a finished download that could not go to its target into `directory` (never delete it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    destination = directory / name
+    shutil.move(str(part), destination)
+    return destination
 
 
 def output_path(output: Path, index: int, count: int) -> Path:

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
-from .downloads import PartFile, output_path
+from .downloads import PartFile, output_path, rescue
 from .errors import (
+    ConfigurationError,
     Conflict,
     JobCancelled,
     JobError,
@@ -28,15 +29,48 @@ from .errors import (
     JobFailed,
     JobTimeout,
     MediaRouterError,
+    OutputGone,
+    OutputNotSaved,
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
     SubmitUnknown,
 )
-from .events import Event, Listener, emit
+from .events import (
+    DownloadFinishedEvent,
+    DownloadProgressEvent,
+    DownloadRetryEvent,
+    DownloadStartedEvent,
+    Event,
+    EventPayload,
+    JobCompletedEvent,
+    JobErrorEvent,
+    JobFailedEvent,
+    JobPolledEvent,
+    JobPollRetryEvent,
+    JobStatusChangedEvent,
+    JobSubmitFailedEvent,
+    JobSubmitNotSentEvent,
+    JobSubmitRetryEvent,
+    JobSubmittedEvent,
+    JobSubmittingEvent,
+    JobSubmitUnknownEvent,
+    JobTimeoutEvent,
+    Listener,
+    PollStartedEvent,
+    emit,
+)
 from .http.sending import probe_sends
 from .jobs import Job, JobState, JobStatus
-from .journal import JobRecord, JobStore, RecordState
+from .journal import (
+    JobRecord,
+    JobStore,
+    RecordState,
+    RequestFingerprint,
+    absolute_target,
+    fingerprint_request,
+    outputs_dir,
+)
 from .outcomes import SubmitOutcome, classify_submit_error
 from .provider import Provider
 from .request import VideoRequest
@@ -142,6 +176,7 @@ class JobEngine:
         idempotency_key: str | None = None,
         run: EngineRun | None = None,
         estimate: Decimal | None = None,
+        fingerprint: RequestFingerprint | None = None,
     ) -> VideoResult:
         """Validate, submit once, wait for a terminal state, download. The deadline covers all of it.
 
@@ -153,9 +188,17 @@ class JobEngine:
             capabilities = await self._timed(run, provider.capabilities(model_id), stage="capabilities")
         if validate:
             validate_request(request, capabilities, model=model_id, provider=provider.name)
-        job = await self.submit(provider, model_id, request, run=run, idempotency_key=idempotency_key, target=output)
+        job = await self.submit(
+            provider,
+            model_id,
+            request,
+            run=run,
+            idempotency_key=idempotency_key,
+            target=output,
+            fingerprint=fingerprint,
+        )
         result = await self.complete(provider, job, output=output, run=run)
-        result.estimated_cost = estimate if estimate is not None else capabilities.estimate_cost(request.duration)
+        result.estimated_cost = estimate if estimate is not None else capabilities.estimate_cost(request)
         return result
 
     def start(
@@ -182,7 +225,7 @@ class JobEngine:
         run: EngineRun,
         idempotency_key: str | None = None,
         target: str | Path | None = None,
-        record_key: str | None = None,
+        fingerprint: RequestFingerprint | None = None,
     ) -> Job:
         """Create the job at most once: the intent is journaled before the POST, the job id right after.
 
@@ -190,22 +233,24 @@ class JobEngine:
         *refusal* are retried within the deadline; any other refusal is raised as is; an
         *unknown* outcome (the job may exist) is raised as `SubmitUnknown` and never repeated.
         """
-        if record_key is not None:
-            run.record_key = record_key
-        else:
-            run.record_key = self._journal_add(
-                JobRecord(
-                    key=f"local-{uuid.uuid4().hex}",
-                    provider=provider.name,
-                    model=model_id,
-                    request=request.redacted(),
-                    idempotency_key=idempotency_key,
-                    target=str(target) if target is not None else None,
-                )
+        if idempotency_key is not None and fingerprint is None:
+            fingerprint = fingerprint_request(request, [f"{provider.name}/{model_id}"])
+        run.record_key = self._journal_intent(
+            JobRecord(
+                key=f"local-{uuid.uuid4().hex}",
+                provider=provider.name,
+                model=model_id,
+                request=request.redacted(),
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                target=absolute_target(target),
             )
+        )
         attempt = 0
         while True:
-            self._emit("job.submitting", run, attempt=attempt + 1)
+            if attempt:
+                self._journal_update(run, state=RecordState.SUBMITTING, error=None)
+            self._emit(run, JobSubmittingEvent(attempt=attempt + 1))
             t0 = self.clock.monotonic()
             try:
                 job = await self._submit_once(provider, model_id, request, run)
@@ -218,7 +263,7 @@ class JobEngine:
                     attempt += 1
                     delay = self.backoff.delay(attempt, exc.retry_after)
                     if self.clock.monotonic() + delay < run.deadline:
-                        self._emit("job.submit_retry", run, attempt=attempt, delay=delay, error=type(exc).__name__)
+                        self._emit(run, JobSubmitRetryEvent(attempt=attempt, delay=delay, error=type(exc).__name__))
                         await self.clock.sleep(delay)
                         continue
                 raise exc.with_context(provider=provider.name, model=model_id) from None
@@ -226,7 +271,7 @@ class JobEngine:
             self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
             run.job = job
             run.timings["submit"] = self.clock.monotonic() - t0
-            self._emit("job.submitted", run, polling_url=job.polling_url)
+            self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
             return job
 
     async def _submit_once(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
@@ -314,18 +359,22 @@ class JobEngine:
         try:
             status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
             files = await self.download(provider, job, status, output=output, run=run)
+        except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
+            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
         except JobError as exc:
-            self._emit("job.error", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
+            if isinstance(exc, OutputGone):
+                self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
             raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
         except MediaRouterError as exc:
-            self._emit("job.error", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
             self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
             raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
         except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
             self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
             raise
         run.timings["total"] = self.clock.monotonic() - run.started
-        self._emit("job.completed", run, cost=str(status.cost) if status.cost is not None else None, polls=run.polls)
+        self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
         return VideoResult(
             files=files,
             provider=provider.name,
@@ -347,7 +396,7 @@ class JobEngine:
         t0 = self.clock.monotonic()
         while True:
             await self._sleep_within_deadline(run, delay, stage="polling")
-            self._emit("poll.started", run, poll=run.polls + failures + 1)
+            self._emit(run, PollStartedEvent(poll=run.polls + failures + 1))
             try:
                 status = await self._timed(run, provider.poll(job), stage="poll")
             except (MediaRouterError, TimeoutError) as exc:
@@ -355,7 +404,7 @@ class JobEngine:
                 if _retryable(error) and failures < self.poll_retries:
                     failures += 1
                     delay = self.backoff.delay(failures, error.retry_after)
-                    self._emit("job.poll_retry", run, attempt=failures, delay=delay, error=type(error).__name__)
+                    self._emit(run, JobPollRetryEvent(attempt=failures, delay=delay, error=type(error).__name__))
                     continue
                 raise error.with_context(job_id=job.id) from None
             failures = 0
@@ -365,15 +414,16 @@ class JobEngine:
                 previous = run.last_state
                 run.last_state = status.state
                 self._emit(
-                    "job.status_changed",
                     run,
-                    status=str(status.state),
-                    previous=str(previous) if previous else None,
-                    raw_status=status.raw_status,
-                    polls=run.polls,
+                    JobStatusChangedEvent(
+                        status=str(status.state),
+                        previous=str(previous) if previous else None,
+                        raw_status=status.raw_status,
+                        polls=run.polls,
+                    ),
                 )
             else:
-                self._emit("job.polled", run, status=str(status.state), polls=run.polls)
+                self._emit(run, JobPolledEvent(status=str(status.state), polls=run.polls))
             if status.state is JobState.COMPLETED:
                 run.timings["generation"] = self.clock.monotonic() - t0
                 if not status.outputs:
@@ -393,7 +443,7 @@ class JobEngine:
                 status.state.value, server, job_id=job.id, provider=provider.name, model=job.model
             )
             if terminal is not None:
-                self._emit("job.failed", run, status=str(status.state), error=server)
+                self._emit(run, JobFailedEvent(status=str(status.state), error=server))
                 self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
                 raise terminal
             interval = min(self.max_poll_interval, interval * self.poll_growth)
@@ -408,18 +458,34 @@ class JobEngine:
         output: str | Path | None = None,
         run: EngineRun,
     ) -> list[MediaFile]:
-        """Stream every output to disk; a partial file never appears at the target path."""
+        """Stream every output to disk; a partial file never appears at the target path.
+
+        A target that cannot be written (it became a directory, its disk is read-only) does not
+        cost the paid video: the file is kept in the journal's `outputs/` directory, journaled
+        there, and the error says where.
+        """
         base = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mediarouter-")) / f"{job.id}.mp4"
         t0 = self.clock.monotonic()
         files = []
+        problems: list[tuple[Path, OSError]] = []
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
-            part = PartFile.create(target, tag=f"{job.id}-{item.index}")
+            tag = f"{job.id}-{item.index}"
+            kept = self._rescue_name(job, item.index, target)
+            try:
+                part = PartFile.create(target, tag=tag)
+            except OSError as exc:
+                problems.append((target, exc))
+                part = PartFile.create(outputs_dir(self.journal) / kept, tag=tag)
             try:
                 content_type = await self._download_one(provider, job, status, item, part, run)
                 sha = part.sha256()
                 size = part.size
-                path = part.commit()
+                try:
+                    path = part.commit()
+                except OSError as exc:
+                    problems.append((target, exc))
+                    path = rescue(part.path, outputs_dir(self.journal), kept)
             except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
                 if not _resumable_download_error(exc):
                     part.discard()  # a wrong body must not be continued later
@@ -430,14 +496,29 @@ class JobEngine:
             files.append(
                 MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
             )
-            self._emit("download.finished", run, path=str(path), size=size, index=item.index)
+            self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
         run.timings["download"] = self.clock.monotonic() - t0
         self._journal_update(
             run,
             state=RecordState.DOWNLOADED,
             files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
         )
+        if problems:
+            wanted, why = problems[0]
+            kept_at = ", ".join(str(f.path) for f in files)
+            raise OutputNotSaved(
+                f"could not save the video to {wanted} ({why.strerror or why}); the paid video is kept at {kept_at}",
+                job_id=job.id,
+                hint=f"copy it from there, or: mediarouter jobs download {job.id} -o FILE",
+                details={"saved_to": [str(f.path) for f in files]},
+            )
         return files
+
+    @staticmethod
+    def _rescue_name(job: Job, index: int, target: Path) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.id)[:100]
+        suffix = target.suffix or ".mp4"
+        return f"{safe}{'-' + str(index) if index else ''}{suffix}"
 
     # -- internals ----------------------------------------------------------------------
 
@@ -452,12 +533,13 @@ class JobEngine:
                     async with provider.open_download(job, status, item, offset=part.size) as download:
                         content_type = download.content_type or content_type
                         self._emit(
-                            "download.started",
                             run,
-                            index=item.index,
-                            origin=download.origin,
-                            content_length=download.content_length,
-                            offset=download.resumed_from,
+                            DownloadStartedEvent(
+                                index=item.index,
+                                origin=download.origin,
+                                content_length=download.content_length,
+                                offset=download.resumed_from,
+                            ),
                         )
                         if download.content_length == 0:
                             raise ProtocolError("the download body is empty")
@@ -491,7 +573,7 @@ class JobEngine:
                 if (_retryable(exc) or isinstance(exc, Conflict)) and failures < self.download_retries:
                     failures += 1
                     delay = self.backoff.delay(failures, exc.retry_after)
-                    self._emit("download.retry", run, attempt=failures, delay=delay, error=type(exc).__name__)
+                    self._emit(run, DownloadRetryEvent(attempt=failures, delay=delay, error=type(exc).__name__))
                     await self._sleep_within_deadline(run, delay, stage="downloading")
                     continue
                 raise exc.with_context(job_id=job.id) from None
@@ -499,14 +581,33 @@ class JobEngine:
     # -- journal ------------------------------------------------------------------------
     # A journal write must never cost the job: failures are logged, and the job goes on.
 
-    def _journal_add(self, record: JobRecord) -> str | None:
+    def _journal_intent(self, record: JobRecord) -> str | None:
+        """Record the submit before it is sent. Unlike later writes, this one must succeed: a paid job
+        the journal never heard of could be lost, and refusing now costs nothing."""
         if self.journal is None:
             return None
         try:
-            self.journal.add(record)
-        except Exception:
-            logger.exception("could not journal a submit to %s/%s", record.provider, record.model)
-            return None
+            existing = self.journal.claim(record) if record.idempotency_key else None
+            if existing is None and not record.idempotency_key:
+                self.journal.add(record)
+        except MediaRouterError:
+            raise
+        except Exception as exc:
+            raise ConfigurationError(
+                f"could not record the submit in the job journal ({type(exc).__name__}: {exc}); nothing was sent",
+                provider=record.provider,
+                model=record.model,
+                hint="check MEDIAROUTER_JOURNAL (a writable file), or set it to 'off' to run without a journal",
+            ) from None
+        if existing is not None:
+            raise Conflict(
+                f"idempotency key {record.idempotency_key!r} is held by journaled job "
+                f"{existing.job_id or existing.key} ({existing.state.value}); nothing was sent",
+                provider=record.provider,
+                model=record.model,
+                job_id=existing.job_id,
+                details={"idempotency_claimed": True, "existing_key": existing.key},
+            )
         return record.key
 
     def _journal_update(self, run: EngineRun, **fields: Any) -> None:
@@ -525,23 +626,24 @@ class JobEngine:
         exc.details["submit_outcome"] = outcome
         exc.with_context(provider=run.provider, model=run.model)
         if outcome is SubmitOutcome.UNKNOWN:
-            self._emit("job.submit_unknown", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._emit(run, JobSubmitUnknownEvent(error=type(exc).__name__, status_code=exc.status_code))
             self._journal_update(run, state=RecordState.UNKNOWN, error=str(exc))
             return
         if outcome is SubmitOutcome.NOT_SENT:
-            self._emit("job.submit_not_sent", run, error=type(exc).__name__)
-        self._emit("job.submit_failed", run, error=type(exc).__name__, status_code=exc.status_code)
+            self._emit(run, JobSubmitNotSentEvent(error=type(exc).__name__))
+        self._emit(run, JobSubmitFailedEvent(error=type(exc).__name__, status_code=exc.status_code))
         # No job exists: the row no longer holds its idempotency key (a retry may submit).
-        self._journal_update(run, state=RecordState.REFUSED, error=str(exc))
+        state = RecordState.NOT_SENT if outcome is SubmitOutcome.NOT_SENT else RecordState.REFUSED
+        self._journal_update(run, state=state, error=str(exc))
 
     def _submit_interrupted(self, run: EngineRun, outcome: SubmitOutcome) -> None:
         """Ctrl-C / cancellation mid-submit: say (and journal) whether a job may exist."""
         if outcome is SubmitOutcome.UNKNOWN:
-            self._emit("job.submit_unknown", run, error="interrupted", status_code=None)
+            self._emit(run, JobSubmitUnknownEvent(error="interrupted", status_code=None))
             self._journal_update(run, state=RecordState.UNKNOWN, error="interrupted during the submit")
         else:
-            self._emit("job.submit_not_sent", run, error="interrupted")
-            self._journal_update(run, state=RecordState.REFUSED, error="interrupted before the submit was sent")
+            self._emit(run, JobSubmitNotSentEvent(error="interrupted"))
+            self._journal_update(run, state=RecordState.NOT_SENT, error="interrupted before the submit was sent")
 
     def _progress(self, run: EngineRun, index: int) -> Callable[[int], None] | None:
         """Throttled `download.progress` events (every 1 MiB), so listeners can show bytes and rate."""
@@ -553,7 +655,7 @@ class JobEngine:
             state["bytes"] += size
             if state["bytes"] - state["reported"] >= 1 << 20:
                 state["reported"] = state["bytes"]
-                self._emit("download.progress", run, index=index, bytes=state["bytes"])
+                self._emit(run, DownloadProgressEvent(index=index, bytes=state["bytes"]))
 
         return on_chunk
 
@@ -570,7 +672,7 @@ class JobEngine:
 
     def _timeout(self, run: EngineRun, stage: str) -> JobTimeout:
         job_id = run.job.id if run.job else None
-        self._emit("job.timeout", run, stage=stage)
+        self._emit(run, JobTimeoutEvent(stage=stage))
         if job_id:
             message = f"no result within {run.budget:g}s while {stage}; job {job_id} may still be running (and billed)"
             hint = f"resume it later (no second submit): mediarouter jobs resume {job_id}, or Router.resume({job_id!r})"
@@ -606,18 +708,17 @@ class JobEngine:
             error.details["unexpected"] = True
             raise error from exc
 
-    def _emit(self, name: str, run: EngineRun, **data: Any) -> None:
+    def _emit(self, run: EngineRun, payload: EventPayload) -> None:
         if not self.listeners:
             return
         emit(
             self.listeners,
             Event(
-                name=name,
+                payload=payload,
                 provider=run.provider,
                 model=run.model,
                 job_id=run.job.id if run.job else None,
                 elapsed=self.clock.monotonic() - run.started,
-                data=data,
             ),
         )
 

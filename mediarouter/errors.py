@@ -18,6 +18,7 @@ __all__ = [
     "MediaRouterError",
     "ConfigurationError",
     "UnknownProvider",
+    "OutputNotSaved",
     "InvalidRequest",
     "CapabilityMismatch",
     "BudgetExceeded",
@@ -119,6 +120,14 @@ class MediaRouterError(Exception):
 
 class ConfigurationError(MediaRouterError):
     """Local setup is wrong (missing key, bad setting); nothing was sent."""
+
+
+class OutputNotSaved(ConfigurationError):
+    """The paid video was downloaded but could not be written to the requested path.
+
+    It is kept in the journal's `outputs/` directory (`details["saved_to"]`) and journaled there;
+    nothing is lost and nothing needs to be paid again.
+    """
 
 
 class UnknownProvider(ConfigurationError):

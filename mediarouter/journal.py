@@ -56,6 +56,7 @@ __all__ = [
     "job_lease",
     "journal_location",
     "open_store",
+    "outputs_dir",
 ]
 
 
@@ -681,6 +682,14 @@ def open_store(location: str | None) -> JobStore | None:
     if location == ":memory:":
         return MemoryJobStore()
     return SQLiteJobStore(os.path.expanduser(location))
+
+
+def outputs_dir(journal: JobStore | None) -> Path:
+    """Where videos without a usable target are kept: `outputs/` next to the journal file (the user
+    data dir for an in-memory or absent journal), so a paid video always has a home."""
+    if isinstance(journal, SQLiteJobStore) and journal.path != ":memory:":
+        return Path(journal.path).resolve().parent / "outputs"
+    return default_journal_path().parent / "outputs"
 
 
 def dumps(record: JobRecord) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
 from .jobs import Job
-from .journal import JobRecord, JobStore, RecordState, SQLiteJobStore, absolute_target, job_lease
+from .journal import JobRecord, JobStore, RecordState, absolute_target, job_lease, outputs_dir
 from .provider import Provider
 from .results import MediaFile, VideoResult
 
@@ -92,13 +92,6 @@ def _job(record: JobRecord) -> Job:
     return Job(id=record.job_id, provider=record.provider, model=record.model, polling_url=record.polling_url)
 
 
-def _outputs_dir(journal: JobStore) -> Path:
-    """Where a job journaled without a target is saved: next to the journal file, else the cwd."""
-    if isinstance(journal, SQLiteJobStore) and journal.path != ":memory:":
-        return Path(journal.path).resolve().parent / "outputs"
-    return Path.cwd()
-
-
 def _target(journal: JobStore, record: JobRecord, output: str | Path | None) -> Path:
     """`output` if given; else the journaled target, which must be absolute (a relative one would land
     wherever the resume runs); else `<journal dir>/outputs/JOB.mp4`."""
@@ -113,7 +106,7 @@ def _target(journal: JobStore, record: JobRecord, output: str | Path | None) -> 
                 hint=f"give the path: mediarouter jobs resume {record.job_id} -o FILE",
             )
         return Path(record.target)
-    return _outputs_dir(journal) / f"{record.job_id}.mp4"
+    return outputs_dir(journal) / f"{record.job_id}.mp4"
 
 
 def _gone(record: JobRecord) -> OutputGone:

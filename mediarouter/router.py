@@ -23,6 +23,7 @@ from .candidates import resolve_candidates
 from .capabilities import Capabilities, ModelInfo
 from .clock import Clock, SystemClock
 from .cooldown import Cooldowns
+from .downloads import check_output
 from .engine import JobEngine
 from .errors import (
     AllCandidatesFailed,
@@ -35,21 +36,44 @@ from .errors import (
     MediaRouterError,
     ProviderUnavailable,
 )
-from .events import Event, Listener, emit, with_context
+from .events import (
+    Event,
+    EventPayload,
+    Listener,
+    RouterAttemptFinishedEvent,
+    RouterAttemptStartedEvent,
+    RouterCallFinishedEvent,
+    RouterCallStartedEvent,
+    RouterCooldownEvent,
+    RouterEstimateEvent,
+    RouterFailoverEvent,
+    RouterSkippedEvent,
+    emit,
+    with_context,
+)
 from .failover import FailoverPolicy, Phase, Scope
 from .fitting import fit_request
-from .journal import JobStore, RecordState, journal_location, open_store
+from .journal import (
+    JobRecord,
+    JobStore,
+    RequestFingerprint,
+    fingerprint_request,
+    idempotency_mismatch,
+    journal_location,
+    open_store,
+)
 from .observability import default_listeners
 from .plugins import create_provider, provider_factories
+from .pricing import CostEstimate
 from .provider import Provider
-from .recovery import cancel_job, resume_job
+from .recovery import cancel_job, resume_job, unknown_advice
 from .refs import ModelRef
 from .request import VideoRequest
 from .results import Attempt, VideoResult
 from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
 from .validation import validate_request
 
-__all__ = ["Router", "generate", "generate_sync"]
+__all__ = ["PlannedCandidate", "Router", "generate", "generate_sync"]
 
 logger = logging.getLogger("mediarouter.router")
 
@@ -82,6 +106,11 @@ class Router:
         journal: JobStore | str | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if journal is not None and not isinstance(journal, str | JobStore):
+            raise ConfigurationError(
+                f"journal must be a path, 'off', ':memory:' or a JobStore; {type(journal).__name__} lacks "
+                "JobStore methods (claim, try_lease, release_lease …)",
+            )
         self._journal_spec = journal
         self._journal: JobStore | None = journal if isinstance(journal, JobStore) else None
         self._journal_open = isinstance(journal, JobStore)
@@ -144,7 +173,7 @@ class Router:
         bounds the whole call, every candidate included. With an `idempotency_key`, a call
         whose job is already journaled returns (or resumes) that job instead of submitting.
         """
-        request = VideoRequest.build(prompt=prompt, **fields)
+        request = VideoRequest.build(prompt=prompt, max_body_bytes=self.settings.max_request_bytes, **fields)
         return await self.generate_request(
             request,
             model=model,
@@ -171,22 +200,76 @@ class Router:
         idempotency_key: str | None = None,
     ) -> VideoResult:
         """`generate` for a ready-made VideoRequest."""
+        call = self._call(
+            request,
+            model=model,
+            output=output,
+            fallbacks=fallbacks,
+            fit=fit,
+            max_cost=max_cost,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+        )
         if idempotency_key is not None:
-            previous = await self._idempotent(idempotency_key, output)
+            previous = await self._idempotent(idempotency_key, call)
             if previous is not None:
                 return previous
-        call = _RoutedCall(
+        try:
+            return await call.run()
+        except Conflict as exc:
+            # Another process claimed the key between our look-up and our submit: its job, not a second one.
+            if idempotency_key is not None and exc.details.get("idempotency_claimed"):
+                previous = await self._idempotent(idempotency_key, call)
+                if previous is not None:
+                    return previous
+            raise
+
+    async def plan(
+        self,
+        prompt: str | None = None,
+        *,
+        model: str | Sequence[str] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
+        **fields: Any,
+    ) -> list[PlannedCandidate]:
+        """What `generate` would try, in order, with adjustments and estimates; submits nothing.
+
+        Reading capabilities may read a provider's (free) model listing; no job is created.
+        """
+        request = VideoRequest.build(prompt=prompt, max_body_bytes=self.settings.max_request_bytes, **fields)
+        call = self._call(request, model=model, fallbacks=fallbacks, fit=fit, max_cost=max_cost)
+        return [candidate.planned() for candidate in await call.plan()]
+
+    def _call(
+        self,
+        request: VideoRequest,
+        *,
+        model: str | Sequence[str] | None = None,
+        output: str | Path | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> _RoutedCall:
+        """One routed call, with everything checked that can be before any request (the output path too)."""
+        refs = self.resolve(model, fallbacks)
+        return _RoutedCall(
             self,
             request,
-            refs=self.resolve(model, fallbacks),
+            refs=refs,
             policy=_check_fit(fit) if fit is not None else self.fit,
             budget=_money(max_cost) if max_cost is not None else self.max_cost,
-            output=output,
+            output=check_output(output) if output is not None else None,
             poll_interval=poll_interval,
             timeout=timeout if timeout is not None else self.settings.timeout,
             idempotency_key=idempotency_key,
+            fingerprint=fingerprint_request(request, [str(r) for r in refs]) if idempotency_key is not None else None,
         )
-        return await call.run()
 
     def engine(
         self,
@@ -246,22 +329,29 @@ class Router:
         """Cancel a journaled job; raises CancelNotSupported when its provider cannot (OpenRouter)."""
         await cancel_job(self, job_id)
 
-    async def _idempotent(self, key: str, output: str | Path | None) -> VideoResult | None:
-        """The journaled result or job for `key`, instead of a second submit; None if there is none."""
+    async def _idempotent(self, key: str, call: _RoutedCall) -> VideoResult | None:
+        """The journaled result or job for `key`, instead of a second submit; None if no row holds the key."""
         journal = self.journal
         if journal is None:
-            raise ConfigurationError("idempotency_key needs the job journal, which is off")
-        record = journal.find_idempotent(key)
-        if record is None or record.state is RecordState.REFUSED:
-            return None
-        if record.job_id is None:
-            raise Conflict(
-                f"an earlier submit with idempotency key {key!r} got no answer: it may have created a job",
-                provider=record.provider,
-                model=record.model,
-                hint="check the provider's dashboard; use a new key to submit anyway",
+            raise ConfigurationError(
+                "idempotency_key needs the job journal, which is off", hint="unset MEDIAROUTER_JOURNAL=off"
             )
-        return await self.resume(record.job_id, output=output)
+        existing = journal.find_idempotent(key)
+        if existing is None or not existing.state.holds_key:
+            return None
+        new = JobRecord(key="new", provider="", model="", request=call.request.redacted(), fingerprint=call.fingerprint)
+        mismatch = idempotency_mismatch(key, existing, new)
+        if mismatch is not None:
+            raise mismatch
+        if existing.state.ambiguous or existing.job_id is None:
+            raise Conflict(
+                f"an earlier submit with idempotency key {key!r} has no known outcome ({existing.state.value}): "
+                "it may have created a job, so nothing was sent",
+                provider=existing.provider,
+                model=existing.model,
+                hint=unknown_advice(existing),
+            )
+        return await self.resume(existing.job_id, output=call.output)
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -308,9 +398,48 @@ class _Candidate:
     request: VideoRequest | None = None
     adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
     estimate: Decimal | None = None
+    cost: CostEstimate | None = None
     #: Why the candidate cannot be used; `refusal` says whether that is a local skip or a failure.
     error: MediaRouterError | None = None
     refusal: Literal["skipped", "failed"] | None = None
+
+    def planned(self) -> PlannedCandidate:
+        return PlannedCandidate(
+            ref=str(self.ref),
+            request=self.request,
+            adjustments=dict(self.adjustments),
+            estimated_cost=self.estimate,
+            price=self.cost.describe() if self.cost is not None else None,
+            usable=self.error is None,
+            reason=self.error.message if self.error is not None else None,
+            error_type=type(self.error).__name__ if self.error is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class PlannedCandidate:
+    """One candidate of `Router.plan()`: what would be sent, what it should cost, or why it would be skipped."""
+
+    ref: str
+    request: VideoRequest | None
+    adjustments: dict[str, dict[str, Any]]
+    estimated_cost: Decimal | None
+    price: str | None
+    usable: bool
+    reason: str | None
+    error_type: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "usable": self.usable,
+            "estimated_cost": str(self.estimated_cost) if self.estimated_cost is not None else None,
+            "price": self.price,
+            "adjustments": self.adjustments,
+            "reason": self.reason,
+            "error_type": self.error_type,
+            "request": self.request.redacted() if self.request is not None else None,
+        }
 
 
 @dataclass
@@ -337,6 +466,7 @@ class _RoutedCall:
         poll_interval: float | None,
         timeout: float,
         idempotency_key: str | None = None,
+        fingerprint: RequestFingerprint | None = None,
     ) -> None:
         if timeout <= 0:
             raise InvalidRequest("timeout must be > 0 seconds")
@@ -349,6 +479,7 @@ class _RoutedCall:
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.idempotency_key = idempotency_key
+        self.fingerprint = fingerprint
         self.clock: Clock = router.clock or SystemClock()
         self.call_id = uuid.uuid4().hex[:16]
         self.started = self.clock.monotonic()
@@ -361,22 +492,22 @@ class _RoutedCall:
     # -- the call ---------------------------------------------------------------------------
 
     async def run(self) -> VideoResult:
-        self._emit("router.call_started", None, candidates=[str(r) for r in self.refs], duration=self.request.duration)
+        self._emit(None, RouterCallStartedEvent(candidates=[str(r) for r in self.refs], duration=self.request.duration))
         try:
             result = await self._run()
         except MediaRouterError as exc:
             exc.details["attempts"] = [a.model_dump(mode="json") for a in self.attempts]
             self._emit(
-                "router.call_finished", None, outcome="failed", ref=self._last_ref(), error_type=type(exc).__name__
+                None, RouterCallFinishedEvent(outcome="failed", ref=self._last_ref(), error_type=type(exc).__name__)
             )
             raise
         except BaseException as exc:
             outcome = "cancelled" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt) else "failed"
             self._emit(
-                "router.call_finished", None, outcome=outcome, ref=self._last_ref(), error_type=type(exc).__name__
+                None, RouterCallFinishedEvent(outcome=outcome, ref=self._last_ref(), error_type=type(exc).__name__)
             )
             raise
-        self._emit("router.call_finished", None, outcome="succeeded", ref=result.ref, error_type=None)
+        self._emit(None, RouterCallFinishedEvent(outcome="succeeded", ref=result.ref, error_type=None))
         return result
 
     async def _run(self) -> VideoResult:
@@ -389,7 +520,7 @@ class _RoutedCall:
         except CapabilityMismatch as exc:
             if exc.field == "prompt":
                 raise
-        plan = await self._plan()
+        plan = await self.plan()
         for candidate in plan:
             result = await self._try(candidate)
             if result is not None:
@@ -400,7 +531,7 @@ class _RoutedCall:
 
     # -- planning: everything that can be known before any request ---------------------------
 
-    async def _plan(self) -> list[_Candidate]:
+    async def plan(self) -> list[_Candidate]:
         plan = [await self._plan_one(index, ref) for index, ref in enumerate(self.refs)]
         if self.budget is not None and all(isinstance(c.error, BudgetExceeded) for c in plan):
             estimates = {str(c.ref): c.estimate for c in plan}
@@ -439,7 +570,8 @@ class _RoutedCall:
             candidate.error, candidate.refusal = mismatch, "skipped"
             return candidate
         candidate.request, candidate.adjustments = fit.request, fit.adjustments
-        candidate.estimate = capabilities.estimate_cost(fit.request.duration)
+        candidate.cost = capabilities.estimate(fit.request)
+        candidate.estimate = candidate.cost.amount if candidate.cost is not None else None
         if self.budget is not None and (candidate.estimate is None or candidate.estimate > self.budget):
             if candidate.estimate is None:
                 message = f"the cost of {ref} cannot be estimated (no known price), and max_cost is {_usd(self.budget)}"
@@ -505,21 +637,31 @@ class _RoutedCall:
         assert candidate.provider is not None and candidate.request is not None
         if self.last_failed is not None:
             self._emit(
-                "router.failover",
                 candidate,
-                from_ref=self.last_failed,
-                to_ref=ref,
-                error_type=type(self.errors[-1]).__name__ if self.errors else None,
+                RouterFailoverEvent(
+                    from_ref=self.last_failed,
+                    to_ref=ref,
+                    error_type=type(self.errors[-1]).__name__ if self.errors else None,
+                ),
             )
         self._emit(
-            "router.attempt_started",
             candidate,
-            ref=ref,
-            index=candidate.index,
-            estimated_cost=str(candidate.estimate) if candidate.estimate is not None else None,
-            duration=candidate.request.duration,
-            adjustments=dict(candidate.adjustments),
-            server_address=candidate.provider.server_address,
+            RouterEstimateEvent(
+                ref=ref,
+                estimated_cost=candidate.estimate,
+                price_rule=candidate.cost.describe() if candidate.cost is not None else None,
+            ),
+        )
+        self._emit(
+            candidate,
+            RouterAttemptStartedEvent(
+                ref=ref,
+                index=candidate.index,
+                estimated_cost=candidate.estimate,
+                duration=candidate.request.duration,
+                adjustments=dict(candidate.adjustments),
+                server_address=candidate.provider.server_address,
+            ),
         )
         listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
         engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
@@ -536,6 +678,7 @@ class _RoutedCall:
                 idempotency_key=self.idempotency_key,
                 run=run,
                 estimate=candidate.estimate,
+                fingerprint=self.fingerprint,
             )
         except MediaRouterError as exc:
             job_id = run.job.id if run.job is not None else None
@@ -596,7 +739,7 @@ class _RoutedCall:
 
     def _skip(self, candidate: _Candidate, outcome: str, error: MediaRouterError) -> None:
         attempt = self._record(candidate, outcome, error)
-        self._emit("router.skipped", candidate, ref=str(candidate.ref), reason=error.message)
+        self._emit(candidate, RouterSkippedEvent(ref=str(candidate.ref), reason=error.message))
         logger.info("skipping %s: %s", candidate.ref, error.message)
         self._attempt_finished(candidate, attempt)
 
@@ -617,7 +760,7 @@ class _RoutedCall:
         if verdict.cooldown:
             seconds = self.router.cooldowns.start(ref, error)
             if seconds > 0:
-                self._emit("router.cooldown", candidate, ref=ref, seconds=seconds)
+                self._emit(candidate, RouterCooldownEvent(ref=ref, seconds=seconds))
         if not verdict.failover:
             if phase == "job" and job_id:
                 # Money is at stake: a job that may still run (and bill) is left to the caller, with its id.
@@ -657,32 +800,32 @@ class _RoutedCall:
 
     def _attempt_finished(self, candidate: _Candidate, attempt: Attempt) -> None:
         self._emit(
-            "router.attempt_finished",
             candidate,
             job_id=attempt.job_id,
-            ref=attempt.ref,
-            outcome=attempt.outcome,
-            error_type=attempt.error_type,
-            status_code=attempt.status_code,
-            cost=str(attempt.cost) if attempt.cost is not None else None,
+            payload=RouterAttemptFinishedEvent(
+                ref=attempt.ref,
+                outcome=attempt.outcome,
+                error_type=attempt.error_type,
+                status_code=attempt.status_code,
+                cost=attempt.cost,
+            ),
         )
 
     def _last_ref(self) -> str | None:
         return self.attempts[-1].ref if self.attempts else None
 
-    def _emit(self, name: str, candidate: _Candidate | None, *, job_id: str | None = None, **data: Any) -> None:
+    def _emit(self, candidate: _Candidate | None, payload: EventPayload, *, job_id: str | None = None) -> None:
         if not self.router.listeners:
             return
         ref = candidate.ref if candidate is not None else None
         emit(
             self.router.listeners,
             Event(
-                name=name,
+                payload=payload,
                 provider=ref.provider if ref else None,
                 model=ref.model_id if ref else None,
                 job_id=job_id,
                 elapsed=self.clock.monotonic() - self.started,
-                data=data,
                 call_id=self.call_id,
                 attempt=candidate.index if candidate is not None else None,
             ),

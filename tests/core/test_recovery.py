@@ -166,7 +166,6 @@ def test_resume_without_output_writes_to_the_journaled_absolute_path_never_the_c
     assert "poll:job-rel" not in provider.calls
 
 
-@pytest.mark.xfail(strict=True, reason="the engine journals targets via absolute_target (lead's engine change)")
 async def test_a_relative_output_is_journaled_absolute(
     clock: FakeClock, journal: SQLiteJobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

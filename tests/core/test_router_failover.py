@@ -232,10 +232,12 @@ async def test_router_events_tie_every_step_to_the_call_and_the_candidate(fleet:
     names = [e.name for e in events if e.name.startswith("router.")]
     assert names == [
         "router.call_started",
+        "router.estimate",
         "router.attempt_started",
         "router.attempt_finished",
         "router.cooldown",
         "router.failover",
+        "router.estimate",
         "router.attempt_started",
         "router.attempt_finished",
         "router.call_finished",

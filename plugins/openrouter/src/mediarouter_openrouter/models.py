@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from mediarouter import Capabilities, Modality, ModelInfo
+from mediarouter.pricing import rules_from_skus
 
 from .catalog import CATALOG
 from .wire import VideoModel
@@ -65,6 +66,9 @@ def model_info(model: VideoModel, *, source: str) -> ModelInfo:
         seed=model.seed,
         passthrough_parameters=_as_tuple(model.allowed_passthrough_parameters),
         price_per_second=price_per_second(model.pricing_skus),
+        prices=rules_from_skus(model.pricing_skus),
+        # OpenRouter: an omitted generate_audio defaults to the endpoint's capability (the SDK's rule).
+        default_audio=bool(model.generate_audio) if model.generate_audio is not None else None,
         pricing=dict(model.pricing_skus) if model.pricing_skus is not None else None,
     )
     return ModelInfo(
