@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 
 from ..errors import AllCandidatesFailed, MediaRouterError
-from ..events import Event, Listener
+from ..events import Event, JobSubmittedEvent, JobSubmitUnknownEvent, Listener
 from ..results import VideoResult
-from ..router import Router
+from ..router import PlannedCandidate, Router
 from ..settings import FIT_POLICIES, FitPolicy
 from .errors import fail
 from .params import JSON_OBJECT
@@ -68,7 +72,9 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     help="Candidates that do not support the request: strict = error, adjust = snap duration/resolution/"
     "aspect ratio to the nearest supported value, skip = next candidate [config: fit, default skip].",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Save to FILE.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Save to FILE (checked before any request)."
+)
 @click.option("--duration", type=int, help="Seconds (one of the model's supported durations).")
 @click.option("--resolution", help="e.g. 720p, 1080p, 4K.")
 @click.option("--aspect-ratio", help="e.g. 16:9, 9:16, 1:1.")
@@ -112,7 +118,12 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 @click.option("--previous-job-id", help="Continue or edit a completed job (models that support it).")
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), help="Seconds between first polls.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Deadline (s) of the whole call [600].")
-@click.option("--emulator", is_flag=True, help="Run against the bundled OpenRouter emulator, in-process, offline.")
+@click.option(
+    "--emulator",
+    is_flag=True,
+    help="Run every candidate against its provider's bundled emulator, in-process and offline (a provider "
+    "without an emulator is refused before any request).",
+)
 @click.option(
     "--emulator-inject",
     "emulator_inject",
@@ -129,6 +140,11 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     "--idempotency-key",
     metavar="KEY",
     help="Run at most one job for KEY: a repeated call returns (or resumes) the journaled job instead of paying again.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (candidates in order, adjustments, estimated cost) and exit; no job is submitted.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
@@ -148,6 +164,7 @@ def generate_command(
     emulator_inject: tuple[str, ...],
     emulator_polls_before_completed: int | None,
     idempotency_key: str | None,
+    dry_run: bool,
     as_json: bool,
     quiet: bool,
     **fields: Any,
@@ -163,8 +180,10 @@ def generate_command(
     (nothing sent); 3 authentication (401/403); 4 insufficient credits (402);
     5 rate limited after retries (429); 6 provider unavailable after retries
     (5xx, network); 7 job failed/cancelled/expired; 8 timeout (the job id is
-    printed: the job may still finish); 1 anything else. When every candidate
-    failed, the code is the last attempt's.
+    printed: the job may still finish; or nothing was submitted in time);
+    9 the submit's outcome is unknown (a job may exist: see `jobs list`);
+    130/143 interrupted (SIGINT/SIGTERM; a resume hint is printed);
+    1 anything else. When every candidate failed, the code is the last attempt's.
     """
     if (emulator_inject or emulator_polls_before_completed is not None) and not emulator:
         raise click.UsageError("--emulator-inject and --emulator-polls-before-completed need --emulator")
@@ -185,13 +204,20 @@ def generate_command(
         request_fields["provider_options"] = merged
     if emulator and poll_interval is None:
         poll_interval = EMULATOR_POLL_INTERVAL
+    if dry_run:
+        _dry_run(prompt, model, fallbacks, fit, max_cost, emulator, emulator_options, request_fields, as_json=as_json)
+        return
     progress = progress_for(quiet=quiet, as_json=as_json)
     listeners: list[Listener] = [progress]
     accepted: list[str] = []  # job ids accepted during this call, for the resume hint
+    unknown: list[str] = []  # refs whose submit may have created a job we have no id for
 
     def track(event: Event) -> None:
-        if event.name == "job.submitted" and event.job_id:
-            accepted.append(event.job_id)
+        match event.payload:
+            case JobSubmittedEvent() if event.job_id:
+                accepted.append(event.job_id)
+            case JobSubmitUnknownEvent():
+                unknown.append(f"{event.provider}/{event.model}")
 
     listeners.append(track)
 
@@ -215,7 +241,7 @@ def generate_command(
             )
 
     try:
-        with progress:
+        with progress, _sigterm_as_interrupt() as terminated:
             result = asyncio.run(_run())
     except MediaRouterError as exc:
         if as_json:
@@ -224,18 +250,86 @@ def generate_command(
             click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "attempts": attempts}))
         fail(exc)
     except KeyboardInterrupt:
+        signal_name = "SIGTERM" if terminated else "interrupted"
+        code = 143 if terminated else 130
         if accepted and not emulator:
             job_id = accepted[-1]
             click.echo(
-                f"mediarouter: interrupted; job {job_id} keeps running upstream (and is billed). "
+                f"mediarouter: {signal_name}; job {job_id} keeps running upstream (and is billed). "
                 f"Resume it: mediarouter jobs resume {job_id} -o {shlex.quote(str(output))}",
                 err=True,
             )
+        elif unknown:
+            click.echo(
+                f"mediarouter: {signal_name} during the submit to {unknown[-1]}: a job may have been accepted "
+                "(and billed). `mediarouter jobs list` shows it as unknown, with what to do",
+                err=True,
+            )
         else:
-            click.echo("mediarouter: interrupted" + (" (no job was accepted)" if not accepted else ""), err=True)
-        raise SystemExit(130) from None
+            click.echo(f"mediarouter: {signal_name}" + ("" if accepted else " (nothing was submitted)"), err=True)
+        raise SystemExit(code) from None
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
         return
     if not quiet:
         click.echo(summary_line(result))
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[bool]]:
+    """SIGTERM (a container stop, `kill`) is handled like Ctrl-C: the job is journaled, a hint printed."""
+    terminated: list[bool] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        terminated.append(True)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        yield terminated
+        return
+    try:
+        yield terminated
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dry_run(
+    prompt: str | None,
+    model: str | None,
+    fallbacks: tuple[str, ...],
+    fit: FitPolicy | None,
+    max_cost: Decimal | None,
+    emulator: bool,
+    emulator_options: dict[str, Any],
+    request_fields: dict[str, Any],
+    *,
+    as_json: bool,
+) -> None:
+    async def _plan() -> list[PlannedCandidate]:
+        async with Router(emulator=emulator, emulator_options=emulator_options, journal="off") as router:
+            return await router.plan(
+                prompt, model=model, fallbacks=list(fallbacks), fit=fit, max_cost=max_cost, **request_fields
+            )
+
+    try:
+        plan = asyncio.run(_plan())
+    except MediaRouterError as exc:
+        fail(exc)
+    if as_json:
+        click.echo(json.dumps({"ok": True, "dry_run": True, "candidates": [c.to_dict() for c in plan]}))
+        return
+    click.echo("dry run: nothing is submitted. Candidates in order:")
+    for number, candidate in enumerate(plan, 1):
+        if not candidate.usable:
+            click.echo(f"  {number}. {candidate.ref}: skipped ({candidate.error_type}: {candidate.reason})")
+            continue
+        cost = candidate.price or "cost unknown (no published price)"
+        line = f"  {number}. {candidate.ref}: estimated {cost}"
+        if candidate.adjustments:
+            changes = ", ".join(
+                f"{k} {v.get('requested')!r} → {v.get('applied')!r}" for k, v in candidate.adjustments.items()
+            )
+            line += f"; adjusted: {changes}"
+        click.echo(line)

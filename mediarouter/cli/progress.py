@@ -31,8 +31,10 @@ from ..events import (
     JobSubmitRetryEvent,
     JobSubmittedEvent,
     JobSubmittingEvent,
+    JobSubmitUnknownEvent,
     RouterAttemptFinishedEvent,
     RouterAttemptStartedEvent,
+    RouterEstimateEvent,
     RouterFailoverEvent,
     RouterSkippedEvent,
 )
@@ -101,6 +103,13 @@ def _router_line(event: Event) -> str | None:
             return f"failing over to {to_ref}"
         case RouterSkippedEvent(ref=ref, reason=reason):
             return f"skipping {ref}: {reason}"
+        case RouterEstimateEvent(ref=ref, estimated_cost=cost, price_rule=rule):
+            if cost is None:
+                return f"estimated cost on {ref}: unknown (no published price)"
+            return f"submitting to {ref}: estimated {rule or f'${cost}'}"
+        case JobSubmitUnknownEvent(error=error, status_code=code):
+            status = f" (HTTP {code})" if code is not None else ""
+            return f"the submit's outcome is unknown after {error}{status}: a job may exist and be billed"
     return None
 
 

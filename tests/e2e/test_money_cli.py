@@ -1,0 +1,71 @@
+"""Money rules a user meets at the command line: nothing is sent for a dry run or a bad output path,
+and SIGTERM is handled like Ctrl-C (exit 143, with the resume hint for the accepted job)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAST, MEDIAROUTER, VEO, WAN, Emulator
+from .test_resume_cli import slow_emulator, submits, wait_for_accepted_job
+
+pytestmark = pytest.mark.slow
+__all__ = ["slow_emulator"]  # a fixture, imported for its side effect
+
+
+def test_dry_run_prints_the_plan_and_submits_nothing(emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    emu = emulator()
+    before = submits(emu)
+    proc = emu.run(
+        "generate", "A fox", "--model", VEO, "--fallback", WAN, "--duration", "7", "--fit", "adjust",
+        "--dry-run", "--json", "-o", str(tmp_path / "fox.mp4"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert [c["ref"] for c in plan["candidates"]] == [VEO, WAN]
+    assert plan["candidates"][0]["adjustments"]["duration"] == {"requested": 7, "applied": 8}
+    assert plan["candidates"][0]["estimated_cost"] is not None
+    assert submits(emu) == before
+    assert not (tmp_path / "fox.mp4").exists()
+
+
+@pytest.mark.parametrize("where", ["directory", "under-a-file"])
+def test_a_bad_output_path_fails_before_any_request(
+    emulator: Callable[..., Emulator], tmp_path: Path, where: str
+) -> None:
+    emu = emulator()
+    before = submits(emu)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    target = tmp_path if where == "directory" else blocker / "out.mp4"
+    proc = emu.generate("--model", VEO, "-o", str(target))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nothing was sent" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert submits(emu) == before
+
+
+def test_sigterm_after_the_submit_exits_143_with_the_resume_hint(slow_emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "video.mp4"
+    proc = subprocess.Popen(
+        [MEDIAROUTER, "generate", "A golden retriever on a beach", "--model", VEO, *FAST, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=slow_emulator.env,
+    )
+    job_id = wait_for_accepted_job(slow_emulator)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "SIGTERM" in last and f"mediarouter jobs resume {job_id}" in last
+    shown = json.loads(slow_emulator.run("jobs", "show", job_id, "--json").stdout)
+    assert shown["state"] == "interrupted"
+    assert submits(slow_emulator) == 1
