@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         default_server_message,
         error_for_status,
     )
+    from .wire import WireModel, describe_validation_error, parse_json_object, parse_model, snippet
 
 #: Lazy: the engine needs `sending` and `statuses` without importing httpx at `import mediarouter`.
 _WHERE = {
@@ -58,6 +59,11 @@ _WHERE = {
     "StatusRules": "statuses",
     "default_server_message": "statuses",
     "error_for_status": "statuses",
+    "WireModel": "wire",
+    "describe_validation_error": "wire",
+    "parse_json_object": "wire",
+    "parse_model": "wire",
+    "snippet": "wire",
 }
 
 __all__ = [
@@ -72,14 +78,19 @@ __all__ = [
     "ServerMessage",
     "StatusRules",
     "UNAVAILABLE_STATUSES",
+    "WireModel",
     "current_probe",
     "default_server_message",
+    "describe_validation_error",
     "display_origin",
     "error_for_status",
     "is_textual",
     "origin_of",
+    "parse_json_object",
+    "parse_model",
     "parse_retry_after",
     "probe_sends",
+    "snippet",
 ]
 
 

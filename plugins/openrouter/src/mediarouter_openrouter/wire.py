@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from mediarouter import ProtocolError
+from mediarouter.http.wire import WireModel, snippet
+from mediarouter.http.wire import describe_validation_error as _describe
+from mediarouter.http.wire import parse_json_object as _parse_json_object
 
 __all__ = [
     "WireModel",
@@ -34,15 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("mediarouter.openrouter")
-
-#: How much of an unreadable body goes into an error message.
-SNIPPET_CHARS = 200
-
-
-class WireModel(BaseModel):
-    """Base of every wire shape: extra fields are kept, never an error."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class Usage(WireModel):
@@ -140,34 +134,9 @@ class ErrorBody(WireModel):
         return value
 
 
-def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def parse_json_object(body: bytes, *, what: str, **context: Any) -> dict[str, Any]:
     """Decode a JSON object or raise ProtocolError saying what was expected and what came instead."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        shown = snippet(body) or "an empty body"
-        raise ProtocolError(f"OpenRouter sent {what} that is not JSON: {shown}", **context) from None
-    if not isinstance(data, dict):
-        raise ProtocolError(
-            f"OpenRouter sent {what} as a JSON {type(data).__name__}, expected an object: {snippet(body)}",
-            **context,
-        )
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return _parse_json_object(body, label="OpenRouter", what=what, **context)
 
 
 def parse_job(body: bytes, **context: Any) -> VideoGenerationResponse:
