@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, ClassVar, cast
 
 import httpx
 import pytest
 from hypothesis import settings
 from mediarouter_contracts import ContractViolation, FakeClock
 
-from mediarouter import JobState, JobStatus, MediaRouterError, Provider, VideoRequest
+from mediarouter import Download, Job, JobOutput, JobState, JobStatus, MediaRouterError, Provider, VideoRequest
+from mediarouter.http import ServerMessage
 
 from . import example_plugin
 from .example_plugin import AcmeVideoProvider
@@ -36,24 +40,26 @@ class Broken(
 
 
 def broken(provider_class: type[AcmeVideoProvider]) -> Broken:
-    return type(f"Broken{provider_class.__name__}", (Broken,), {"provider_class": provider_class})()
+    return cast(Broken, type(f"Broken{provider_class.__name__}", (Broken,), {"provider_class": provider_class})())
+
+
+def _with_rules(provider: AcmeVideoProvider, **changes: Any) -> None:
+    """The plugin's own StatusRules, "refined" wrongly (what a plugin controls on the shared table)."""
+    provider.http.rules = replace(provider.http.rules, **changes)
 
 
 class Generic402(AcmeVideoProvider):
-    """Maps 402 to a generic error instead of InsufficientCredits."""
+    """Refines 402 to a generic error instead of InsufficientCredits."""
 
-    @staticmethod
-    def _error(response: httpx.Response, body: bytes, **context: Any) -> MediaRouterError:
-        error = AcmeVideoProvider._error(response, body, **context)
-        if response.status_code == 402:
-            return MediaRouterError(error.message, status_code=402, server_message=error.server_message)
-        return error
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _with_rules(self, classes={402: MediaRouterError})
 
 
 class ResubmitsOnPollError(AcmeVideoProvider):
     """Answers a failed poll by submitting the job again (a second paid job)."""
 
-    async def poll(self, job: Any) -> JobStatus:
+    async def poll(self, job: Job) -> JobStatus:
         try:
             return await super().poll(job)
         except MediaRouterError:
@@ -65,50 +71,75 @@ class PollsUntilDone(AcmeVideoProvider):
     """Loops inside poll() on its own clock until the job ends: the engine's deadline never gets a say."""
 
     def __init__(self, *args: Any, clock: FakeClock, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.clock = clock
+        super().__init__(*args, clock=clock, **kwargs)
+        self.own_clock = clock
 
-    async def poll(self, job: Any) -> JobStatus:
+    async def poll(self, job: Job) -> JobStatus:
         while True:
             status = await super().poll(job)
             if status.state.terminal:
                 return status
-            await self.clock.sleep(10)
+            await self.own_clock.sleep(10)
 
 
 class KeyEverywhere(AcmeVideoProvider):
-    """Sends the key with every request, CDN downloads included."""
+    """Downloads with a hand-made client that puts the key on every URL (CDN links, redirects to them)."""
 
-    def _headers(self, url: httpx.URL) -> dict[str, str]:
-        return {"X-Api-Key": self._key or ""}
+    def __init__(self, *args: Any, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(*args, transport=transport, **kwargs)
+        self.own_client = httpx.AsyncClient(transport=transport, follow_redirects=True)
+
+    async def aclose(self) -> None:
+        await self.own_client.aclose()
+        await super().aclose()
+
+    @asynccontextmanager
+    async def open_download(
+        self, job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0
+    ) -> AsyncIterator[Download]:
+        own = self.http.endpoint("generations", job.id, "videos", str(output.index))
+        url = output.signed_url or output.url or str(own)
+        key = self._key.get_secret_value() if self._key is not None else ""
+        context: dict[str, Any] = {"phase": "download", "model": job.model, "job_id": job.id}
+        try:
+            async with self.own_client.stream("GET", url, headers={"X-Api-Key": key}) as response:
+                if not response.is_success:
+                    raise self.http.status_error(response, await response.aread(), **context)
+                yield Download(chunks=response.aiter_bytes(), content_type=response.headers.get("content-type"))
+        except httpx.HTTPError as exc:
+            raise self.http.transport_error(exc, **context) from exc
 
 
 class ExpiredIsRunning(AcmeVideoProvider):
     """Treats `expired` as still running."""
 
-    async def poll(self, job: Any) -> JobStatus:
+    async def poll(self, job: Job) -> JobStatus:
         status = await super().poll(job)
         if status.state is JobState.EXPIRED:
             return status.model_copy(update={"state": JobState.IN_PROGRESS})
         return status
 
 
-class IgnoresRetryAfter(AcmeVideoProvider):
-    """Drops the server's Retry-After."""
+def _drop_retry_after(error: MediaRouterError, said: ServerMessage, phase: str) -> MediaRouterError:
+    error.retry_after = None
+    return error
 
-    @staticmethod
-    def _error(response: httpx.Response, body: bytes, **context: Any) -> MediaRouterError:
-        error = AcmeVideoProvider._error(response, body, **context)
-        error.retry_after = None
-        return error
+
+class IgnoresRetryAfter(AcmeVideoProvider):
+    """A `refine` hook that drops the server's Retry-After."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _with_rules(self, refine=_drop_retry_after)
 
 
 class TrustsTheBody(AcmeVideoProvider):
     """Reads the job object with plain dict indexing: a KeyError or JSONDecodeError on an odd answer."""
 
-    async def poll(self, job: Any) -> JobStatus:
-        raw = await self._json("GET", self._url("generations", job.id), model=job.model, job_id=job.id)
-        generation = json.loads(raw)["generation"]
+    async def poll(self, job: Job) -> JobStatus:
+        url = self.http.endpoint("generations", job.id)
+        answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
+        generation = json.loads(answer.body)["generation"]
         state = {"queued": JobState.PENDING, "running": JobState.IN_PROGRESS, "succeeded": JobState.COMPLETED}
         return JobStatus(job_id=job.id, state=state.get(generation["state"], JobState.FAILED))
 
@@ -116,7 +147,7 @@ class TrustsTheBody(AcmeVideoProvider):
 class PrefetchesInTheBackground(AcmeVideoProvider):
     """Starts a background task it never cleans up."""
 
-    async def poll(self, job: Any) -> JobStatus:
+    async def poll(self, job: Job) -> JobStatus:
         asyncio.get_running_loop().create_task(asyncio.sleep(3600))
         return await super().poll(job)
 
