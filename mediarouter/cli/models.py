@@ -16,7 +16,7 @@ from .errors import fail
 @click.command()
 @click.argument("prefix", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--emulator", is_flag=True, help="List what the bundled emulator serves (no network).")
+@click.option("--emulator", is_flag=True, help="List what the providers' bundled emulators serve (no network).")
 def models_command(prefix: str | None, as_json: bool, emulator: bool) -> None:
     """List video models and their capabilities, optionally only refs starting with PREFIX."""
 

@@ -34,6 +34,7 @@ from ..events import (
     JobSubmitUnknownEvent,
     RouterAttemptFinishedEvent,
     RouterAttemptStartedEvent,
+    RouterCallFinishedEvent,
     RouterEstimateEvent,
     RouterFailoverEvent,
     RouterSkippedEvent,
@@ -93,14 +94,27 @@ def _status_line(event: Event) -> str | None:
     return None
 
 
+#: The last failed candidate of each routed call, said with the failover that follows it.
+_FAILED: dict[str | None, str] = {}
+
+
 def _router_line(event: Event) -> str | None:
-    """The router's decisions worth a line: failures, failovers, skipped candidates."""
+    """The router's decisions worth a line: failovers (with why), skipped candidates, estimates.
+
+    A failed candidate is said when the call moves on from it; the last one's failure is the
+    error line itself, so it is not said twice.
+    """
     match event.payload:
         case RouterAttemptFinishedEvent(outcome="failed", ref=ref, error_type=error_type, status_code=code):
             status = f", HTTP {code}" if code is not None else ""
-            return f"{ref} failed ({error_type}{status})"
+            _FAILED[event.call_id] = f"{ref} failed ({error_type}{status})"
+            return None
         case RouterFailoverEvent(to_ref=to_ref):
-            return f"failing over to {to_ref}"
+            failed = _FAILED.pop(event.call_id, None)
+            return f"{failed}; failing over to {to_ref}" if failed else f"failing over to {to_ref}"
+        case RouterCallFinishedEvent():
+            _FAILED.pop(event.call_id, None)
+            return None
         case RouterSkippedEvent(ref=ref, reason=reason):
             return f"skipping {ref}: {reason}"
         case RouterEstimateEvent(ref=ref, estimated_cost=cost, price_rule=rule):

@@ -32,6 +32,8 @@ from mediarouter.events import (
     JobStatusChangedEvent,
     JobSubmittedEvent,
     JobSubmittingEvent,
+    RouterAttemptFinishedEvent,
+    RouterCallFinishedEvent,
     RouterFailoverEvent,
 )
 from mediarouter.results import Attempt, MediaFile, VideoResult
@@ -104,6 +106,26 @@ def test_plain_lines_keep_the_status_format_and_say_when_the_router_fails_over(
     plain(_event(JobPolledEvent(status="completed", polls=4)))  # per-poll noise: nothing
     plain(Event(elapsed=2.0, payload=RouterFailoverEvent(from_ref="a/b", to_ref=VEO, error_type=None)))
     assert capsys.readouterr().err.splitlines() == ["[  1.0s] status: completed", f"[  2.0s] failing over to {VEO}"]
+
+
+def test_a_failed_candidate_is_said_with_its_failover_and_the_last_one_not_twice(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = PlainProgress()
+
+    def failed(ref: str) -> Event:
+        payload = RouterAttemptFinishedEvent(
+            ref=ref, outcome="failed", error_type="RateLimited", status_code=429, cost=None
+        )
+        return Event(elapsed=1.0, call_id="c1", payload=payload)
+
+    plain(failed("a/b"))
+    plain(Event(elapsed=1.0, call_id="c1", payload=RouterFailoverEvent(from_ref="a/b", to_ref=VEO, error_type=None)))
+    plain(failed(VEO))  # the last candidate: the CLI's error line says it
+    plain(Event(elapsed=2.0, call_id="c1", payload=RouterCallFinishedEvent(outcome="failed", ref=VEO, error_type=None)))
+    assert capsys.readouterr().err.splitlines() == [
+        f"[  1.0s] a/b failed (RateLimited, HTTP 429); failing over to {VEO}"
+    ]
 
 
 def _result(path: Path, **extra: object) -> VideoResult:
