@@ -15,7 +15,7 @@ What the status name adds to the HTTP code (everything else is the shared table)
 | 400 | INVALID_ARGUMENT, message "payload size" | PayloadTooLarge |
 | 400 | FAILED_PRECONDITION, message about billing | InsufficientCredits |
 | 429 | RESOURCE_EXHAUSTED with RetryInfo.retryDelay | RateLimited, `retry_after` = the delay |
-| 429 | RESOURCE_EXHAUSTED, no delay, zero quota (`limit: 0`) or prepayment/billing | InsufficientCredits |
+| 429 | RESOURCE_EXHAUSTED, no delay, zero quota (`limit: 0`) or depleted prepayment | InsufficientCredits |
 
 Inside a finished operation: CANCELLED is `cancelled`, DEADLINE_EXCEEDED is `expired` (Google gave up
 on the job: the router stops rather than paying for a second one while the first may be billed),
@@ -80,6 +80,8 @@ RPC_CODES: dict[int, str] = {
 
 _MESSAGE_SERVER_CHARS = 300
 _BILLING = re.compile(r"\b(billing|prepay\w*)\b", re.IGNORECASE)
+#: Google's ordinary 429 text says "check your plan and billing details" too: only prepayment means money here.
+_PREPAID = re.compile(r"\bprepay\w*", re.IGNORECASE)
 _ZERO_QUOTA = re.compile(r"\blimit:\s*0\b")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 _PAYLOAD = re.compile(r"payload size|request entity too large", re.IGNORECASE)
@@ -192,7 +194,7 @@ def refine(error: MediaRouterError, said: ServerMessage, phase: str) -> MediaRou
         code == 429
         and name == "RESOURCE_EXHAUSTED"
         and error.retry_after is None
-        and (_ZERO_QUOTA.search(message) or _BILLING.search(message))
+        and (_ZERO_QUOTA.search(message) or _PREPAID.search(message))
     ):
         return _reclassed(error, InsufficientCredits)  # a zero quota (no paid tier): waiting will not help
     return error
