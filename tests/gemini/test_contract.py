@@ -13,7 +13,7 @@ Two things here go beyond an adapter, because the kit cannot express them yet (r
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -32,6 +32,7 @@ MODEL = "veo-3.1-generate-preview"
 PNG = "data:image/png;base64,iVBORw0KGgo="
 _CATALOG = catalog_model(MODEL)
 assert _CATALOG is not None
+_CAPABILITIES = _CATALOG.capabilities
 _EIGHT_SECONDS = {"1080p", "4K", "1920x1080", "1080x1920", "3840x2160", "2160x3840"}
 
 
@@ -66,7 +67,7 @@ class TestGeminiContract(ProviderContract):
     model_id = MODEL
     base_url = BASE_URL
     # Exactly what the provider discovers (its catalog), so rule 9's invalid cases are refused locally.
-    capabilities: Capabilities = _CATALOG.capabilities
+    capabilities: ClassVar[Capabilities] = _CAPABILITIES
     phases = ("submit", "poll", "download")
 
     def provider_factory(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> Provider:

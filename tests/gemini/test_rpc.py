@@ -151,7 +151,7 @@ def test_a_submit_5xx_warns_that_the_job_may_exist() -> None:
 
 def test_the_key_never_appears_in_the_error() -> None:
     body = _envelope(400, "INVALID_ARGUMENT", f"bad request with key={KEY}")
-    error = error_from_http(400, body, phase="submit", secrets=[KEY])
+    error = error_from_http(400, body, phase="submit", secrets=(KEY,))
     assert KEY not in str(error) and KEY not in (error.server_message or "") and KEY not in repr(error)
 
 
@@ -239,6 +239,7 @@ def test_a_filtered_result_is_failed_carrying_the_reasons() -> None:
 
 
 def test_a_result_with_no_samples_and_no_reason_says_so() -> None:
-    for response in ({}, None):
+    responses: tuple[dict[str, Any] | None, ...] = ({}, None)
+    for response in responses:
         ending = operation_ending(_filtered(response))
         assert ending is not None and ending.state is JobState.FAILED and "without a reason" in ending.error
