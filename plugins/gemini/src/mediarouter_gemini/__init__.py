@@ -1,8 +1,8 @@
 """Google Gemini API (Veo) video provider for mediarouter.
 
-This release holds the I/O-free parts: the wire models (`wire`), the model catalog
-(`catalog`), the request-body builder (`body`) and the google.rpc error mapping (`rpc`).
-The provider class, its HTTP client and the emulator come in a later phase.
+`provider.GeminiVideoProvider` is the backend (refs `gemini/<model>`); the I/O-free parts are the
+wire models (`wire`), the model catalog (`catalog`), the request-body builder (`body`) and the
+google.rpc mapping (`rpc`). `emulator` is an offline Gemini-compatible API (the `emulator` extra).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ __all__ = [
     "OperationResponse",
     "Operation",
     "ErrorEnvelope",
+    "is_operation_name",
     "snippet",
     "parse_json_object",
     "parse_operation",
@@ -41,6 +42,11 @@ SNIPPET_CHARS = 200
 #: Only plain resource paths (`models/<model>/operations/<id>`, `operations/<id>`) are
 #: accepted, so a hostile or broken answer cannot point the keyed poll at another path.
 _OPERATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~\-]*(/[A-Za-z0-9][A-Za-z0-9._~\-]*)*$")
+
+
+def is_operation_name(value: str) -> bool:
+    """A plain resource path (`models/<model>/operations/<id>`): no scheme, no `..`, no query, no empty segment."""
+    return bool(_OPERATION_NAME.match(value)) and not any(part in {".", ".."} for part in value.split("/"))
 
 
 class WireModel(BaseModel):
@@ -158,7 +164,7 @@ class Operation(WireModel):
     @field_validator("name")
     @classmethod
     def _resource_path(cls, value: str) -> str:
-        if not _OPERATION_NAME.match(value) or any(part in {".", ".."} for part in value.split("/")):
+        if not is_operation_name(value):
             raise ValueError(f"not a resource path: {value[:80]!r}")
         return value
 

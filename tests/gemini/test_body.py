@@ -138,19 +138,30 @@ def test_images_go_inline_with_their_mime_type_and_references_as_assets() -> Non
 
 
 def test_reference_images_with_a_short_duration_are_refused() -> None:
-    refs = _req(prompt="p", duration=6, input_references=[{"type": "image_url", "image_url": {"url": "u"}}])
+    refs = _req(
+        prompt="p",
+        duration=6,
+        input_references=[{"type": "image_url", "image_url": {"url": "https://img.example.test/u.png"}}],
+    )
     with pytest.raises(CapabilityMismatch, match=r"reference images .* needs duration=8s"):
         build_body(V31, refs, ResolvedImages(references=(PNG,)))
 
 
 def test_more_than_three_reference_images_are_refused() -> None:
-    refs = _req(prompt="p", input_references=[{"type": "image_url", "image_url": {"url": f"u{i}"}} for i in range(4)])
+    refs = _req(
+        prompt="p",
+        input_references=[
+            {"type": "image_url", "image_url": {"url": f"https://img.example.test/u{i}.png"}} for i in range(4)
+        ],
+    )
     with pytest.raises(CapabilityMismatch, match="at most 3 reference images"):
         build_body(V31, refs, ResolvedImages(references=(PNG,) * 4))
 
 
 def test_reference_images_on_a_model_without_them_are_refused_by_capabilities() -> None:
-    refs = _req(prompt="p", input_references=[{"type": "image_url", "image_url": {"url": "u"}}])
+    refs = _req(
+        prompt="p", input_references=[{"type": "image_url", "image_url": {"url": "https://img.example.test/u.png"}}]
+    )
     with pytest.raises(CapabilityMismatch, match="reference-to-video"):
         build_body("veo-3.0-generate-001", refs, ResolvedImages(references=(PNG,)))
 
@@ -163,7 +174,9 @@ def test_unresolved_or_extra_images_are_refused_so_no_frame_is_silently_dropped(
 
 
 def test_a_last_frame_without_a_first_frame_is_refused() -> None:
-    request = _req(prompt="p", frame_images=[{"image_url": {"url": "u"}, "frame_type": "last_frame"}])
+    request = _req(
+        prompt="p", frame_images=[{"image_url": {"url": "https://img.example.test/u.png"}, "frame_type": "last_frame"}]
+    )
     with pytest.raises(InvalidRequest, match="last_frame needs a first_frame"):
         build_body(V31, request, ResolvedImages(last_frame=PNG))
 

@@ -1,21 +1,25 @@
-"""google.rpc statuses → the mediarouter taxonomy (which decides retry, failover or stop)."""
+"""google.rpc statuses → the mediarouter taxonomy (which decides retry, failover or stop).
+
+HTTP answers go through the core's shared table with Gemini's `RULES`; only what Google's status
+names and details add is Gemini's own. A finished operation's error is a job state, not an exception.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from mediarouter_gemini.rpc import RPC_CODES, error_from_http, error_from_operation, filtered_failure, status_name
-from mediarouter_gemini.wire import GenerateVideoResponse, Operation
+from mediarouter_gemini.rpc import RPC_CODES, RULES, operation_ending, status_name
+from mediarouter_gemini.wire import Operation
 
 from mediarouter import (
     AuthenticationFailed,
     Conflict,
     InsufficientCredits,
     InvalidRequest,
-    JobCancelled,
-    JobFailed,
+    JobState,
     MediaRouterError,
     NotFound,
     PayloadTooLarge,
@@ -24,6 +28,7 @@ from mediarouter import (
     ProviderUnavailable,
     RateLimited,
 )
+from mediarouter.http import error_for_status
 
 KEY = "AIzaSy-secret-test-key"
 
@@ -33,6 +38,20 @@ def _envelope(code: int, status: str, message: str = "m", details: list[dict[str
     if details is not None:
         error["details"] = details
     return json.dumps({"error": error}).encode()
+
+
+def error_from_http(
+    status_code: int,
+    body: bytes,
+    *,
+    phase: str,
+    headers: Mapping[str, str] | None = None,
+    model: str | None = None,
+    secrets: tuple[str, ...] = (),
+) -> MediaRouterError:
+    return error_for_status(
+        status_code, headers or {}, body, rules=RULES, phase=phase, provider="gemini", model=model, secrets=secrets
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +84,13 @@ def test_without_a_readable_body_the_http_code_decides() -> None:
     assert isinstance(error_from_http(429, b"<html>Too Many</html>", phase="poll"), RateLimited)
     assert isinstance(error_from_http(502, b"", phase="poll"), ProviderUnavailable)
     assert isinstance(error_from_http(418, b"", phase="poll"), InvalidRequest)
+
+
+def test_googles_ordinary_quota_text_without_a_delay_stays_a_rate_limit() -> None:
+    """Every 429 says "check your plan and billing details": that alone is no reason to stop retrying."""
+    message = "You exceeded your current quota, please check your plan and billing details."
+    error = error_from_http(429, _envelope(429, "RESOURCE_EXHAUSTED", message), phase="submit")
+    assert type(error) is RateLimited
 
 
 def test_a_bad_key_answered_as_invalid_argument_is_an_authentication_failure() -> None:
@@ -105,7 +131,7 @@ def test_rate_limit_falls_back_to_the_retry_after_header() -> None:
     ("status", "message"),
     [
         ("RESOURCE_EXHAUSTED", "Quota exceeded for metric: generate_requests_per_model, limit: 0"),
-        ("RESOURCE_EXHAUSTED", "Your prepayment credits are depleted."),
+        ("RESOURCE_EXHAUSTED", "Your prepayment credits are depleted. Please go to AI Studio to manage billing."),
         ("FAILED_PRECONDITION", "Gemini API free tier is not available in your country. Please enable billing."),
     ],
 )
@@ -125,12 +151,20 @@ def test_a_submit_5xx_warns_that_the_job_may_exist() -> None:
 
 def test_the_key_never_appears_in_the_error() -> None:
     body = _envelope(400, "INVALID_ARGUMENT", f"bad request with key={KEY}")
-    error = error_from_http(400, body, phase="submit", secrets=[KEY])
+    error = error_from_http(400, body, phase="submit", secrets=(KEY,))
     assert KEY not in str(error) and KEY not in (error.server_message or "") and KEY not in repr(error)
 
 
 def test_an_unexpected_non_error_status_is_a_protocol_error() -> None:
     assert isinstance(error_from_http(302, b"", phase="download"), ProtocolError)
+
+
+def test_googles_raw_details_never_reach_the_error() -> None:
+    """Only the distilled facts (status name, reason) are kept: `details` may carry anything."""
+    body = _envelope(403, "PERMISSION_DENIED", "no", [{"@type": "x.ErrorInfo", "reason": "R", "metadata": {"k": KEY}}])
+    error = error_from_http(403, body, phase="poll")
+    assert error.details["reason"] == "R" and "metadata" not in error.details
+    assert KEY not in repr(error.to_dict()) and KEY not in repr(error.details)
 
 
 def test_status_name_prefers_the_name_and_knows_every_rpc_code() -> None:
@@ -153,42 +187,59 @@ def _failed(code: int, message: str = "why") -> Operation:
     )
 
 
-@pytest.mark.parametrize("code", [c for c in RPC_CODES if c not in (0, 1)])
-def test_every_operation_error_except_cancelled_is_job_failed_with_code_and_name(code: int) -> None:
-    """JobFailed lets the router try the next candidate; the details say what Google decided."""
-    error = error_from_operation(_failed(code, "Google's words"), model="veo-3.1-generate-preview")
-    assert type(error) is JobFailed
-    assert error.details == {"rpc_code": code, "rpc_status": RPC_CODES[code]}
-    assert error.job_id == "models/veo-3.1-generate-preview/operations/op1"
-    assert error.server_message == "Google's words" and RPC_CODES[code] in str(error)
+@pytest.mark.parametrize("code", [c for c in RPC_CODES if c not in (0, 1, 4)])
+def test_every_operation_error_but_cancelled_and_deadline_is_failed_with_code_and_name(code: int) -> None:
+    """`failed` lets the router try the next candidate; the text and details say what Google decided."""
+    ending = operation_ending(_failed(code, "Google's words"))
+    assert ending is not None and ending.state is JobState.FAILED
+    assert ending.details == {"rpc_code": code, "rpc_status": RPC_CODES[code]}
+    assert ending.error == f"{RPC_CODES[code]} (code {code}): Google's words"
 
 
-def test_a_cancelled_operation_is_job_cancelled() -> None:
-    error = error_from_operation(_failed(1, "cancelled by user"))
-    assert type(error) is JobCancelled
-    assert "was cancelled" in str(error)
+def test_a_cancelled_operation_is_cancelled() -> None:
+    ending = operation_ending(_failed(1, "cancelled by user"))
+    assert ending is not None and ending.state is JobState.CANCELLED and "cancelled by user" in ending.error
 
 
-def test_an_operation_error_with_an_unknown_code_is_still_job_failed() -> None:
-    error = error_from_operation(_failed(99))
-    assert type(error) is JobFailed and error.details["rpc_status"] == "UNKNOWN"
+def test_a_deadline_exceeded_operation_is_expired_so_the_router_does_not_pay_twice() -> None:
+    ending = operation_ending(_failed(4, "took too long"))
+    assert ending is not None and ending.state is JobState.EXPIRED and ending.raw_status == "DEADLINE_EXCEEDED"
+
+
+def test_an_operation_error_with_an_unknown_code_is_still_failed() -> None:
+    ending = operation_ending(_failed(99))
+    assert ending is not None and ending.state is JobState.FAILED and ending.details["rpc_status"] == "UNKNOWN"
+
+
+def test_a_running_operation_or_one_with_videos_has_no_ending() -> None:
+    running = Operation.model_validate({"name": "operations/op1"})
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/f:download?alt=media"
+    done = Operation.model_validate(
+        {"name": "operations/op1", "done": True, "response": {"generatedSamples": [{"video": {"uri": uri}}]}}
+    )
+    assert operation_ending(running) is None and operation_ending(done) is None
 
 
 # -- safety filtering ---------------------------------------------------------------------------
 
 
-def test_a_filtered_result_is_job_failed_carrying_the_reasons() -> None:
-    response = GenerateVideoResponse.model_validate(
-        {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": ["Contains a child.", "Unsafe content."]}
-    )
-    error = filtered_failure(response, model="veo-3.1-generate-preview", job_id="operations/op1")
-    assert type(error) is JobFailed
-    assert error.details["rai_media_filtered_reasons"] == ["Contains a child.", "Unsafe content."]
-    assert "Contains a child.; Unsafe content." in str(error)
-    assert "not billed" in (error.hint or "")
+def _filtered(response: dict[str, Any] | None) -> Operation:
+    body: dict[str, Any] = {"name": "operations/op1", "done": True}
+    if response is not None:
+        body["response"] = {"generateVideoResponse": response}
+    return Operation.model_validate(body)
+
+
+def test_a_filtered_result_is_failed_carrying_the_reasons() -> None:
+    reasons = ["Contains a child.", "Unsafe content."]
+    ending = operation_ending(_filtered({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": reasons}))
+    assert ending is not None and ending.state is JobState.FAILED and ending.raw_status == "filtered"
+    assert ending.details["rai_media_filtered_reasons"] == reasons
+    assert "Contains a child.; Unsafe content." in ending.error and "not billed" in ending.error
 
 
 def test_a_result_with_no_samples_and_no_reason_says_so() -> None:
-    error = filtered_failure(GenerateVideoResponse(), job_id="operations/op1")
-    assert type(error) is JobFailed and "without a reason" in str(error)
-    assert type(filtered_failure(None)) is JobFailed
+    responses: tuple[dict[str, Any] | None, ...] = ({}, None)
+    for response in responses:
+        ending = operation_ending(_filtered(response))
+        assert ending is not None and ending.state is JobState.FAILED and "without a reason" in ending.error

@@ -1,0 +1,373 @@
+"""The Gemini API (Veo) provider: wiring of Google's long-running operations onto `mediarouter.Provider`.
+
+`POST {base}/models/{model}:predictLongRunning` → an operation; `GET {base}/{operation name}` until
+`done`; `GET <video.uri>` with the key on Google's origin (the redirect to the file host goes
+without it). The status table, credentials-only-to-origin, bounded reads and download checks
+are the core's `mediarouter.http`; the body, the catalog and the rpc mapping are their own modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import SecretStr
+
+from mediarouter import (
+    AuthenticationFailed,
+    ConfigurationError,
+    Download,
+    InvalidRequest,
+    Job,
+    JobOutput,
+    JobState,
+    JobStatus,
+    Modality,
+    ModelInfo,
+    PayloadTooLarge,
+    ProtocolError,
+    Provider,
+    ProviderUnavailable,
+    VideoRequest,
+)
+from mediarouter.clock import Clock
+from mediarouter.http import ProviderClient, display_origin, origin_of
+from mediarouter.media_types import HEADER_BYTES, sniff
+
+from . import PROVIDER_NAME
+from .body import MAX_IMAGE_BYTES, InlineImage, ResolvedImages, build_body, image_sources, inline_image_from_data_url
+from .catalog import catalog_model_infos
+from .rpc import KEY_HINT, RULES, operation_ending
+from .wire import is_operation_name, parse_operation
+
+__all__ = ["DEFAULT_BASE_URL", "GeminiVideoProvider"]
+
+log = logging.getLogger("mediarouter.gemini")
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+_PLACEHOLDER = InlineImage("image/png", "AAAA")
+
+
+def _package_version() -> str:
+    try:
+        return version("mediarouter-gemini")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+USER_AGENT = f"mediarouter-gemini/{_package_version()}"
+
+
+def _normalize_key(key: str | SecretStr | None) -> SecretStr | None:
+    if key is None:
+        return None
+    text = (key.get_secret_value() if isinstance(key, SecretStr) else str(key)).strip()
+    if not text:
+        return None
+    if not text.isascii() or any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise ConfigurationError(
+            "the Gemini API key contains characters that cannot be sent in a header",
+            provider=PROVIDER_NAME,
+            hint=KEY_HINT,
+        )
+    return SecretStr(text)
+
+
+def _base_url(value: str) -> str:
+    """https, or http on loopback only (a local proxy): the key must not cross a network in clear text."""
+    text = value.strip().rstrip("/")
+    url = origin_of(text)
+    if url is None or "?" in text or "#" in text or "@" in text.split("://", 1)[-1].split("/", 1)[0]:
+        raise ConfigurationError(
+            f"GEMINI_BASE_URL / base_url must be an https URL such as {DEFAULT_BASE_URL} (got {value!r})",
+            provider=PROVIDER_NAME,
+        )
+    if url[0] == "http" and url[1] not in _LOOPBACK:
+        raise ConfigurationError(
+            f"base_url {value!r} is plain http: the API key would travel unencrypted; use https "
+            "(http is allowed for localhost only)",
+            provider=PROVIDER_NAME,
+        )
+    return text
+
+
+class GeminiVideoProvider(Provider):
+    """Veo on the Gemini API. Key from `api_key=`, else GEMINI_API_KEY, else GOOGLE_API_KEY."""
+
+    name = PROVIDER_NAME
+    supported_modalities = (Modality.TEXT_TO_VIDEO, Modality.IMAGE_TO_VIDEO, Modality.REFERENCE_TO_VIDEO)
+    can_cancel = False  # Google documents no cancel for Veo operations; the base class's cancel() says so
+    supports_emulator: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        emulator: bool = False,
+        emulator_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.emulator = emulator
+        if emulator:
+            # Offline runs never read (or depend on) GEMINI_* / GOOGLE_* from the environment.
+            base_url, transport, api_key = self._emulated(base_url, transport, api_key, emulator_options)
+        else:
+            if emulator_options:
+                raise ConfigurationError("emulator_options need emulator=True", provider=PROVIDER_NAME)
+            if api_key is None:
+                api_key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+            if base_url is None:
+                base_url = os.environ.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = _base_url(base_url)
+        self._api_key = _normalize_key(api_key)
+        self.http = ProviderClient(
+            provider=PROVIDER_NAME,
+            rules=RULES,
+            base_url=self.base_url,
+            credentials={"x-goog-api-key": self._api_key} if self._api_key is not None else None,
+            user_agent=USER_AGENT,
+            transport=transport,
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            clock=clock,
+        )
+        self.server_address = self.http.server_address
+        self._transport = transport
+        self._media: httpx.AsyncClient | None = None
+
+    @staticmethod
+    def _emulated(
+        base_url: str | None,
+        transport: httpx.AsyncBaseTransport | None,
+        api_key: str | SecretStr | None,
+        options: Mapping[str, Any] | None,
+    ) -> tuple[str, httpx.AsyncBaseTransport, str | SecretStr]:
+        """The in-process emulator: its base URL, its transport, and its own key (never the real one)."""
+        from .emulator import EMULATOR_BASE_URL, config_from_options
+
+        config = config_from_options(options or {})
+        if transport is None:
+            try:
+                from .emulator import emulator_transport
+
+                transport = emulator_transport(config)
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"the Gemini emulator needs extra packages ({exc.name or exc})",
+                    provider=PROVIDER_NAME,
+                    hint="pip install 'mediarouter-gemini[emulator]'",
+                ) from None
+        return base_url or EMULATOR_BASE_URL, transport, api_key if api_key is not None else "emulator-key"
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key is not None else "unset"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, emulator={self.emulator})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    async def aclose(self) -> None:
+        media, self._media = self._media, None
+        if media is not None:
+            await media.aclose()
+        await self.http.aclose()
+
+    def _require_key(self, *, phase: str, model: str | None = None, job_id: str | None = None) -> None:
+        if self._api_key is None:
+            raise AuthenticationFailed(
+                f"no Gemini API key: cannot {phase}",
+                provider=PROVIDER_NAME,
+                model=model,
+                job_id=job_id,
+                hint=KEY_HINT,
+                details={"phase": phase},
+            )
+
+    # -- models ------------------------------------------------------------------------------
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The built-in catalog: Google's model listing says nothing about video capabilities."""
+        return catalog_model_infos()
+
+    async def get_model(self, model_id: str) -> ModelInfo | None:
+        return await super().get_model(model_id.removeprefix("models/"))
+
+    # -- input images --------------------------------------------------------------------------
+
+    def _media_client(self) -> httpx.AsyncClient:
+        """A plain client for the caller's https image URLs: no key, no Google headers, ever."""
+        if self._media is None:
+            self._media = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(30.0, connect=10.0),
+                follow_redirects=True,
+                max_redirects=5,
+                event_hooks={"request": [_https_only]},
+            )
+        return self._media
+
+    async def _fetch_image(self, url: str, field: str) -> InlineImage:
+        """Download one https image under the size guard; its MIME type comes from its bytes."""
+        where = display_origin(url)
+        context: dict[str, Any] = {"provider": PROVIDER_NAME, "details": {"field": field, "origin": where}}
+        data = bytearray()
+        try:
+            async with self._media_client().stream("GET", url, headers={"Accept": "image/*"}) as response:
+                if response.status_code != 200:
+                    raise InvalidRequest(
+                        f"{field}: {where} answered HTTP {response.status_code} for the image",
+                        hint="give a URL that serves the image to anyone, or a local file",
+                        **context,
+                    )
+                declared = response.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+                    raise _too_large(field, int(declared))
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_IMAGE_BYTES:
+                        raise _too_large(field, len(data))
+                declared_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        except _NotHttps:
+            raise InvalidRequest(f"{field}: {where} redirected to a non-https URL", **context) from None
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(
+                f"{field}: could not fetch the image from {where} ({type(exc).__name__}); nothing was sent to Gemini",
+                sent=False,
+                **context,
+            ) from None
+        mime = sniff(bytes(data[:HEADER_BYTES])) or (declared_type if declared_type.startswith("image/") else None)
+        if mime is None or not mime.startswith("image/"):
+            raise InvalidRequest(
+                f"{field}: {where} did not serve an image (PNG, JPEG, WebP or GIF)",
+                hint="check the URL",
+                **context,
+            )
+        return InlineImage(mime, base64.b64encode(bytes(data)).decode("ascii"))
+
+    async def _resolve(self, url: str | None, field: str) -> InlineImage | None:
+        if url is None:
+            return None
+        if url.startswith("data:"):
+            return inline_image_from_data_url(url, field_name=field)
+        if url.lower().startswith("https://"):
+            return await self._fetch_image(url, field)
+        raise InvalidRequest(f"{field} must be an https:// or data: URL", provider=PROVIDER_NAME)
+
+    async def _images(self, request: VideoRequest) -> ResolvedImages:
+        sources = image_sources(request)
+        if not sources:
+            return ResolvedImages()
+        references = []
+        for i, url in enumerate(sources.references):
+            image = await self._resolve(url, f"input_references[{i}]")
+            assert image is not None
+            references.append(image)
+        return ResolvedImages(
+            first_frame=await self._resolve(sources.first_frame, "first_frame"),
+            last_frame=await self._resolve(sources.last_frame, "last_frame"),
+            references=tuple(references),
+        )
+
+    # -- submit and poll -----------------------------------------------------------------------
+
+    async def submit(self, model_id: str, request: VideoRequest) -> Job:
+        """`POST {base}/models/{model}:predictLongRunning`, once; the operation name is the job id."""
+        model_id = model_id.removeprefix("models/")
+        self._require_key(phase="submit", model=model_id)
+        sources = image_sources(request)
+        placeholders = ResolvedImages(
+            first_frame=_PLACEHOLDER if sources.first_frame else None,
+            last_frame=_PLACEHOLDER if sources.last_frame else None,
+            references=tuple(_PLACEHOLDER for _ in sources.references),
+        )
+        build_body(model_id, request, placeholders)  # refuse what the model cannot do before fetching images
+        body = build_body(model_id, request, await self._images(request))
+        url = self.http.path(f"models/{model_id}:predictLongRunning")
+        answer = await self.http.request_json("POST", url, phase="submit", model=model_id, body=body)
+        operation = parse_operation(answer.body, provider=PROVIDER_NAME, model=model_id, status_code=200)
+        log.info("gemini submitted %s as operation %s", model_id, operation.name)
+        return Job(
+            id=operation.name,
+            provider=PROVIDER_NAME,
+            model=model_id,
+            polling_url=str(self.http.path(operation.name)),
+        )
+
+    def _operation_url(self, job: Job) -> httpx.URL:
+        if not is_operation_name(job.id):
+            raise InvalidRequest(
+                f"{job.id[:80]!r} is not a Gemini operation name (models/<model>/operations/<id>)",
+                provider=PROVIDER_NAME,
+                model=job.model,
+                job_id=job.id,
+            )
+        return self.http.path(job.id)
+
+    async def poll(self, job: Job) -> JobStatus:
+        """`GET {base}/{operation name}` once: running until `done`, then videos, an error, or filtered."""
+        self._require_key(phase="poll", model=job.model, job_id=job.id)
+        url = self._operation_url(job)
+        answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
+        context: dict[str, Any] = {"provider": PROVIDER_NAME, "model": job.model, "job_id": job.id}
+        operation = parse_operation(answer.body, status_code=answer.status_code, **context)
+        if not operation.done:
+            return JobStatus(job_id=job.id, state=JobState.IN_PROGRESS, raw_status="running")
+        ending = operation_ending(operation)
+        if ending is not None:
+            return JobStatus(
+                job_id=job.id,
+                state=ending.state,
+                raw_status=ending.raw_status,
+                error=ending.error,
+                extra=ending.details,
+            )
+        outputs = []
+        for index, uri in enumerate(operation.video_uris()):
+            resolved = self.http.resolve(uri)
+            if resolved is None or origin_of(resolved) is None:
+                raise ProtocolError(f"Gemini sent a video URI that is not http(s): {uri[:80]!r}", **context)
+            outputs.append(JobOutput(index=index, url=resolved))
+        return JobStatus(job_id=job.id, state=JobState.COMPLETED, raw_status="done", outputs=tuple(outputs))
+
+    # -- download ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def open_download(
+        self, job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0
+    ) -> AsyncIterator[Download]:
+        """Stream one video: the key goes with it on Google's origin only (the client strips it elsewhere)."""
+        if output.url is None:
+            raise ProtocolError("Gemini listed an output without a URI", provider=PROVIDER_NAME, job_id=job.id)
+        url = httpx.URL(output.url)
+        if self.http.on_origin(url):
+            self._require_key(phase="download", model=job.model, job_id=job.id)
+        async with self.http.open_download(
+            url, model=job.model, job_id=job.id, offset=max(0, offset), auth=True
+        ) as download:
+            yield download
+
+
+class _NotHttps(Exception):
+    """A redirect of an input image to something that is not https."""
+
+
+async def _https_only(request: httpx.Request) -> None:
+    if request.url.scheme != "https":
+        raise _NotHttps(request.url.scheme)
+
+
+def _too_large(field: str, size: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{field} is over the {MAX_IMAGE_BYTES // 1048576} MiB limit for one input image ({size} bytes or more)",
+        provider=PROVIDER_NAME,
+        hint="downscale or recompress the image",
+    )
