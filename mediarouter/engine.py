@@ -440,7 +440,12 @@ class JobEngine:
                 return status
             server = status.error or None
             terminal = terminal_error(
-                status.state.value, server, job_id=job.id, provider=provider.name, model=job.model
+                status.state.value,
+                server,
+                job_id=job.id,
+                provider=provider.name,
+                model=job.model,
+                details=dict(status.extra),  # the provider's own facts (an rpc code, filter reasons …)
             )
             if terminal is not None:
                 self._emit(run, JobFailedEvent(status=str(status.state), error=server))
