@@ -84,9 +84,12 @@ class FalVideoProvider(Provider):
         emulator_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.emulator = emulator
+        #: The in-process emulator's state (journal, requests) when emulated, for tests and demos.
+        self.emulator_state: Any = None
         if emulator:
             # Offline runs never read FAL_KEY or FAL_QUEUE_URL: nothing real may be reached or sent.
             base_url, transport, api_key = self._emulated(base_url, transport, api_key, emulator_options)
+            self.emulator_state = getattr(transport, "emulator", None)
         elif emulator_options:
             raise ConfigurationError("emulator_options need emulator=True", provider=PROVIDER_NAME)
         if base_url is None:
