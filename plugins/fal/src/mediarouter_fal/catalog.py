@@ -8,6 +8,8 @@ here as data: `Capabilities` for validation, docs and the CLI, and an `InputMapp
 as read for docs/providers/fal.md; entries say in `sources` which facts were not on the
 model's own page. `price_per_second` is the price at fal's default settings (audio on for
 Veo 3, 720p for Wan, 540p for Luma, 768p for Hailuo); `pricing` keeps the published rates.
+An empty tuple (`sizes=()`, Kling's `resolutions=()`) says the model has no such input at all,
+so core validation refuses it before submit; Veo 3's `prices` price audio on and off apart.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from mediarouter import Capabilities, Modality, ModelInfo
+from mediarouter.pricing import PriceRule
 
 from . import PROVIDER_NAME
 
@@ -124,8 +127,14 @@ CATALOG: tuple[FalModel, ...] = (
             audio=True,
             seed=True,
             passthrough_parameters=("negative_prompt", "auto_fix"),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.40"),
+            prices=(
+                PriceRule(price_per_second=Decimal("0.40"), audio=True),
+                PriceRule(price_per_second=Decimal("0.20"), audio=False),
+            ),
+            default_audio=True,
             pricing={"per_second": "0.40", "per_second_audio_off": "0.20"},
         ),
         inputs=_VEO3_INPUTS,
@@ -143,8 +152,14 @@ CATALOG: tuple[FalModel, ...] = (
             audio=True,
             seed=True,
             passthrough_parameters=("negative_prompt", "auto_fix"),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.15"),
+            prices=(
+                PriceRule(price_per_second=Decimal("0.15"), audio=True),
+                PriceRule(price_per_second=Decimal("0.10"), audio=False),
+            ),
+            default_audio=True,
             pricing={"per_second": "0.15", "per_second_audio_off": "0.10"},
         ),
         inputs=_VEO3_INPUTS,
@@ -160,10 +175,12 @@ CATALOG: tuple[FalModel, ...] = (
         capabilities=Capabilities(
             modalities=T2V,
             durations=_seconds(5, 10),
+            resolutions=(),
             aspect_ratios=("16:9", "9:16", "1:1"),
             audio=False,
             seed=False,
             passthrough_parameters=("negative_prompt", "cfg_scale"),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.28"),
             pricing=_KLING_21_PRICING,
@@ -178,10 +195,13 @@ CATALOG: tuple[FalModel, ...] = (
         capabilities=Capabilities(
             modalities=I2V,
             durations=_seconds(5, 10),
+            resolutions=(),
+            aspect_ratios=(),
             frame_images=("first_frame",),
             audio=False,
             seed=False,
             passthrough_parameters=("negative_prompt", "cfg_scale"),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.28"),
             pricing=_KLING_21_PRICING,
@@ -209,6 +229,7 @@ CATALOG: tuple[FalModel, ...] = (
             aspect_ratios=("16:9", "9:16", "1:1"),
             audio=False,
             seed=True,
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.08"),
             pricing={"per_second_720p": "0.08", "per_second_580p": "0.06", "per_second_480p": "0.04"},
@@ -233,9 +254,11 @@ CATALOG: tuple[FalModel, ...] = (
             modalities=T2V,
             durations=_seconds(6, 10),
             resolutions=("768p",),
+            aspect_ratios=(),
             audio=False,
             seed=False,
             passthrough_parameters=("prompt_optimizer",),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.045"),
             pricing={"per_second": "0.045"},
@@ -254,10 +277,12 @@ CATALOG: tuple[FalModel, ...] = (
             modalities=I2V,
             durations=_seconds(6, 10),
             resolutions=("512p", "768p"),
+            aspect_ratios=(),
             frame_images=("first_frame", "last_frame"),
             audio=False,
             seed=False,
             passthrough_parameters=("prompt_optimizer",),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.045"),
             pricing={"per_second_768p": "0.045", "per_second_512p": "0.017"},
@@ -284,6 +309,7 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=True,
             passthrough_parameters=("camera_fixed", "enable_safety_checker"),
+            sizes=(),
             prompt_required=True,
             price_per_second=None,
             pricing={"per_million_video_tokens": "token-based; tokens = width x height x fps x seconds / 1024"},
@@ -306,6 +332,7 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("loop",),
+            sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.10"),
             pricing={

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mediarouter import ProtocolError
 
@@ -135,10 +135,28 @@ class VideoFile(WireModel):
 
 
 class VideoResult(WireModel):
-    """The answer to `GET …/requests/{id}` for a video model: `{"video": File, "seed"?: int, …}`."""
+    """The answer to `GET …/requests/{id}` for a video model: `{"video": File, "seed"?: int, …}`.
 
-    video: VideoFile
+    A `videos` list (the way fal apps return several files, like `images`) is read too, one output
+    each; no catalog model is known to send one (docs/providers/fal.md). One of the two must be there.
+    """
+
+    video: VideoFile | None = None
+    videos: list[VideoFile] | None = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _has_a_file(self) -> VideoResult:
+        if self.video is None and not self.videos:
+            raise ValueError("a video result needs `video` (or a non-empty `videos` list)")
+        return self
+
+    @property
+    def files(self) -> list[VideoFile]:
+        """Every output file, in order: `videos` when given, else the one `video`."""
+        if self.videos:
+            return list(self.videos)
+        return [self.video] if self.video is not None else []
 
 
 class CancelAnswer(WireModel):

@@ -88,6 +88,7 @@ def test_the_result_of_a_video_model_gives_the_file() -> None:
         "seed": 42,
     }
     result = parse_result(json.dumps(body).encode())
+    assert result.video is not None and [f.url for f in result.files] == [result.video.url]
     assert result.video.url.endswith("out.mp4")
     assert (result.video.content_type, result.video.file_size, result.seed) == ("video/mp4", 13096952, 42)
 
