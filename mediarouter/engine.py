@@ -21,14 +21,17 @@ from .capabilities import Capabilities
 from .clock import Clock, SystemClock
 from .downloads import PartFile, output_path, rescue
 from .errors import (
+    AuthenticationFailed,
     ConfigurationError,
     Conflict,
+    InvalidRequest,
     JobCancelled,
     JobError,
     JobExpired,
     JobFailed,
     JobTimeout,
     MediaRouterError,
+    NotFound,
     OutputGone,
     OutputNotSaved,
     ProtocolError,
@@ -350,15 +353,29 @@ class JobEngine:
         output: str | Path | None = None,
         run: EngineRun | None = None,
         first_poll_delay: float | None = None,
+        known: JobStatus | None = None,
     ) -> VideoResult:
-        """Wait for an accepted job and download its outputs; also how a journaled job is resumed."""
+        """Wait for an accepted job and download its outputs; also how a journaled job is resumed.
+
+        `known`: a completed status from the journal. Its outputs are downloaded without polling
+        first (a backend may drop a finished job's record long before its files, as fal does); if
+        that download is refused, the job is polled for fresh URLs as usual.
+        """
         if run is None:
             run = self.start(provider, job.model)
             run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
         run.job = job
         try:
-            status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
-            files = await self.download(provider, job, status, output=output, run=run)
+            files: list[MediaFile] | None = None
+            status = known if known is not None and known.state is JobState.COMPLETED and known.outputs else None
+            if status is not None:
+                try:
+                    files = await self.download(provider, job, status, output=output, run=run)
+                except (InvalidRequest, NotFound, OutputGone, AuthenticationFailed, ProtocolError) as exc:
+                    logger.info("journaled outputs of job %s refused (%s); polling for fresh ones", job.id, exc)
+            if files is None or status is None:
+                status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
+                files = await self.download(provider, job, status, output=output, run=run)
         except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
             raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
         except JobError as exc:
@@ -420,10 +437,12 @@ class JobEngine:
                         previous=str(previous) if previous else None,
                         raw_status=status.raw_status,
                         polls=run.polls,
+                        queue_position=_queue_position(status),
                     ),
                 )
             else:
-                self._emit(run, JobPolledEvent(status=str(status.state), polls=run.polls))
+                place = _queue_position(status)
+                self._emit(run, JobPolledEvent(status=str(status.state), polls=run.polls, queue_position=place))
             if status.state is JobState.COMPLETED:
                 run.timings["generation"] = self.clock.monotonic() - t0
                 if not status.outputs:
@@ -726,6 +745,12 @@ class JobEngine:
                 elapsed=self.clock.monotonic() - run.started,
             ),
         )
+
+
+def _queue_position(status: JobStatus) -> int | None:
+    """`extra["queue_position"]` when a provider reports one (fal's queue), as an int."""
+    place = status.extra.get("queue_position")
+    return place if isinstance(place, int) and not isinstance(place, bool) else None
 
 
 def _resumable_download_error(exc: BaseException) -> bool:

@@ -138,6 +138,8 @@ class JobPolledEvent:
     name: ClassVar[str] = "job.polled"
     status: str
     polls: int
+    #: Where the job stands in the provider's queue, when it says (fal).
+    queue_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class JobStatusChangedEvent:
     previous: str | None
     raw_status: str | None
     polls: int
+    queue_position: int | None = None
 
 
 @dataclass(frozen=True)

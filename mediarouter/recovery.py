@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
-from .jobs import Job
+from .jobs import Job, JobOutput, JobState, JobStatus
 from .journal import JobRecord, JobStore, RecordState, absolute_target, job_lease, outputs_dir
 from .provider import Provider
 from .results import MediaFile, VideoResult
@@ -119,6 +119,20 @@ def _gone(record: JobRecord) -> OutputGone:
     )
 
 
+def _journaled(record: JobRecord) -> JobStatus | None:
+    """A completed row's journaled outputs (signed URLs are never journaled), to download without a poll."""
+    if (
+        record.state not in (RecordState.COMPLETED, RecordState.DOWNLOADED, RecordState.INTERRUPTED)
+        or not record.outputs
+    ):
+        return None
+    try:
+        outputs = tuple(JobOutput.model_validate(o) for o in record.outputs)
+    except ValueError:
+        return None
+    return JobStatus(job_id=record.job_id or record.key, state=JobState.COMPLETED, outputs=outputs, cost=record.cost)
+
+
 def _is_gone(exc: MediaRouterError) -> bool:
     return isinstance(exc, OutputGone) or exc.status_code == 410
 
@@ -175,7 +189,7 @@ async def resume_job(
             return saved
         provider = host.provider(record.provider)
         try:
-            return await engine.complete(provider, job, output=target, first_poll_delay=0)
+            return await engine.complete(provider, job, output=target, first_poll_delay=0, known=_journaled(record))
         except MediaRouterError as exc:
             if _is_gone(exc):
                 journal.update(job.id, state=RecordState.GONE, error=exc.server_message or exc.message)
@@ -298,4 +312,6 @@ async def cancel_job(host: JobsHost, job_id: str) -> None:
     record = get_record(journal, job_id)
     job = _job(record)
     await host.provider(record.provider).cancel(job)
-    journal.update(job.id, state=RecordState.CANCELLED, error="cancelled by the caller")
+    # Asked, not done: a backend may still finish the job (fal: CANCELLATION_REQUESTED). The row stays
+    # resumable; the next poll (or `jobs resume`) records the state the backend reports.
+    journal.update(job.id, error="cancel requested by the caller")

@@ -81,8 +81,8 @@ def _status_line(event: Event) -> str | None:
             return f"submit refused ({error}), retrying in {delay:.1f}s"
         case JobSubmittedEvent():
             return f"job {event.job_id} accepted"
-        case JobStatusChangedEvent(status=status):
-            return f"status: {status}"
+        case JobStatusChangedEvent(status=status, queue_position=place):
+            return f"status: {status}" + (f" (queue position {place})" if place is not None else "")
         case JobPollRetryEvent(error=error, delay=delay):
             return f"poll failed ({error}), retrying in {delay:.1f}s"
         case DownloadStartedEvent(content_length=length):
@@ -201,8 +201,13 @@ class LiveProgress(Progress):
             case JobSubmittedEvent():
                 self.status, self.job_id = "submitted", event.job_id
                 self._print(f"job {event.job_id} accepted by {self.ref}")
-            case JobStatusChangedEvent(status=status, polls=polls) | JobPolledEvent(status=status, polls=polls):
+            case (
+                JobStatusChangedEvent(status=status, polls=polls, queue_position=place)
+                | JobPolledEvent(status=status, polls=polls, queue_position=place)
+            ):
                 self.status = status or self.status
+                if place is not None:
+                    self.status += f" (queue position {place})"
                 self.polls = polls or self.polls
             case DownloadStartedEvent(content_length=length, offset=offset):
                 self.status = "downloading"
@@ -287,6 +292,8 @@ def summary_line(result: VideoResult) -> str:
     text = f"{first.path} ({', '.join(facts)}) from {result.ref}, job {result.job_id}"
     if result.cost is not None:
         text += f", cost ${result.cost}"
+    elif result.estimated_cost is not None:
+        text += f", cost not reported (estimated ${result.estimated_cost})"
     notes = [f"{name} {c['requested']} → {c['applied']}" for name, c in result.adjustments.items()]
     tried = len(result.attempts) - 1
     if tried > 0:

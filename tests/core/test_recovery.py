@@ -241,3 +241,56 @@ def test_adopt_turns_an_unknown_submit_into_a_job_that_resume_finishes(
     assert (tmp_path / "o.mp4").read_bytes() == VIDEO
     with pytest.raises(InvalidRequest, match="already has job gen-123"):
         adopt(journal, "order-7", "gen-456")
+
+
+# -- journaled outputs, cancel requests ------------------------------------------------------------
+
+
+async def test_a_completed_row_is_downloaded_from_its_journaled_outputs_without_a_poll(
+    clock: FakeClock, journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    routed = router(clock, journal, provider)
+    """A backend may drop a finished job's record long before its files (fal keeps results an hour):
+    resuming a completed row downloads what the journal holds, and polls only if that is refused."""
+    outputs = [{"index": 0, "url": "https://cdn.fake.test/job-done.mp4"}]
+    journal.add(row("job-done", RecordState.COMPLETED, 1, tmp_path / "done.mp4", outputs=outputs))
+    result = await routed.resume("job-done")
+    assert provider.calls == ["download:job-done"]
+    assert result.files[0].path == tmp_path / "done.mp4" and (tmp_path / "done.mp4").read_bytes() == VIDEO
+
+
+async def test_refused_journaled_outputs_fall_back_to_a_poll_for_fresh_ones(
+    clock: FakeClock, journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    routed = router(clock, journal, provider)
+    outputs = [{"index": 0, "url": "https://cdn.fake.test/stale.mp4"}]
+    journal.add(row("job-stale", RecordState.INTERRUPTED, 1, tmp_path / "s.mp4", outputs=outputs))
+    original = provider.open_download
+    refusals = [NotFound("gone from the CDN", status_code=404)]
+
+    def open_download(job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0) -> Any:
+        if refusals:
+            provider.calls.append(f"download:{job.id}")
+            return provider._download(refusals.pop(), offset)
+        return original(job, status, output, offset=offset)
+
+    provider.open_download = open_download  # type: ignore[method-assign]
+    await routed.resume("job-stale")
+    assert provider.calls == ["download:job-stale", "poll:job-stale", "download:job-stale"]
+    assert (tmp_path / "s.mp4").read_bytes() == VIDEO
+
+
+async def test_a_cancel_request_leaves_the_row_resumable_until_the_backend_says_cancelled(
+    clock: FakeClock, journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    routed = router(clock, journal, provider)
+    journal.add(row("job-c", RecordState.IN_PROGRESS, 1, tmp_path / "c.mp4"))
+
+    async def cancel(job: Job) -> None:
+        provider.calls.append(f"cancel:{job.id}")
+
+    provider.cancel = cancel  # type: ignore[method-assign]
+    await routed.cancel("job-c")
+    record = journal.get("job-c")
+    assert record is not None and record.state is RecordState.IN_PROGRESS and record.state.resumable
+    assert record.error == "cancel requested by the caller"

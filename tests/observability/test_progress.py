@@ -207,3 +207,16 @@ def test_generate_on_a_terminal_shows_one_live_line_then_the_summary(tmp_path: P
     assert "\x1b[2K" in text  # the line is redrawn in place
     last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "\n").strip().splitlines()[-1]
     assert last.startswith(f"{out} (") and f"from {VEO}, job gen-" in last  # the summary line
+
+
+def test_the_summary_says_when_the_cost_is_only_an_estimate(tmp_path: Path) -> None:
+    """fal and Gemini report no cost: the summary shows the estimate, labelled as one."""
+    from decimal import Decimal
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 10)
+    result = VideoResult(
+        files=[MediaFile(path=video, size=10)], provider="fal", model="fal-ai/veo3", job_id="req-1", cost=None
+    )
+    result.estimated_cost = Decimal("3.20")
+    assert "cost not reported (estimated $3.20)" in summary_line(result)

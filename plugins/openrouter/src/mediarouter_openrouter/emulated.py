@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mediarouter import ConfigurationError
@@ -13,6 +14,21 @@ __all__ = ["EMULATOR_OPTIONS", "emulator_config_from_options"]
 
 #: The keys `mediarouter generate --emulator-inject …` and `Router(emulator_options=…)` may carry.
 EMULATOR_OPTIONS = frozenset({"inject", "polls_before_completed", "polls_before_in_progress"})
+
+
+def _ours(specs: Iterable[Any]) -> list[str]:
+    """The specs for this emulator: one naming a model OpenRouter does not serve is another backend's, in a
+    chain that mixes backends (`submit:402:google/veo-3.1` and `status:500:fal-ai/veo3` side by side)."""
+    from .catalog import catalog_model
+
+    kept = []
+    for spec in map(str, specs):
+        parts = spec.split(":", 2)
+        model = re.sub(r"x\d+$", "", parts[2]) if len(parts) == 3 else None
+        if model and catalog_model(model) is None:
+            continue
+        kept.append(spec)
+    return kept
 
 
 def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
@@ -36,7 +52,7 @@ def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
     else:
         polls_in_progress = defaults.polls_before_in_progress
     try:
-        injections = tuple(Injection.parse(str(spec)) for spec in options.get("inject") or ())
+        injections = tuple(Injection.parse(spec) for spec in _ours(options.get("inject") or ()))
         return EmulatorConfig(
             injections=injections,
             polls_before_completed=polls_completed,

@@ -1,0 +1,23 @@
+"""The core's provider-neutral emulator options, as the OpenRouter emulator reads them."""
+
+from __future__ import annotations
+
+import pytest
+from mediarouter_openrouter.emulated import emulator_config_from_options
+
+from mediarouter import ConfigurationError
+
+
+def test_specs_naming_another_backends_model_are_left_to_that_backend() -> None:
+    config = emulator_config_from_options(
+        {"inject": ["submit:402:google/veo-3.1", "status:500:fal-ai/veo3x2", "submit:500"]}
+    )
+    assert [(i.phase, i.outcome, i.model) for i in config.injections] == [
+        ("submit", 402, "google/veo-3.1"),
+        ("submit", 500, None),
+    ]
+
+
+def test_an_unknown_option_is_an_error_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="polls_before_completed"):
+        emulator_config_from_options({"polls": 3})
