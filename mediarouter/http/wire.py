@@ -54,10 +54,13 @@ def parse_json_object(body: bytes, *, label: str, what: str, **context: Any) -> 
     return data
 
 
-def parse_model(model: type[M], body: bytes, *, label: str, what: str, **context: Any) -> M:
-    """A JSON object validated as `model`; ProtocolError naming the bad fields otherwise."""
+def parse_model(shape: type[M], body: bytes, /, *, label: str, what: str, **context: Any) -> M:
+    """A JSON object validated as `shape`; ProtocolError naming the bad fields otherwise.
+
+    `context` (provider, model, job_id, status_code …) goes into the error.
+    """
     data = parse_json_object(body, label=label, what=what, **context)
     try:
-        return model.model_validate(data)
+        return shape.model_validate(data)
     except ValidationError as exc:
         raise ProtocolError(f"{label} sent a malformed {what} ({describe_validation_error(exc)})", **context) from None

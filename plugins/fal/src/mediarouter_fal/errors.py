@@ -162,7 +162,8 @@ def ended_by_result_error(error: MediaRouterError) -> ResultFailure | None:
         if is_cancellation(error_type):
             return ResultFailure(JobState.CANCELLED, f"{words} ({error_type})", extra)
         return ResultFailure(JobState.FAILED, f"{words} ({error_type})", extra)
-    if error.status_code in (404, 410):
+    if error.status_code in (404, 410) and error.details.get("structured_body", True):
+        # An unreadable 404/410 (a proxy's page, a cut body) is not yet fal's word: the poll is retried.
         words = error.server_message or "the result is gone"
         return ResultFailure(
             JobState.EXPIRED,

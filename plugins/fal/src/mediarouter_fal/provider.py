@@ -223,6 +223,15 @@ class FalVideoProvider(Provider):
             answer = await self.http.request_json("GET", url, phase="result", model=job.model, job_id=job.id)
         except MediaRouterError as exc:
             ended = ended_by_result_error(exc)
+            if ended is None and exc.status_code in (404, 410):
+                # Gone, but not in fal's words (a proxy page, a cut body): poll again to hear it from fal.
+                raise ProtocolError(
+                    f"fal answered the result fetch with an unreadable HTTP {exc.status_code}",
+                    provider=PROVIDER_NAME,
+                    model=job.model,
+                    job_id=job.id,
+                    status_code=exc.status_code,
+                ) from None
             if ended is None:
                 raise
             extra.update(ended.extra)

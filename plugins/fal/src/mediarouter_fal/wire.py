@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from mediarouter import ProtocolError
+from mediarouter.http.wire import SNIPPET_CHARS, WireModel, parse_model, snippet
+from mediarouter.http.wire import parse_json_object as _parse_json_object
 
 __all__ = [
     "SNIPPET_CHARS",
@@ -42,20 +43,11 @@ __all__ = [
     "parse_error_body",
 ]
 
-#: How much of an unreadable body goes into an error message.
-SNIPPET_CHARS = 200
-
 IN_QUEUE = "IN_QUEUE"
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 
 _Model = TypeVar("_Model", bound=BaseModel)
-
-
-class WireModel(BaseModel):
-    """Base of every wire shape: extra fields are kept, never an error."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 def _text(value: Any) -> Any:
@@ -238,41 +230,13 @@ class WebhookPayload(WireModel):
         return _text(value)
 
 
-def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def parse_json_object(body: bytes, *, what: str, **context: Any) -> dict[str, Any]:
     """Decode a JSON object or raise ProtocolError saying what was expected and what came instead."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        shown = snippet(body) or "an empty body"
-        raise ProtocolError(f"fal sent {what} that is not JSON: {shown}", **context) from None
-    if not isinstance(data, dict):
-        raise ProtocolError(
-            f"fal sent {what} as a JSON {type(data).__name__}, expected an object: {snippet(body)}", **context
-        )
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return _parse_json_object(body, label="fal", what=what, **context)
 
 
 def _parse(model: type[_Model], body: bytes, what: str, context: dict[str, Any]) -> _Model:
-    data = parse_json_object(body, what=what, **context)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ProtocolError(f"fal sent a malformed {what} ({_describe(exc)})", **context) from None
+    return parse_model(model, body, label="fal", what=what, **context)
 
 
 def parse_submit(body: bytes, **context: Any) -> SubmitAnswer:

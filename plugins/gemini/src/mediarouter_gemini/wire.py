@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mediarouter import ProtocolError
+from mediarouter.http.wire import parse_json_object as _parse_json_object
+from mediarouter.http.wire import parse_model, snippet
 
 __all__ = [
     "WireModel",
@@ -34,9 +35,6 @@ __all__ = [
     "parse_operation",
     "parse_error_body",
 ]
-
-#: How much of an unreadable body goes into an error message.
-SNIPPET_CHARS = 200
 
 #: An operation name is appended to the base URL for polling, with the API key attached.
 #: Only plain resource paths (`models/<model>/operations/<id>`, `operations/<id>`) are
@@ -196,43 +194,14 @@ class ErrorEnvelope(WireModel):
         return value
 
 
-def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def parse_json_object(body: bytes, *, what: str, **context: Any) -> dict[str, Any]:
     """Decode a JSON object or raise ProtocolError saying what was expected and what came instead."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        shown = snippet(body) or "an empty body"
-        raise ProtocolError(f"Gemini sent {what} that is not JSON: {shown}", **context) from None
-    if not isinstance(data, dict):
-        raise ProtocolError(
-            f"Gemini sent {what} as a JSON {type(data).__name__}, expected an object: {snippet(body)}",
-            **context,
-        )
-    return data
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return _parse_json_object(body, label="Gemini", what=what, **context)
 
 
 def parse_operation(body: bytes, **context: Any) -> Operation:
     """Parse an operation (the submit answer or a poll answer)."""
-    data = parse_json_object(body, what="an operation", **context)
-    try:
-        return Operation.model_validate(data)
-    except ValidationError as exc:
-        raise ProtocolError(f"Gemini sent a malformed operation ({_describe(exc)})", **context) from None
+    return parse_model(Operation, body, label="Gemini", what="operation", **context)
 
 
 def parse_error_body(body: bytes) -> ErrorEnvelope | None:
