@@ -118,8 +118,8 @@ async def test_every_event_of_a_full_routed_call_is_a_typed_payload(tmp_path: Pa
             "job.submit_not_sent",
             "router.estimate",
         }
-        - {name for name in PAYLOAD_TYPES if name.startswith("webhook.")}
-    )  # the receiver's, not a call's
+        - {name for name in PAYLOAD_TYPES if name.startswith("webhook.")}  # the receiver's, not a call's
+    )
     assert expected <= names, sorted(expected - names)
     problems = [p for e in events for p in _type_errors(e)]
     assert problems == []
