@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
@@ -80,6 +80,9 @@ from .request import VideoRequest
 from .results import MediaFile, VideoResult
 from .retry import Backoff
 from .validation import validate_request
+
+if TYPE_CHECKING:
+    from .webhooks.deliveries import Waiters
 
 __all__ = ["JobEngine", "EngineRun"]
 
@@ -147,6 +150,7 @@ class JobEngine:
         backoff: Backoff | None = None,
         listeners: Sequence[Listener] = (),
         journal: JobStore | None = None,
+        webhooks: Waiters | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0 seconds")
@@ -164,6 +168,8 @@ class JobEngine:
         self.backoff = backoff or Backoff(initial=1.0, multiplier=2.0, maximum=30.0)
         self.listeners: list[Listener] = list(listeners)
         self.journal = journal
+        #: Where webhook deliveries wake jobs submitted with a `callback_url` (see `wait`); None: poll only.
+        self.webhooks = webhooks
 
     # -- public API ---------------------------------------------------------------------
 
@@ -406,13 +412,31 @@ class JobEngine:
     async def wait(
         self, provider: Provider, job: Job, *, run: EngineRun, first_poll_delay: float | None = None
     ) -> JobStatus:
-        """Poll until a terminal state; raise the matching error for failed/cancelled/expired."""
+        """Poll until a terminal state; raise the matching error for failed/cancelled/expired.
+
+        A job journaled with a `callback_url`, on an engine given `webhooks`, polls on their
+        safety-net schedule instead (first after max(poll_interval, first_poll), then every
+        poll_every seconds); a delivery in this process ends the current sleep at once, and the
+        poll that follows reads the outputs (docs/webhooks.md).
+        """
         interval = self.poll_interval
         delay = interval if first_poll_delay is None else first_poll_delay
+        watch = (
+            self.webhooks.watch_job(job.id, journal=self.journal, record_key=run.record_key) if self.webhooks else None
+        )
+        if watch is not None:
+            interval = max(self.poll_interval, watch.poll_every)
+            delay = max(self.poll_interval, watch.first_poll) if first_poll_delay is None else first_poll_delay
+        woken = False
         failures = 0
         t0 = self.clock.monotonic()
         while True:
-            await self._sleep_within_deadline(run, delay, stage="polling")
+            if watch is None:
+                await self._sleep_within_deadline(run, delay, stage="polling")
+            else:  # sleep until the delay passes or a delivery wakes the job, within the deadline
+                woken = await watch.sleep(self.clock, min(delay, self._remaining(run)))
+                if not woken and self._remaining(run) <= 0:
+                    raise self._timeout(run, "polling")
             self._emit(run, PollStartedEvent(poll=run.polls + failures + 1))
             try:
                 status = await self._timed(run, provider.poll(job), stage="poll")
@@ -470,8 +494,10 @@ class JobEngine:
                 self._emit(run, JobFailedEvent(status=str(status.state), error=server))
                 self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
                 raise terminal
-            interval = min(self.max_poll_interval, interval * self.poll_growth)
-            delay = interval
+            if watch is None:
+                interval = min(self.max_poll_interval, interval * self.poll_growth)
+            # Woken, yet the poll does not show the end yet: it lags the delivery, so look again soon.
+            delay = self.poll_interval if woken else interval
 
     async def download(
         self,

@@ -50,6 +50,9 @@ __all__ = [
     "RouterEstimateEvent",
     "RouterFailoverEvent",
     "RouterSkippedEvent",
+    "WebhookAcceptedEvent",
+    "WebhookDuplicateEvent",
+    "WebhookRejectedEvent",
     "emit",
     "payload_fields",
     "with_context",
@@ -339,6 +342,40 @@ class RouterCallFinishedEvent:
     error_type: str | None
 
 
+# -- webhooks: one event per delivery the receiver answers -------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookAcceptedEvent:
+    """A signed delivery was accepted: `recorded` when the journal took its terminal `status`, `woke` how
+    many jobs waiting in this process it woke (an unknown job or event type is accepted and ignored)."""
+
+    name: ClassVar[str] = "webhook.accepted"
+    event_type: str
+    status: str
+    recorded: bool
+    woke: int
+
+
+@dataclass(frozen=True)
+class WebhookRejectedEvent:
+    """A delivery was refused: `reason` is a short code (missing_signature, malformed_signature,
+    stale_signature, bad_signature, unreadable_body, too_large, journal_error), never the signature."""
+
+    name: ClassVar[str] = "webhook.rejected"
+    reason: str
+    status_code: int
+
+
+@dataclass(frozen=True)
+class WebhookDuplicateEvent:
+    """A delivery already accepted (same idempotency key) came again: acknowledged, nothing done."""
+
+    name: ClassVar[str] = "webhook.duplicate"
+    event_type: str
+    status: str
+
+
 EventPayload: TypeAlias = (
     JobSubmittingEvent
     | JobSubmitRetryEvent
@@ -366,6 +403,9 @@ EventPayload: TypeAlias = (
     | RouterSkippedEvent
     | RouterCooldownEvent
     | RouterCallFinishedEvent
+    | WebhookAcceptedEvent
+    | WebhookRejectedEvent
+    | WebhookDuplicateEvent
 )
 
 #: Every payload class by its event name.
@@ -398,6 +438,9 @@ PAYLOAD_TYPES: Mapping[str, type[EventPayload]] = {
         RouterSkippedEvent,
         RouterCooldownEvent,
         RouterCallFinishedEvent,
+        WebhookAcceptedEvent,
+        WebhookRejectedEvent,
+        WebhookDuplicateEvent,
     )
 }
 

@@ -10,6 +10,7 @@ Instruments (attribute keys in brackets; the full table is in docs/observability
 - `mediarouter.download.bytes` counter By [gen_ai.provider.name, gen_ai.request.model]
 - `mediarouter.calls` counter {call} [mediarouter.outcome, error.type]
 - `mediarouter.failovers` counter {failover} [mediarouter.from, mediarouter.to, error.type]
+- `mediarouter.webhook.deliveries` counter {delivery} [mediarouter.outcome, gen_ai.provider.name, error.type]
 
 `mediarouter.outcome` of a job: completed | failed | cancelled | expired | timeout | error | submit_failed.
 One job (one engine run) counts once, at its terminal event.
@@ -38,6 +39,9 @@ from .events import (
     RouterAttemptStartedEvent,
     RouterCallFinishedEvent,
     RouterFailoverEvent,
+    WebhookAcceptedEvent,
+    WebhookDuplicateEvent,
+    WebhookRejectedEvent,
 )
 from .tracing import OPERATION_NAME, server_attributes, usd_amount
 
@@ -63,6 +67,7 @@ class _Instruments:
     download_bytes: Counter
     calls: Counter
     failovers: Counter
+    webhooks: Counter
 
     @classmethod
     def create(cls, meter: Meter) -> _Instruments:
@@ -87,6 +92,11 @@ class _Instruments:
             calls=meter.create_counter("mediarouter.calls", unit="{call}", description="Routed calls by outcome."),
             failovers=meter.create_counter(
                 "mediarouter.failovers", unit="{failover}", description="Failovers from one candidate to the next."
+            ),
+            webhooks=meter.create_counter(
+                "mediarouter.webhook.deliveries",
+                unit="{delivery}",
+                description="Webhook deliveries by outcome (accepted, rejected, duplicate).",
             ),
         )
 
@@ -149,6 +159,22 @@ class MetricsRecorder:
             case RouterFailoverEvent(from_ref=from_ref, to_ref=to_ref, error_type=error_type):
                 self._instruments.failovers.add(
                     1, _clean({"mediarouter.from": from_ref, "mediarouter.to": to_ref, "error.type": error_type})
+                )
+            case WebhookAcceptedEvent() | WebhookDuplicateEvent():
+                outcome = "accepted" if isinstance(event.payload, WebhookAcceptedEvent) else "duplicate"
+                self._instruments.webhooks.add(
+                    1, _clean({"mediarouter.outcome": outcome, "gen_ai.provider.name": event.provider})
+                )
+            case WebhookRejectedEvent(reason=reason):
+                self._instruments.webhooks.add(
+                    1,
+                    _clean(
+                        {
+                            "mediarouter.outcome": "rejected",
+                            "gen_ai.provider.name": event.provider,
+                            "error.type": reason,
+                        }
+                    ),
                 )
             case RouterAttemptFinishedEvent():
                 with self._lock:

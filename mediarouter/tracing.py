@@ -61,6 +61,9 @@ from .events import (
     RouterCooldownEvent,
     RouterFailoverEvent,
     RouterSkippedEvent,
+    WebhookAcceptedEvent,
+    WebhookDuplicateEvent,
+    WebhookRejectedEvent,
 )
 from .redact import redact_url
 
@@ -238,6 +241,8 @@ class SpanRecorder:
                 self._download_retry(event, p)
             case DownloadFinishedEvent() as p:
                 self._download_finished(event, p)
+            case WebhookAcceptedEvent() | WebhookRejectedEvent() | WebhookDuplicateEvent() as p:
+                self._webhook(event, p)
             case _:  # submit_unknown / submit_not_sent / router.estimate: the terminal events that follow tell
                 pass
 
@@ -591,6 +596,26 @@ class SpanRecorder:
         if span is not None:
             _set(span, {"mediarouter.download.bytes": size})
             span.end()
+
+    # -- webhook deliveries --------------------------------------------------------------------------
+
+    def _webhook(self, event: Event, p: WebhookAcceptedEvent | WebhookRejectedEvent | WebhookDuplicateEvent) -> None:
+        """One SERVER span per delivery the receiver answered, on its own trace (the sender's request)."""
+        outcome = {"webhook.accepted": "accepted", "webhook.rejected": "rejected"}.get(p.name, "duplicate")
+        attributes: dict[str, Any] = {
+            "gen_ai.provider.name": event.provider,
+            "gen_ai.response.id": event.job_id,
+            "mediarouter.webhook.outcome": outcome,
+            "http.response.status_code": p.status_code if isinstance(p, WebhookRejectedEvent) else 204,
+        }
+        if isinstance(p, WebhookRejectedEvent):
+            span = self._start("webhook", None, SpanKind.SERVER, attributes)
+            _end(span, p.reason)
+            return
+        attributes.update({"mediarouter.webhook.event_type": p.event_type, "mediarouter.job.status": p.status})
+        if isinstance(p, WebhookAcceptedEvent):
+            attributes.update({"mediarouter.webhook.recorded": p.recorded, "mediarouter.webhook.woke": p.woke})
+        self._start(f"webhook {p.event_type or p.status}", None, SpanKind.SERVER, attributes).end()
 
 
 def _genai(provider: str | None, model: str | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from .jobs import jobs_group
 from .models import models_command
 from .plugins import plugins_command
 from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability
+from .webhooks import webhooks_group
 
 __all__ = ["cli", "main"]
 
@@ -62,6 +63,7 @@ cli.add_command(models_command, name="models")
 cli.add_command(plugins_command, name="plugins")
 cli.add_command(aliases_command, name="aliases")
 cli.add_command(jobs_group, name="jobs")
+cli.add_command(webhooks_group, name="webhooks")
 
 _plugin_commands_loaded = False
 

@@ -8,6 +8,8 @@ each accepts; the outcomes themselves are defined here once:
 - ``garbage``: a 2xx answer whose body cannot be read; ``slow``: the normal answer, but late;
 - ``failed``, ``cancelled``, ``expired``: the job ends so instead of completing (a *job outcome*,
   spent when a job would finish, not when a request arrives).
+- ``duplicate``, ``bad_signature``, ``lost``: a webhook callback is sent twice, signed with the
+  wrong secret, or never sent (``slow`` delays it); for a backend's ``callback`` phase.
 
 ``xN`` fires an injection N times, then the emulator behaves normally; without it the injection
 fires on every match. It is split off the end first, and PHASE and OUTCOME off the first two
@@ -24,7 +26,11 @@ from typing import ClassVar, Generic, TypeVar
 __all__ = [
     "DROP",
     "GARBAGE",
+    "BAD_SIGNATURE",
+    "CALLBACK_OUTCOMES",
+    "DUPLICATE",
     "HTTP_STATUSES",
+    "LOST",
     "JOB_OUTCOMES",
     "NETWORK_OUTCOMES",
     "SLOW",
@@ -43,9 +49,14 @@ SLOW = "slow"
 NETWORK_OUTCOMES: tuple[str, ...] = (TIMEOUT, DROP, GARBAGE, SLOW)
 #: Outcomes that end a job instead of completing it.
 JOB_OUTCOMES: tuple[str, ...] = ("failed", "cancelled", "expired")
+DUPLICATE = "duplicate"
+BAD_SIGNATURE = "bad_signature"
+LOST = "lost"
+#: Outcomes of a webhook callback the emulator sends (with ``slow``: sent late).
+CALLBACK_OUTCOMES: tuple[str, ...] = (DUPLICATE, BAD_SIGNATURE, LOST)
 #: The statuses an injection may answer with.
 HTTP_STATUSES = range(400, 600)
-_KNOWN = (*NETWORK_OUTCOMES, *JOB_OUTCOMES)
+_KNOWN = (*NETWORK_OUTCOMES, *JOB_OUTCOMES, *CALLBACK_OUTCOMES)
 _TIMES = re.compile(r"^(?P<rest>.*)x(?P<times>\d+)$")
 _PHASE_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -194,6 +205,11 @@ class Injection:
     def network_outcome(self) -> str | None:
         """``timeout``, ``drop``, ``garbage`` or ``slow``, else None."""
         return self.outcome if self.outcome in NETWORK_OUTCOMES else None
+
+    @property
+    def callback_outcome(self) -> str | None:
+        """``duplicate``, ``bad_signature`` or ``lost`` for a callback outcome, else None."""
+        return self.outcome if self.outcome in CALLBACK_OUTCOMES else None
 
     def matches(self, phase: str, model: str | None) -> bool:
         return self.phase == phase and (self.model is None or self.model == model)

@@ -183,7 +183,10 @@ async def submit(request: Request, state: EmulatorState, trace: _Trace) -> Respo
             raise ApiError(400, f"previous_job_id {previous!r} ran on {earlier.model}, not {submission.model}")
         if earlier.status != "completed":
             raise ApiError(409, f"previous_job_id {previous!r} is {earlier.status}; only completed jobs continue")
-    job = state.create_job(submission)
+    callback = body.get("callback_url")
+    job = state.create_job(
+        submission, callback_url=callback if isinstance(callback, str) else None, origin=_base(request)
+    )
     trace.job_id = job.id
     payload = {"id": job.id, "polling_url": _polling_url(request, state, job.id), "status": job.status}
     return JSONResponse(payload, status_code=202)

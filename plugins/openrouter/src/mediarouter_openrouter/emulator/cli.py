@@ -7,8 +7,9 @@ the ``emulator`` extra and a missing extra is reported with the install command.
 from __future__ import annotations
 
 import click
+from pydantic import SecretStr
 
-from .config import PHASES, POLL_TERMINALS, EmulatorConfig, Injection
+from .config import CALLBACK_FAULTS, CALLBACK_PHASE, PHASES, POLL_TERMINALS, EmulatorConfig, Injection
 
 __all__ = ["emulator_command"]
 
@@ -27,6 +28,8 @@ _INJECT_HELP = (
     + "|".join(PHASES)
     + "; OUTCOME is an HTTP status 400-599, or for poll a terminal status "
     + "|".join(POLL_TERMINALS)
+    + f"; for {CALLBACK_PHASE} (the webhook call) one of "
+    + "|".join(CALLBACK_FAULTS)
     + "; MODEL limits it to one model; xN fires it N times then stops. "
     "Examples: submit:402, submit:402:google/veo-3.1, poll:500x1, poll:failed, content:410, models:500."
 )
@@ -88,6 +91,27 @@ _INJECT_HELP = (
     help="Seconds sent in Retry-After on 429 and 503 answers.",
 )
 @click.option(
+    "--callback-secret",
+    envvar="MEDIAROUTER_EMULATOR_CALLBACK_SECRET",
+    show_envvar=True,
+    default=None,
+    help="Sign webhook calls (X-OpenRouter-Signature) with this secret (default: unsigned).",
+)
+@click.option(
+    "--callback-after",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="A job submitted with callback_url ends by itself this many seconds after submit, then calls back "
+    "(default: it ends by polls, and calls back then).",
+)
+@click.option(
+    "--callback-forward",
+    metavar="ORIGIN",
+    default=None,
+    help="Send every webhook to this origin (e.g. http://127.0.0.1:8787, standing for a tunnel), keeping the "
+    "callback URL's path. Without it only loopback callback URLs are called.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -104,6 +128,9 @@ def emulator_command(
     signed_urls: bool,
     absolute_polling_url: bool,
     retry_after: int,
+    callback_secret: str | None,
+    callback_after: float | None,
+    callback_forward: str | None,
     log_level: str,
 ) -> None:
     """Serve an offline OpenRouter-compatible video API (submit, poll, download, models).
@@ -119,6 +146,9 @@ def emulator_command(
             signed_urls=signed_urls,
             absolute_polling_url=absolute_polling_url,
             retry_after=retry_after,
+            callback_secret=SecretStr(callback_secret) if callback_secret else None,
+            callback_after=callback_after,
+            callback_forward=callback_forward,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

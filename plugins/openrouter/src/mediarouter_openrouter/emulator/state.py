@@ -28,6 +28,7 @@ from mediarouter.emulation.mp4 import DEFAULT_CACHE, VideoCache, make_mp4
 from mediarouter.pricing import estimate, rules_from_skus
 
 from ..catalog import catalog_models
+from .callbacks import WebhookCaller
 from .config import EmulatorConfig, Injection
 
 __all__ = [
@@ -287,6 +288,9 @@ class EmulatedJob(Job):
     """One video job and how far it has got (the shared Job plus OpenRouter's fields)."""
 
     submission: Submission
+    #: Where the webhook goes when the job ends (None: no webhook), and the API origin its URLs name.
+    callback_url: str | None = None
+    origin: str = ""
     generation_id: str | None = None
     signed_token: str | None = field(default=None, repr=False)
     expires_at: int | None = None
@@ -328,6 +332,8 @@ class EmulatorState:
         )
         self.jobs: dict[str, EmulatedJob] = self.machine.jobs
         self.journal = Journal()
+        #: The webhooks of jobs submitted with a callback_url (`webhooks.calls` journals them).
+        self.webhooks = WebhookCaller(self)
         #: Rendered clips, shared by every emulator in the process unless a test brings its own.
         self.videos = videos if videos is not None else DEFAULT_CACHE
 
@@ -372,7 +378,7 @@ class EmulatorState:
 
     # -- jobs -----------------------------------------------------------------------------------
 
-    def create_job(self, submission: Submission) -> EmulatedJob:
+    def create_job(self, submission: Submission, *, callback_url: str | None = None, origin: str = "") -> EmulatedJob:
         now = self.now()
         job_id = f"gen-vid-{int(now)}-{_random_alnum(20)}"
         price = submission.price_per_second
@@ -383,8 +389,13 @@ class EmulatorState:
             created_at=now,
             outputs=self.config.outputs_per_job,
             cost=None if price is None else price * submission.duration,
+            callback_url=callback_url,
+            origin=origin,
         )
-        return self.machine.add(job)
+        self.machine.add(job)
+        if callback_url is not None:
+            self.webhooks.submitted(job)
+        return job
 
     def advance(self, job: EmulatedJob) -> None:
         """Count one answered poll and move the job along the configured schedule."""
@@ -396,6 +407,8 @@ class EmulatorState:
         if job.status == "completed" and self.config.signed_urls:
             job.signed_token = secrets.token_urlsafe(24)
             job.expires_at = int(now) + self.config.signed_url_ttl
+        if job.callback_url is not None:
+            self.webhooks.finished(job)
 
     def check_signed(self, job: EmulatedJob, token: str | None) -> str | None:
         """Why a signed download is refused, or None when the token is good and unexpired."""
@@ -433,6 +446,7 @@ class EmulatorState:
 
     def reset(self) -> None:
         """Forget jobs and the journal and re-arm the configured injections."""
+        self.webhooks.cancel()
         self.machine.clear()
         self.journal.clear()
         self.injector.reset()

@@ -1,0 +1,68 @@
+"""`mediarouter webhooks serve`: the webhook receiver as a standalone process.
+
+Deliveries are verified with MEDIAROUTER_WEBHOOK_SECRET and recorded in the job journal
+(MEDIAROUTER_JOURNAL), so a job waited for in another process completes at its next poll or
+`mediarouter jobs resume`. starlette and uvicorn are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigurationError, MediaRouterError
+from .errors import fail
+
+__all__ = ["webhooks_group"]
+
+INSTALL_HINT = "pip install 'mediarouter[webhooks]'"
+
+
+@click.group("webhooks")
+def webhooks_group() -> None:
+    """Receive provider webhooks: signed "job finished" callbacks (see docs/webhooks.md)."""
+
+
+@webhooks_group.command(
+    "serve",
+    epilog="Put it behind HTTPS (a reverse proxy or a tunnel) and pass that URL as --callback-url. "
+    "It answers every path: 204 accepted, 401 bad signature, 400 unreadable body.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--log-level",
+    "server_log_level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn log level.",
+)
+def serve_command(host: str, port: int, server_log_level: str) -> None:
+    """Serve the OpenRouter webhook receiver until interrupted.
+
+    The signing secret comes from MEDIAROUTER_WEBHOOK_SECRET (your OpenRouter workspace's),
+    the journal from MEDIAROUTER_JOURNAL.
+    """
+    from ..journal import journal_location, open_store
+    from ..settings import load_settings
+
+    try:
+        try:
+            import uvicorn
+
+            from ..webhooks.receiver import create_receiver
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the webhook receiver needs extra packages ({exc.name or exc})", hint=INSTALL_HINT
+            ) from None
+        journal = open_store(journal_location(load_settings().journal))
+        app = create_receiver(journal=journal)
+    except MediaRouterError as exc:
+        fail(exc)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"mediarouter webhooks: receiving on http://{shown_host}:{port}/ (Ctrl-C to stop)", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=server_log_level)
+    finally:
+        if journal is not None:
+            journal.close()

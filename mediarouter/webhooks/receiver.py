@@ -1,0 +1,221 @@
+"""The webhook receiver: an ASGI app a host mounts in its Starlette/FastAPI app (or serves alone).
+
+One POST per delivery, at whatever path the host mounts it on:
+
+- the signature is checked first, against the raw body (401 when missing, malformed, stale or
+  wrong; nothing else is read from an unauthenticated request);
+- an unreadable body is 400, one larger than `max_body_bytes` 413, another method 405;
+- a repeated delivery (same ``X-OpenRouter-Idempotency-Key``, or ``<job id>-<status>`` when the
+  header is missing) is acknowledged with 204 and does nothing;
+- otherwise the delivery is recorded in the journal and wakes a job waiting in this process
+  (see `deliveries`), then 204. A delivery for a job the journal does not know is acknowledged.
+  A journal that fails is 500, so the sender delivers again later.
+
+Every delivery emits one event (`webhook.accepted` / `webhook.rejected` / `webhook.duplicate`),
+which the default listeners turn into a log line, a span and a metric. Neither the secret nor
+the signature is ever logged. Needs starlette (the `webhooks` or `emulator` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ..clock import Clock, SystemClock
+from ..errors import ConfigurationError
+from ..events import (
+    Event,
+    EventPayload,
+    Listener,
+    WebhookAcceptedEvent,
+    WebhookDuplicateEvent,
+    WebhookRejectedEvent,
+    emit,
+)
+from ..journal import JobStore
+from .deliveries import Delivery, DeliveryError, Waiters, record_delivery
+from .settings import SECRET_ENV, WebhookSettings
+from .signature import SIGNATURE_HEADER, SignatureError, verify
+
+__all__ = ["IDEMPOTENCY_HEADER", "WebhookReceiver", "create_receiver"]
+
+logger = logging.getLogger("mediarouter.webhooks")
+
+IDEMPOTENCY_HEADER = "X-OpenRouter-Idempotency-Key"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class WebhookReceiver:
+    """The ASGI app. Build it with `create_receiver` (which reads the settings)."""
+
+    def __init__(
+        self,
+        *,
+        secret: SecretStr,
+        journal: JobStore | None = None,
+        waiters: Waiters | None = None,
+        clock: Clock | None = None,
+        listeners: Sequence[Listener] | None = None,
+        provider: str = "openrouter",
+        tolerance: float = 300.0,
+        max_body_bytes: int = 1 << 20,
+        remember: int = 4096,
+    ) -> None:
+        if not secret.get_secret_value():
+            raise ConfigurationError("the webhook secret is empty", hint=f"set {SECRET_ENV}")
+        self._secret = secret
+        self.journal = journal
+        self.waiters = waiters
+        self.clock: Clock = clock or SystemClock()
+        if listeners is None:
+            from ..observability import default_listeners
+
+            listeners = default_listeners()
+        self.listeners = list(listeners)
+        self.provider = provider
+        self.tolerance = tolerance
+        self.max_body_bytes = max_body_bytes
+        self._remember = remember
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"WebhookReceiver(provider={self.provider!r}, journal={type(self.journal).__name__})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # served on its own: nothing to set up or tear down
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one delivery (see the module docstring for the statuses)."""
+        if request.method != "POST":
+            return JSONResponse({"error": "only POST is accepted"}, status_code=405, headers={"Allow": "POST"})
+        try:
+            body = await self._body(request)
+        except _TooLarge:
+            return self._reject("too_large", 413, f"the body is larger than {self.max_body_bytes} bytes")
+        except ClientDisconnect:
+            return self._reject("unreadable_body", 400, "the body could not be read")
+        try:
+            verify(
+                request.headers.get(SIGNATURE_HEADER), body, self._secret, clock=self.clock, tolerance=self.tolerance
+            )
+        except SignatureError as exc:
+            return self._reject(exc.reason, 401, str(exc))
+        try:
+            envelope = json.loads(body)
+            delivery = Delivery.from_envelope(envelope, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and DeliveryError are ValueErrors
+            message = str(exc) if isinstance(exc, DeliveryError) else "the body is not JSON"
+            return self._reject("unreadable_body", 400, message)
+        if self._seen_before(delivery.idempotency_key):
+            self._emit(delivery.job_id, WebhookDuplicateEvent(event_type=delivery.event_type, status=delivery.status))
+            logger.info("webhook for job %s (%s): duplicate, ignored", delivery.job_id, delivery.status)
+            return Response(status_code=204)
+        try:
+            recorded = await run_in_threadpool(record_delivery, self.journal, delivery, provider=self.provider)
+        except Exception as exc:
+            logger.error("webhook for job %s: could not record it (%s); asking for a redelivery", delivery.job_id, exc)
+            return self._reject("journal_error", 500, "the delivery could not be recorded; deliver it again")
+        woke = self.waiters.wake(delivery) if self.waiters is not None and delivery.state is not None else 0
+        self._remember_key(delivery.idempotency_key)
+        self._emit(
+            delivery.job_id,
+            WebhookAcceptedEvent(event_type=delivery.event_type, status=delivery.status, recorded=recorded, woke=woke),
+        )
+        logger.info(
+            "webhook for job %s (%s): accepted, recorded=%s, woke=%d", delivery.job_id, delivery.status, recorded, woke
+        )
+        return Response(status_code=204)
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _seen_before(self, key: str) -> bool:
+        with self._lock:
+            return key in self._seen
+
+    def _remember_key(self, key: str) -> None:
+        with self._lock:
+            self._seen[key] = None
+            while len(self._seen) > self._remember:
+                self._seen.popitem(last=False)
+
+    def _reject(self, reason: str, status: int, message: str) -> Response:
+        self._emit(None, WebhookRejectedEvent(reason=reason, status_code=status))
+        logger.warning("webhook rejected (%d %s): %s", status, reason, message)
+        return JSONResponse({"error": message, "reason": reason}, status_code=status)
+
+    def _emit(self, job_id: str | None, payload: EventPayload) -> None:
+        if self.listeners:
+            emit(self.listeners, Event(payload=payload, provider=self.provider, job_id=job_id))
+
+
+def create_receiver(
+    *,
+    secret: SecretStr | str | None = None,
+    journal: JobStore | None = None,
+    waiters: Waiters | None = None,
+    clock: Clock | None = None,
+    listeners: Sequence[Listener] | None = None,
+    settings: WebhookSettings | None = None,
+    **options: Any,
+) -> WebhookReceiver:
+    """The receiver, with the secret from `secret` or `MEDIAROUTER_WEBHOOK_SECRET` (required).
+
+    `journal` is where deliveries are recorded (usually the Router's, `router.journal`), `waiters`
+    the registry the engine waits on (`JobEngine(webhooks=waiters)`). `options`: provider,
+    tolerance, max_body_bytes, remember (see `WebhookReceiver`).
+    """
+    if settings is None:
+        try:
+            settings = WebhookSettings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"MEDIAROUTER_WEBHOOK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigurationError(f"invalid webhook setting: {problems}") from None
+    if isinstance(secret, str):
+        secret = SecretStr(secret) if secret.strip() else None
+    secret = secret if secret is not None else settings.secret
+    if secret is None:
+        raise ConfigurationError(
+            "no webhook secret: deliveries cannot be verified",
+            hint=f"set {SECRET_ENV} to the signing secret of your OpenRouter workspace (Settings → Webhooks)",
+        )
+    options.setdefault("tolerance", settings.tolerance)
+    options.setdefault("max_body_bytes", settings.max_body_bytes)
+    return WebhookReceiver(secret=secret, journal=journal, waiters=waiters, clock=clock, listeners=listeners, **options)
