@@ -12,7 +12,7 @@ from .generate import generate_command
 from .jobs import jobs_group
 from .models import models_command
 from .plugins import plugins_command
-from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability
+from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability, trace_tree_from_env
 
 __all__ = ["cli", "main"]
 
@@ -35,8 +35,15 @@ __all__ = ["cli", "main"]
     help="Lowest level logged [env: MEDIAROUTER_LOG_LEVEL; default warning, info with --log-format json]. "
     "Traces and metrics: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = console | otlp.",
 )
+@click.option(
+    "--trace-tree",
+    is_flag=True,
+    default=None,
+    help="Print each finished trace as a readable span tree on stderr (needs mediarouter[otel]) "
+    "[env: MEDIAROUTER_TRACE_TREE=1].",
+)
 @click.pass_context
-def cli(ctx: click.Context, log_format: str, log_level: str | None) -> None:
+def cli(ctx: click.Context, log_format: str, log_level: str | None, trace_tree: bool | None) -> None:
     """Route media generation requests to provider plugins.
 
     \b
@@ -50,7 +57,8 @@ def cli(ctx: click.Context, log_format: str, log_level: str | None) -> None:
       mediarouter plugins --json
     """
     try:
-        telemetry = setup_cli_observability(log_format, log_level)
+        tree = trace_tree_from_env() if trace_tree is None else trace_tree
+        telemetry = setup_cli_observability(log_format, log_level, trace_tree=tree)
     except MediaRouterError as exc:
         fail(exc)
     if telemetry is not None:
