@@ -10,6 +10,7 @@ from .aliases import aliases_command
 from .errors import fail
 from .generate import generate_command
 from .jobs import jobs_group
+from .keys import keys_group
 from .models import models_command
 from .plugins import plugins_command
 from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability, trace_tree_from_env
@@ -70,6 +71,7 @@ cli.add_command(models_command, name="models")
 cli.add_command(plugins_command, name="plugins")
 cli.add_command(aliases_command, name="aliases")
 cli.add_command(jobs_group, name="jobs")
+cli.add_command(keys_group, name="keys")
 
 _plugin_commands_loaded = False
 

@@ -144,7 +144,7 @@ main()
 def test_an_exporter_without_the_sdk_names_the_extra_in_one_line(
     args: list[str], env: dict[str, str], asked: str
 ) -> None:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MEDIAROUTER_"))}
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MEDIAROUTER_LOG", "MEDIAROUTER_TRACE"))}
     proc = subprocess.run(
         [sys.executable, "-c", _WITHOUT_SDK, *args], capture_output=True, text=True, timeout=60, env={**full, **env}
     )

@@ -15,7 +15,10 @@ __all__ = ["KEY_HINT", "Phase", "RULES", "error_from_response"]
 
 Phase = Literal["submit", "poll", "download", "models"]
 
-KEY_HINT = "set OPENROUTER_API_KEY (or pass api_key=...); keys are at https://openrouter.ai/settings/keys"
+KEY_HINT = (
+    "set OPENROUTER_API_KEY, run `mediarouter keys set openrouter` or pass api_key=...; "
+    "keys are at https://openrouter.ai/settings/keys"
+)
 
 
 def _server_message(body: bytes) -> ServerMessage:

@@ -36,6 +36,7 @@ from mediarouter import (
     VideoResult,
 )
 from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, origin_of
+from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
 
 from .body import build_submit_body, request_from_arguments
@@ -139,6 +140,8 @@ class OpenRouterVideoProvider(Provider):
         except ValueError as exc:
             raise ConfigurationError(str(exc), provider=PROVIDER_NAME) from None
         self._api_key = _normalize_key(api_key if api_key is not None else settings.api_key)
+        if self._api_key is None and not emulator:  # the env var wins; `mediarouter keys set openrouter` after it
+            self._api_key = _normalize_key(get_key(PROVIDER_NAME))
         self.emulator = emulator
         attribution = {"HTTP-Referer": referer, "X-OpenRouter-Title": title, "X-OpenRouter-Categories": categories}
         self.http = ProviderClient(
