@@ -9,6 +9,7 @@ from ..plugins import load_plugins, pm
 from .aliases import aliases_command
 from .errors import fail
 from .generate import generate_command
+from .install import install_command, uninstall_command
 from .jobs import jobs_group
 from .keys import keys_group
 from .models import models_command
@@ -72,6 +73,8 @@ cli.add_command(plugins_command, name="plugins")
 cli.add_command(aliases_command, name="aliases")
 cli.add_command(jobs_group, name="jobs")
 cli.add_command(keys_group, name="keys")
+cli.add_command(install_command, name="install")
+cli.add_command(uninstall_command, name="uninstall")
 
 _plugin_commands_loaded = False
 

@@ -40,7 +40,7 @@ from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
 
 from .body import build_submit_body, request_from_arguments
-from .errors import KEY_HINT, RULES, Phase
+from .errors import EMULATOR_HINT, KEY_HINT, RULES, Phase
 from .models import PROVIDER_NAME, bare_model_id, catalog_model_infos, model_info
 from .settings import OpenRouterSettings, header_value, normalize_base_url
 from .wire import VideoGenerationResponse, parse_job, parse_models
@@ -189,7 +189,7 @@ class OpenRouterVideoProvider(Provider):
                 raise ConfigurationError(
                     f"the OpenRouter emulator needs extra packages ({exc.name or exc})",
                     provider=PROVIDER_NAME,
-                    hint="pip install 'mediarouter-openrouter[emulator]'",
+                    hint=EMULATOR_HINT,
                 ) from None
         if api_key is None:
             api_key = getattr(config, "api_key", None) or "emulator-key"

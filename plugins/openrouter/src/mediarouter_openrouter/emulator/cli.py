@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import click
 
+from ..errors import EMULATOR_HINT
 from .config import PHASES, POLL_TERMINALS, EmulatorConfig, Injection
 
 __all__ = ["emulator_command"]
 
-INSTALL_HINT = "pip install 'mediarouter-openrouter[emulator]'"
+INSTALL_HINT = EMULATOR_HINT
 
 
 def _parse_injections(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Injection, ...]:
