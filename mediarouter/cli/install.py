@@ -86,6 +86,7 @@ def install_command(names: tuple[str, ...], upgrade: bool, editable: tuple[str, 
       mediarouter install mediarouter-openrouter
       mediarouter install ./plugins/openrouter        # from a clone, until it is published
       mediarouter install -U mediarouter-openrouter
+
     Under `uv run` in this repository's workspace, the next `uv run` syncs the
     environment back to uv.lock; add a plugin there with `uv add` instead.
     """
