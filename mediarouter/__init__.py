@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ._version import __version__
 from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
 from .errors import (
@@ -45,6 +46,7 @@ from .settings import MediaRouterSettings
 from .validation import validate_request
 
 __all__ = [
+    "__version__",
     "AllCandidatesFailed",
     "Attempt",
     "AuthenticationFailed",

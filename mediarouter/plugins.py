@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ __all__ = [
     "provider_factories",
     "create_provider",
     "supports_emulator",
+    "hidden_plugins",
 ]
 
 ENTRY_POINT_GROUP = "mediarouter"
@@ -37,6 +39,7 @@ pm.add_hookspecs(hookspecs)
 
 _loaded = False
 _dists: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+_hidden: list[str] = []  # entry-point plugins MEDIAROUTER_LOAD_PLUGINS / MEDIAROUTER_BLOCK_PLUGINS kept out
 
 
 @dataclass
@@ -64,11 +67,24 @@ def _names_from_env(var: str) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares them (`Mediarouter_OpenRouter` is `mediarouter-openrouter`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _matches(names: set[str], ep: metadata.EntryPoint) -> set[str]:
+    """The names in `names` that pick out `ep`: its entry-point name or its distribution's name."""
+    dist = _normalize(ep.dist.name) if ep.dist is not None else None
+    return {n for n in names if n == ep.name or (dist is not None and _normalize(n) == dist)}
+
+
 def load_plugins() -> None:
     """Load every entry-point plugin once.
 
-    `MEDIAROUTER_LOAD_PLUGINS=a,b` loads only those (empty: none);
-    `MEDIAROUTER_BLOCK_PLUGINS=a,b` skips those.
+    `MEDIAROUTER_LOAD_PLUGINS=a,b` loads only those (empty: none); `MEDIAROUTER_BLOCK_PLUGINS=a,b`
+    skips those. Each name is an entry-point name (`openrouter`) or a distribution name
+    (`mediarouter-openrouter`); a name that matches no installed plugin is warned about on stderr,
+    since it most likely is a typo that would otherwise load nothing without a word.
     """
     global _loaded
     if _loaded:
@@ -76,8 +92,22 @@ def load_plugins() -> None:
     _loaded = True
     allow = _names_from_env("MEDIAROUTER_LOAD_PLUGINS")
     block = _names_from_env("MEDIAROUTER_BLOCK_PLUGINS") or set()
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if (allow is not None and ep.name not in allow) or ep.name in block:
+    entry_points = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    for var, names in (("MEDIAROUTER_LOAD_PLUGINS", allow or set()), ("MEDIAROUTER_BLOCK_PLUGINS", block)):
+        used = set().union(*(_matches(names, ep) for ep in entry_points)) if entry_points else set()
+        for name in sorted(names - used):
+            installed = ", ".join(
+                sorted(f"{ep.name} ({ep.dist.name})" if ep.dist is not None else ep.name for ep in entry_points)
+            )
+            print(
+                f"mediarouter: warning: {var} names {name!r}, which matches no installed plugin "
+                f"(installed: {installed or 'none'})",
+                file=sys.stderr,
+            )
+    for ep in entry_points:
+        if (allow is not None and not _matches(allow, ep)) or _matches(block, ep):
+            if ep.name not in _hidden:
+                _hidden.append(ep.name)
             continue
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
@@ -89,6 +119,12 @@ def load_plugins() -> None:
         pm.register(plugin, name=ep.name)
         if ep.dist is not None:
             _dists[ep.name] = (ep.dist.name, ep.dist.version)
+
+
+def hidden_plugins() -> list[str]:
+    """Installed entry-point plugins that MEDIAROUTER_LOAD_PLUGINS / MEDIAROUTER_BLOCK_PLUGINS kept out."""
+    load_plugins()
+    return list(_hidden)
 
 
 def register(plugin: object, name: str | None = None) -> str | None:
@@ -186,11 +222,13 @@ def create_provider(
     factory = factories.get(name)
     if factory is None:
         installed = ", ".join(sorted(factories)) or "none"
-        raise UnknownProvider(
-            f"no provider plugin named {name!r}; installed: {installed}",
-            provider=name,
-            hint="install one (e.g. pip install mediarouter-openrouter) and check `mediarouter plugins`",
+        hidden = hidden_plugins()
+        hint = (
+            f"MEDIAROUTER_LOAD_PLUGINS / MEDIAROUTER_BLOCK_PLUGINS hid {', '.join(hidden)}"
+            if hidden
+            else "install a provider plugin with `mediarouter install NAME`, then check `mediarouter plugins`"
         )
+        raise UnknownProvider(f"no provider plugin named {name!r}; installed: {installed}", provider=name, hint=hint)
     given = dict(options or {})
     if emulator:
         if not supports_emulator(factory):

@@ -2,12 +2,17 @@
 
 One routed call is one trace::
 
-    generate_content openrouter/google/veo-3.1     the routed call (router.call_started … call_finished)
-    ├── attempt 0 openrouter/google/veo-3.1       one candidate (router.attempt_started … attempt_finished)
-    │   ├── submit                                job.submitting → job.submitted / job.submit_retry / job.submit_failed
-    │   ├── poll                                  poll.started → job.polled / job.status_changed / job.poll_retry
-    │   └── download                              download.started → download.finished / download.retry
-    └── attempt 1 …
+    generate_content google/veo-3.1      INTERNAL  the routed call (router.call_started … call_finished)
+    ├── generate_content google/veo-3.1  CLIENT    candidate 0 (router.attempt_started … attempt_finished)
+    │   ├── submit                                 job.submitting → job.submitted / job.submit_retry / job.submit_failed
+    │   ├── poll                                   poll.started → job.polled / job.status_changed / job.poll_retry
+    │   └── download                               download.started → download.finished / download.retry
+    └── generate_content alibaba/wan-2.6 CLIENT    candidate 1 …
+
+Span names follow the GenAI conventions, ``{gen_ai.operation.name} {gen_ai.request.model}``
+(the model as the provider knows it; the provider is ``gen_ai.provider.name``, the full ref
+``mediarouter.candidate``). The CLIENT spans are the inference spans, one per candidate; the
+INTERNAL root is the router's choice among them.
 
 Without a router (the engine used directly, or a journaled job resumed) the first engine event
 of a run opens a root span for the job, and the job's terminal event ends it. Parents are
@@ -67,7 +72,7 @@ from .events import (
 )
 from .redact import redact_url
 
-__all__ = ["SpanRecorder", "OPERATION_NAME", "server_attributes"]
+__all__ = ["SpanRecorder", "OPERATION_NAME", "server_attributes", "span_name"]
 
 #: The GenAI well-known operation for multimodal content generation (the conventions have no "video").
 OPERATION_NAME = "generate_content"
@@ -297,7 +302,8 @@ class SpanRecorder:
                 "mediarouter.attempt": event.attempt,
                 "gen_ai.response.id": event.job_id,  # a resumed job has its id from the first event
             }
-            call = self._open_call(key, f"{OPERATION_NAME} {ref}", attributes, engine_only=event.call_id is None)
+            name = span_name(event.model)
+            call = self._open_call(key, name, attributes, engine_only=event.call_id is None)
         attempt = call.attempts.get(event.attempt)
         if attempt is None:
             # Engine events without attempt_started (a router that did not announce it) get a span of their own.
@@ -327,8 +333,7 @@ class SpanRecorder:
             attributes["mediarouter.estimated_cost_usd"] = usd_amount(started.estimated_cost)
             attributes.update(_durations(started))
         call.count += 1
-        name = f"attempt {event.attempt if event.attempt is not None else 0} {ref}"
-        span = self._start(name, call.root, SpanKind.CLIENT, attributes)
+        span = self._start(span_name(model), call.root, SpanKind.CLIENT, attributes)
         return _Attempt(span=span)
 
     # -- router events -----------------------------------------------------------------------------
@@ -343,7 +348,7 @@ class SpanRecorder:
             "mediarouter.candidates": candidates,
             "mediarouter.duration.requested": p.duration,
         }
-        self._open_call(self._key(event), f"{OPERATION_NAME} {first}", attributes, engine_only=False)
+        self._open_call(self._key(event), span_name(model), attributes, engine_only=False)
 
     def _attempt_started(self, event: Event, p: RouterAttemptStartedEvent) -> None:
         call = self._calls.get(self._key(event))
@@ -616,6 +621,11 @@ class SpanRecorder:
         if isinstance(p, WebhookAcceptedEvent):
             attributes.update({"mediarouter.webhook.recorded": p.recorded, "mediarouter.webhook.woke": p.woke})
         self._start(f"webhook {p.event_type or p.status}", None, SpanKind.SERVER, attributes).end()
+
+
+def span_name(model: str | None) -> str:
+    """`{gen_ai.operation.name} {gen_ai.request.model}`, or the operation alone when the model is unknown."""
+    return f"{OPERATION_NAME} {model}" if model else OPERATION_NAME
 
 
 def _genai(provider: str | None, model: str | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from mediarouter.cli import cli, load_plugin_commands
@@ -25,14 +26,22 @@ COMMANDS = [
     ["jobs", "cancel"],
     ["jobs", "forget"],
     ["jobs", "adopt"],
+    ["keys", "set"],
+    ["keys", "list"],
+    ["keys", "path"],
+    ["install"],
+    ["uninstall"],
+    ["webhooks", "serve"],
     ["emulator"],
 ]
 
 INTRO = """# Command-line reference
 
 `mediarouter` is a thin layer over the Python API (`mediarouter.Router`); plugins add their own commands
-(`emulator` comes from the OpenRouter plugin). Global options (`--log-format`, `--log-level`) go before the
-command: `mediarouter --log-format json generate ...`. Exit codes are listed in the README and under `generate`.
+(`emulator` comes from the OpenRouter plugin). Global options (`--log-format`, `--log-level`, `--trace-tree`) go
+before the command: `mediarouter --log-format json generate ...`. Exit codes are listed in the README and under
+`generate`. Shell completion: `eval "$(_MEDIAROUTER_COMPLETE=bash_source mediarouter)"` (`zsh_source`,
+`fish_source` for the others; see the README).
 
 This page is generated from the commands' `--help` by `scripts/cli_reference.py`; a test fails when it is stale.
 """
@@ -45,8 +54,22 @@ def help_text(args: list[str]) -> str:
     return result.output.rstrip()
 
 
+def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every runnable command under `group`, as the words that name it."""
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += leaf_commands(command, (*prefix, name))
+        else:
+            found.append([*prefix, name])
+    return found
+
+
 def render() -> str:
     load_plugin_commands()
+    missing = [" ".join(c) for c in leaf_commands(cli) if c not in COMMANDS]
+    if missing:
+        raise SystemExit(f"scripts/cli_reference.py: add to COMMANDS: {', '.join(missing)}")
     parts = [INTRO, "## mediarouter\n", "```text", help_text([]), "```\n"]
     for args in COMMANDS:
         parts += [f"## mediarouter {' '.join(args)}\n", "```text", help_text(args), "```\n"]

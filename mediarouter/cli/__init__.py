@@ -9,10 +9,12 @@ from ..plugins import load_plugins, pm
 from .aliases import aliases_command
 from .errors import fail
 from .generate import generate_command
+from .install import install_command, uninstall_command
 from .jobs import jobs_group
+from .keys import keys_group
 from .models import models_command
 from .plugins import plugins_command
-from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability
+from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability, trace_tree_from_env
 from .webhooks import webhooks_group
 
 __all__ = ["cli", "main"]
@@ -36,8 +38,15 @@ __all__ = ["cli", "main"]
     help="Lowest level logged [env: MEDIAROUTER_LOG_LEVEL; default warning, info with --log-format json]. "
     "Traces and metrics: OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = console | otlp.",
 )
+@click.option(
+    "--trace-tree",
+    is_flag=True,
+    default=None,
+    help="Print each finished trace as a readable span tree on stderr (needs mediarouter[otel]) "
+    "[env: MEDIAROUTER_TRACE_TREE=1].",
+)
 @click.pass_context
-def cli(ctx: click.Context, log_format: str, log_level: str | None) -> None:
+def cli(ctx: click.Context, log_format: str, log_level: str | None, trace_tree: bool | None) -> None:
     """Route media generation requests to provider plugins.
 
     \b
@@ -51,7 +60,8 @@ def cli(ctx: click.Context, log_format: str, log_level: str | None) -> None:
       mediarouter plugins --json
     """
     try:
-        telemetry = setup_cli_observability(log_format, log_level)
+        tree = trace_tree_from_env() if trace_tree is None else trace_tree
+        telemetry = setup_cli_observability(log_format, log_level, trace_tree=tree)
     except MediaRouterError as exc:
         fail(exc)
     if telemetry is not None:
@@ -64,6 +74,9 @@ cli.add_command(plugins_command, name="plugins")
 cli.add_command(aliases_command, name="aliases")
 cli.add_command(jobs_group, name="jobs")
 cli.add_command(webhooks_group, name="webhooks")
+cli.add_command(keys_group, name="keys")
+cli.add_command(install_command, name="install")
+cli.add_command(uninstall_command, name="uninstall")
 
 _plugin_commands_loaded = False
 

@@ -1,7 +1,7 @@
-"""`OTEL_TRACES_EXPORTER=console`: each finished trace printed as an indented tree on stderr.
+"""`--trace-tree` (MEDIAROUTER_TRACE_TREE=1): each finished trace printed as an indented tree on stderr.
 
-Imported only when the console exporter is asked for (it needs the OpenTelemetry SDK). Set
-`MEDIAROUTER_OTEL_CONSOLE=json` for the SDK's own one-JSON-object-per-span output instead.
+For a person reading one run; `OTEL_TRACES_EXPORTER=console` gives the SDK's standard
+one-JSON-object-per-span output instead. Imported only when asked for (it needs the SDK).
 """
 
 from __future__ import annotations

@@ -6,8 +6,13 @@ options and the standard environment variables:
 - `--log-format auto|console|json` (MEDIAROUTER_LOG_FORMAT), `--log-level` (MEDIAROUTER_LOG_LEVEL);
 - OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = console | otlp | none (comma-separated lists
   allowed), with the usual OTEL_EXPORTER_OTLP_* / OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES.
-  `console` writes to stderr (stdout stays clean for `--json`) and works offline; `otlp` needs
-  the `mediarouter[otlp]` extra (OTLP over HTTP/protobuf).
+  `console` is the SDK's standard ConsoleSpanExporter / ConsoleMetricExporter on stderr (stdout
+  stays clean for `--json`) and works offline;
+- `--trace-tree` (MEDIAROUTER_TRACE_TREE=1): each finished trace as a readable tree on stderr.
+
+The library depends on the OpenTelemetry API only: exporters need the SDK, from the
+`mediarouter[otel]` extra (console, the tree) or `mediarouter[otlp]` (adds OTLP over
+HTTP/protobuf). Asked for one that is not installed, the command says which extra and exits 2.
 
 Only the standard library is imported at module level: `mediarouter --help` stays fast.
 """
@@ -30,12 +35,32 @@ __all__ = [
     "default_log_level",
     "setup_cli_observability",
     "setup_otel_from_env",
+    "trace_tree_from_env",
 ]
 
 LOG_FORMATS = ("auto", "console", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _EXPORTERS = ("console", "otlp", "none")
-OTLP_HINT = "pip install 'mediarouter[otlp]' (OTLP over HTTP/protobuf), or use OTEL_TRACES_EXPORTER=console"
+OTEL_HINT = "install the extra mediarouter[otel]: pip install 'mediarouter[otel]' (from a clone: pip install '.[otel]')"
+OTLP_HINT = "install the extra mediarouter[otlp]: pip install 'mediarouter[otlp]' (from a clone: pip install '.[otlp]')"
+
+
+def _require_sdk(what: str) -> None:
+    """Fail with the extra to install when `what` needs the OpenTelemetry SDK and it is missing."""
+    from importlib.util import find_spec
+
+    try:
+        found = find_spec("opentelemetry.sdk") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigurationError(f"{what} needs the OpenTelemetry SDK, which is not installed", hint=OTEL_HINT)
+
+
+def trace_tree_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """MEDIAROUTER_TRACE_TREE=1|true|yes|on asks for the span tree."""
+    env = os.environ if environ is None else environ
+    return env.get("MEDIAROUTER_TRACE_TREE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def default_log_level(log_format: str) -> int:
@@ -83,8 +108,8 @@ def _protocol(environ: Mapping[str, str], signal: str) -> str:
     return protocol
 
 
-def setup_otel_from_env(environ: Mapping[str, str] | None = None) -> Telemetry | None:
-    """Install the OpenTelemetry SDK as the environment asks; None when it asks for nothing.
+def setup_otel_from_env(environ: Mapping[str, str] | None = None, *, trace_tree: bool = False) -> Telemetry | None:
+    """Install the OpenTelemetry SDK as the environment (and `trace_tree`) asks; None when nothing is asked.
 
     Imports the SDK only then. Leaves an already-installed global provider alone.
     """
@@ -93,8 +118,16 @@ def setup_otel_from_env(environ: Mapping[str, str] | None = None) -> Telemetry |
         return None
     traces = _exporters(env, "OTEL_TRACES_EXPORTER")
     metrics_ = _exporters(env, "OTEL_METRICS_EXPORTER")
+    if trace_tree:
+        traces.append("tree")
     if not traces and not metrics_:
         return None
+    if trace_tree:
+        _require_sdk("--trace-tree")
+    for name, chosen in (("OTEL_TRACES_EXPORTER", traces), ("OTEL_METRICS_EXPORTER", metrics_)):
+        exporter = next((e for e in chosen if e != "tree"), None)
+        if exporter is not None:
+            _require_sdk(f"{name}={exporter}")
 
     from opentelemetry.sdk.resources import Resource
 
@@ -117,8 +150,8 @@ def _setup_traces(env: Mapping[str, str], names: list[str], resource: Any, telem
         return  # a host (or an earlier call) installed one already
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     for name in names:
-        if name == "console":
-            if env.get("MEDIAROUTER_OTEL_CONSOLE", "tree").strip().lower() == "json":
+        if name in ("console", "tree"):
+            if name == "console":
                 exporter: Any = ConsoleSpanExporter(out=sys.stderr)
             else:
                 from .spantree import SpanTreeExporter
@@ -164,9 +197,9 @@ def _setup_metrics(env: Mapping[str, str], names: list[str], resource: Any, tele
     telemetry._shutdowns.append(provider.shutdown)
 
 
-def setup_cli_observability(log_format: str, log_level: str | None) -> Telemetry | None:
+def setup_cli_observability(log_format: str, log_level: str | None, *, trace_tree: bool = False) -> Telemetry | None:
     """What the root command does before any subcommand: logging, then OpenTelemetry from the environment."""
     from ..logs import configure_cli_logging, level_from
 
     configure_cli_logging(log_format, level_from(log_level, default_log_level(log_format)))
-    return setup_otel_from_env()
+    return setup_otel_from_env(trace_tree=trace_tree)

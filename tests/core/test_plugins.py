@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -78,3 +83,32 @@ async def test_router_uses_one_provider_instance_per_name_and_closes_it(fake_plu
     assert router.provider("fake") is first
     await router.aclose()
     assert isinstance(first, ScriptedProvider) and first.closed
+
+
+def _plugins_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`mediarouter plugins` in a fresh process (plugin loading happens once per process)."""
+    switches = ("MEDIAROUTER_LOAD_PLUGINS", "MEDIAROUTER_BLOCK_PLUGINS")
+    full = {k: v for k, v in os.environ.items() if k not in switches}
+    mediarouter = shutil.which("mediarouter") or str(Path(sys.executable).with_name("mediarouter"))
+    return subprocess.run([mediarouter, "plugins"], capture_output=True, text=True, env={**full, **env}, timeout=60)
+
+
+@pytest.mark.parametrize("name", ["openrouter", "mediarouter-openrouter", "Mediarouter_OpenRouter"])
+def test_load_plugins_takes_entry_point_or_distribution_names(name: str) -> None:
+    proc = _plugins_cli({"MEDIAROUTER_LOAD_PLUGINS": name})
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("openrouter  (mediarouter-openrouter ")
+
+
+def test_a_load_plugins_name_matching_nothing_is_warned_about_and_the_switch_named() -> None:
+    proc = _plugins_cli({"MEDIAROUTER_LOAD_PLUGINS": "openruter"})
+    assert proc.returncode == 0
+    assert "MEDIAROUTER_LOAD_PLUGINS names 'openruter', which matches no installed plugin" in proc.stderr
+    assert "openrouter (mediarouter-openrouter)" in proc.stderr  # what is installed, to fix the typo
+    assert proc.stdout.startswith("No plugins loaded: MEDIAROUTER_LOAD_PLUGINS / MEDIAROUTER_BLOCK_PLUGINS hid")
+
+
+def test_a_blocked_plugin_is_named_as_hidden_not_as_missing() -> None:
+    proc = _plugins_cli({"MEDIAROUTER_BLOCK_PLUGINS": "mediarouter-openrouter"})
+    assert proc.stderr == "" and "No plugins installed" not in proc.stdout
+    assert "hid the installed openrouter" in proc.stdout

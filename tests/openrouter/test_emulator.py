@@ -693,7 +693,7 @@ def test_cli_without_the_emulator_extra_names_the_install_command() -> None:
     assert done.returncode == 0, done.stderr
     code, output = done.stdout.split("\n", 1)
     assert code == "1"
-    assert "pip install 'mediarouter-openrouter[emulator]'" in output
+    assert "install 'mediarouter-openrouter[emulator]'" in output
 
 
 def _free_port() -> int:

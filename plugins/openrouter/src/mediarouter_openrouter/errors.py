@@ -15,7 +15,14 @@ __all__ = ["KEY_HINT", "Phase", "RULES", "error_from_response"]
 
 Phase = Literal["submit", "poll", "download", "models"]
 
-KEY_HINT = "set OPENROUTER_API_KEY (or pass api_key=...); keys are at https://openrouter.ai/settings/keys"
+EMULATOR_HINT = (
+    "install the emulator extra: mediarouter install 'mediarouter-openrouter[emulator]' "
+    "(from a clone: mediarouter install './plugins/openrouter[emulator]')"
+)
+KEY_HINT = (
+    "set OPENROUTER_API_KEY, run `mediarouter keys set openrouter` or pass api_key=...; "
+    "keys are at https://openrouter.ai/settings/keys"
+)
 
 
 def _server_message(body: bytes) -> ServerMessage:

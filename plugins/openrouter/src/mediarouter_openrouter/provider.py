@@ -36,10 +36,11 @@ from mediarouter import (
     VideoResult,
 )
 from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, origin_of
+from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
 
 from .body import build_submit_body, request_from_arguments
-from .errors import KEY_HINT, RULES, Phase
+from .errors import EMULATOR_HINT, KEY_HINT, RULES, Phase
 from .models import PROVIDER_NAME, bare_model_id, catalog_model_infos, model_info
 from .settings import OpenRouterSettings, header_value, normalize_base_url
 from .wire import VideoGenerationResponse, parse_job, parse_models
@@ -139,6 +140,8 @@ class OpenRouterVideoProvider(Provider):
         except ValueError as exc:
             raise ConfigurationError(str(exc), provider=PROVIDER_NAME) from None
         self._api_key = _normalize_key(api_key if api_key is not None else settings.api_key)
+        if self._api_key is None and not emulator:  # the env var wins; `mediarouter keys set openrouter` after it
+            self._api_key = _normalize_key(get_key(PROVIDER_NAME))
         self.emulator = emulator
         attribution = {"HTTP-Referer": referer, "X-OpenRouter-Title": title, "X-OpenRouter-Categories": categories}
         self.http = ProviderClient(
@@ -186,7 +189,7 @@ class OpenRouterVideoProvider(Provider):
                 raise ConfigurationError(
                     f"the OpenRouter emulator needs extra packages ({exc.name or exc})",
                     provider=PROVIDER_NAME,
-                    hint="pip install 'mediarouter-openrouter[emulator]'",
+                    hint=EMULATOR_HINT,
                 ) from None
         if api_key is None:
             api_key = getattr(config, "api_key", None) or "emulator-key"

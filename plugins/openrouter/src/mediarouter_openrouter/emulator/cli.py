@@ -9,11 +9,12 @@ from __future__ import annotations
 import click
 from pydantic import SecretStr
 
+from ..errors import EMULATOR_HINT
 from .config import CALLBACK_FAULTS, CALLBACK_PHASE, PHASES, POLL_TERMINALS, EmulatorConfig, Injection
 
 __all__ = ["emulator_command"]
 
-INSTALL_HINT = "pip install 'mediarouter-openrouter[emulator]'"
+INSTALL_HINT = EMULATOR_HINT
 
 
 def _parse_injections(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Injection, ...]:
