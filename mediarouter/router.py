@@ -72,6 +72,7 @@ from .request import VideoRequest
 from .results import Attempt, VideoResult
 from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
 from .validation import validate_request
+from .webhooks.deliveries import Waiters
 
 __all__ = ["PlannedCandidate", "Router", "generate", "generate_sync"]
 
@@ -104,8 +105,11 @@ class Router:
         max_cost: Money | None = None,
         cooldown: float | None = None,
         journal: JobStore | str | None = None,
+        webhooks: Waiters | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        #: Jobs submitted with a callback_url wait on these (safety-net polling, woken by a delivery).
+        self.webhooks = webhooks or Waiters()
         if journal is not None and not isinstance(journal, str | JobStore):
             raise ConfigurationError(
                 f"journal must be a path, 'off', ':memory:' or a JobStore; {type(journal).__name__} lacks "
@@ -287,7 +291,17 @@ class Router:
             request_timeout=s.request_timeout,
             listeners=self.listeners if listeners is None else listeners,
             journal=self.journal,
+            webhooks=self.webhooks,
         )
+
+    def webhook_app(self, **options: Any) -> Any:
+        """An ASGI app receiving the provider's signed callbacks for this router's jobs: mount it in your
+        Starlette/FastAPI app. A delivery records the job's end in the journal and wakes its waiting call.
+        Options as `mediarouter.webhooks.create_receiver` (secret=, tolerance=, …); needs the `webhooks` extra.
+        """
+        from .webhooks import create_receiver
+
+        return create_receiver(journal=self.journal, waiters=self.webhooks, listeners=self.listeners, **options)
 
     # -- the journal: resume, download, cancel ---------------------------------------------
 

@@ -109,6 +109,9 @@ def test_a_load_plugins_name_matching_nothing_is_warned_about_and_the_switch_nam
 
 
 def test_a_blocked_plugin_is_named_as_hidden_not_as_missing() -> None:
-    proc = _plugins_cli({"MEDIAROUTER_BLOCK_PLUGINS": "mediarouter-openrouter"})
+    proc = _plugins_cli({"MEDIAROUTER_BLOCK_PLUGINS": "mediarouter-openrouter,fal,mediarouter-gemini"})
     assert proc.stderr == "" and "No plugins installed" not in proc.stdout
-    assert "hid the installed openrouter" in proc.stdout
+    assert "hid the installed" in proc.stdout
+    assert all(name in proc.stdout for name in ("openrouter", "fal", "gemini"))
+    partly = _plugins_cli({"MEDIAROUTER_BLOCK_PLUGINS": "mediarouter-openrouter"})
+    assert "hidden by MEDIAROUTER_LOAD_PLUGINS / MEDIAROUTER_BLOCK_PLUGINS: openrouter" in partly.stdout

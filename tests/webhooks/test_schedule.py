@@ -187,3 +187,55 @@ async def test_the_deadline_still_holds_while_waiting_for_a_webhook(tmp_path: Pa
     with pytest.raises(JobTimeout):
         await asyncio.wait_for(task, 30)
     assert world.polled_at == []
+
+
+async def test_a_routed_generate_with_a_callback_url_completes_from_the_delivery_to_router_webhook_app(
+    tmp_path: Path,
+) -> None:
+    """As a host app does it: `Router.webhook_app()` mounted where the provider calls back, and
+    `router.generate(..., callback_url=...)` completing at the delivery, with one poll."""
+    from mediarouter import Router
+    from mediarouter.settings import MediaRouterSettings
+
+    clock = ManualClock()
+    journal = MemoryJobStore()
+    holder: dict[str, Any] = {}
+
+    class Hook(httpx.AsyncBaseTransport):
+        """The emulator's callbacks go to the router's receiver, created once the router exists."""
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return await httpx.ASGITransport(app=holder["app"]).handle_async_request(request)
+
+    transport = emulator_transport(
+        EmulatorConfig(
+            callback_secret=SECRET,
+            callback_after=5.0,
+            callback_transport=Hook(),
+            callback_sleep=clock.sleep,
+            clock=clock.time,
+            polls_before_in_progress=0,
+            polls_before_completed=50,
+        )
+    )
+    provider = OpenRouterVideoProvider(emulator=True, transport=transport, clock=clock)
+    settings = MediaRouterSettings.model_construct(**{**MediaRouterSettings().model_dump(), "timeout": 3600.0})
+    router = Router(
+        providers={"openrouter": provider}, clock=clock, journal=journal, settings=settings,
+        webhooks=Waiters(first_poll=60.0, poll_every=180.0),
+    )  # fmt: skip
+    holder["app"] = router.webhook_app(secret=SECRET, clock=clock)
+    polls: list[float] = []
+    router.listeners.append(lambda e: polls.append(clock.now) if isinstance(e.payload, PollStartedEvent) else None)
+    start = clock.now
+    task = asyncio.ensure_future(
+        router.generate(
+            "x", model=f"openrouter/{MODEL}", duration=4, callback_url=HOOK, output=tmp_path / "o.mp4",
+            poll_interval=10.0,
+        )
+    )  # fmt: skip
+    await clock.until_sleeping(2)
+    await clock.advance(5)
+    result = await asyncio.wait_for(task, 30)
+    assert result.polls == 1 and polls == [start + 5]
+    await router.aclose()
