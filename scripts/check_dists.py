@@ -27,6 +27,8 @@ from pathlib import Path
 EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "mediarouter": ("mediarouter", frozenset({"CHANGELOG.md"})),
     "mediarouter_openrouter": ("src/mediarouter_openrouter", frozenset()),
+    "mediarouter_fal": ("src/mediarouter_fal", frozenset()),
+    "mediarouter_gemini": ("src/mediarouter_gemini", frozenset()),
     "mediarouter_contracts": ("src/mediarouter_contracts", frozenset()),
 }
 ALWAYS = frozenset({"PKG-INFO", "pyproject.toml", "README.md", "LICENSE", ".gitignore"})
