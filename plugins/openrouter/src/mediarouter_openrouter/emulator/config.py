@@ -27,18 +27,20 @@ __all__ = [
 #: What in-process clients use as their base URL; the host part never resolves, it only names the origin.
 EMULATOR_BASE_URL = "http://openrouter.emulator/api/v1"
 
-Phase = Literal["submit", "poll", "content", "models"]
-PHASES: tuple[Phase, ...] = ("submit", "poll", "content", "models")
+Phase = Literal["submit", "poll", "content", "models", "chat"]
+PHASES: tuple[Phase, ...] = ("submit", "poll", "content", "models", "chat")
 #: Terminal statuses a `poll` injection can force instead of `completed`.
 POLL_TERMINALS: tuple[str, ...] = JOB_OUTCOMES
 
-#: OpenRouter's phases: HTTP statuses everywhere, job outcomes on poll, no MODEL for the model listing.
+#: OpenRouter's phases: HTTP statuses everywhere, job outcomes on poll, no MODEL for the model listing;
+#: `chat` is `POST /chat/completions` (video understanding).
 GRAMMAR = InjectionGrammar(
     phases=(
         PhaseSpec("submit"),
         PhaseSpec("poll", outcomes=POLL_TERMINALS),
         PhaseSpec("content"),
         PhaseSpec("models", takes_model=False),
+        PhaseSpec("chat"),
     ),
     model_example="google/veo-3.1",
 )
@@ -82,6 +84,9 @@ class EmulatorConfig:
     ``foreign_download_host``: put ``unsigned_urls`` on this other origin, which serves downloads
     without auth, so tests can check a client never sends its key off the API origin.
     ``models``: the listing and validation source; the built-in catalog when None.
+    ``chat_models``: the `GET /models` listing of chat models (the video chat catalog when None).
+    ``chat_max_body_bytes``: a chat completion body over it answers 413 (the live API documents
+    no limit for chat; this stands for a provider's).
     ``clock``: wall-clock seconds, used for job ids and ``expires_at``.
     """
 
@@ -96,6 +101,8 @@ class EmulatorConfig:
     foreign_download_host: str | None = None
     outputs_per_job: int = 1
     models: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+    chat_models: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+    chat_max_body_bytes: int = 50 * 1024 * 1024
     clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
