@@ -7,6 +7,7 @@ import click
 from ..errors import MediaRouterError
 from ..plugins import load_plugins, pm
 from .aliases import aliases_command
+from .describe import describe_command
 from .errors import fail
 from .generate import generate_command
 from .jobs import jobs_group
@@ -62,6 +63,7 @@ cli.add_command(models_command, name="models")
 cli.add_command(plugins_command, name="plugins")
 cli.add_command(aliases_command, name="aliases")
 cli.add_command(jobs_group, name="jobs")
+cli.add_command(describe_command, name="describe")
 
 _plugin_commands_loaded = False
 
