@@ -96,7 +96,7 @@ async def describe(
     fallbacks: Sequence[str] | None = None,
     max_cost: Money | None = None,
     use_cache: bool = True,
-    shrink: bool | ShrinkMode = False,
+    shrink: bool | str = False,
     max_tokens: int | None = None,
     processing: str | None = None,
     temperature: float | None = None,
