@@ -77,6 +77,8 @@ _DATA_URL = re.compile(r"^data:([^;,]+)(;[^,]*)?,", re.IGNORECASE)
 
 
 def _mib(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
     return f"{size / (1024 * 1024):.1f} MiB"
 
 
@@ -342,6 +344,7 @@ class ShrinkReport(BaseModel):
     resolution: str | None = None
     original_duration: float | None = None
     duration: float | None = None
+    audio_dropped: bool = False
 
     def describe(self) -> str:
         text = f"shrunk the video from {_mib(self.original_size)} to {_mib(self.size)} (limit {_mib(self.limit)})"
@@ -350,6 +353,8 @@ class ShrinkReport(BaseModel):
             changes.append(f"downscaled {self.original_resolution} → {self.resolution}")
         if self.duration is not None and self.original_duration is not None and self.duration < self.original_duration:
             changes.append(f"cut to the first {self.duration:.1f}s of {self.original_duration:.1f}s")
+        if self.audio_dropped:
+            changes.append("dropped the audio track")
         return text + (f": {', '.join(changes)}" if changes else ": re-encoded")
 
 
@@ -472,7 +477,7 @@ def probe_video(source: bytes | Path) -> VideoProbe:
 
 
 #: Heights tried when downscaling, and the least bits per pixel (per frame) worth sending.
-_HEIGHTS = (1080, 720, 540, 480, 360, 240, 144)
+_HEIGHTS = (1080, 720, 540, 480, 360, 240, 144, 96, 72)
 _MIN_BITS_PER_PIXEL = 0.03
 _AUDIO_BITRATE = 32_000
 _MARGIN = 0.88  # containers and rate control overshoot a little
@@ -489,20 +494,23 @@ class _Plan:
     height: int
     seconds: float
     video_bitrate: int
+    audio: bool
 
 
 def _plan(probe: VideoProbe, limit: int, mode: ShrinkMode, squeeze: float) -> _Plan:
     width, height = probe.width or 256, probe.height or 144
     duration = probe.duration or 1.0
     fps = probe.fps or 24.0
-    audio = _AUDIO_BITRATE if probe.has_audio else 0
     budget = limit * 8 * _MARGIN * squeeze
+    # An audio track that would take most of a tiny budget is dropped (and the report says so).
+    keep_audio = probe.has_audio and 0.4 * budget / duration >= _AUDIO_BITRATE
+    audio = _AUDIO_BITRATE if keep_audio else 0
     bitrate = int(budget / duration) - audio
     if mode != "cut":
-        for target in (h for h in _HEIGHTS if h <= height) if height > _HEIGHTS[-1] else (height,):
+        for target in sorted({height, *(h for h in _HEIGHTS if h < height)}, reverse=True):
             w, h = _even(width * target / height), _even(target)
             if bitrate > 0 and bitrate / (w * h * fps) >= _MIN_BITS_PER_PIXEL:
-                return _Plan("downscale", w, h, duration, bitrate)
+                return _Plan("downscale", w, h, duration, bitrate, keep_audio)
         if mode == "downscale":
             raise PayloadTooLarge(
                 f"video: downscaling alone cannot fit {duration:.1f}s under {_mib(limit)}",
@@ -517,7 +525,7 @@ def _plan(probe: VideoProbe, limit: int, mode: ShrinkMode, squeeze: float) -> _P
     seconds = budget / (rate + audio)
     if seconds < 1.0:
         raise PayloadTooLarge(f"video: under a second of it fits {_mib(limit)}; nothing useful would be left")
-    return _Plan("cut", width, height, min(seconds, duration), rate)
+    return _Plan("cut", width, height, min(seconds, duration), rate, keep_audio)
 
 
 def _encode(av: Any, source: bytes | Path, plan: _Plan, probe: VideoProbe) -> bytes:
@@ -526,7 +534,7 @@ def _encode(av: Any, source: bytes | Path, plan: _Plan, probe: VideoProbe) -> by
     buffer = io.BytesIO()
     with _open(av, source) as src, av.open(buffer, mode="w", format="mp4") as out:
         vin = src.streams.video[0]
-        ain = src.streams.audio[0] if src.streams.audio else None
+        ain = src.streams.audio[0] if src.streams.audio and plan.audio else None
         options = {"preset": "ultrafast"} if codec == "libx264" else {}
         vout = out.add_stream(codec, rate=fps, options=options)
         vout.width, vout.height, vout.pix_fmt = plan.width, plan.height, "yuv420p"
@@ -588,6 +596,7 @@ def shrink_video(video: VideoInput, limit: int, *, mode: ShrinkMode = "auto") ->
                 resolution=f"{plan.width}x{plan.height}",
                 original_duration=probe.duration,
                 duration=round(min(plan.seconds, probe.duration or plan.seconds), 3),
+                audio_dropped=probe.has_audio and not plan.audio,
             )
             return VideoInput(
                 label=f"{video.label} (shrunk)",
