@@ -7,6 +7,7 @@ import logging
 from ._version import __version__
 from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
+from .describing import describe_sync, describe_video
 from .errors import (
     AllCandidatesFailed,
     AuthenticationFailed,
@@ -43,6 +44,7 @@ from .request import FrameImage, InputReference, VideoRequest
 from .results import Attempt, MediaFile, VideoResult
 from .router import Router, generate, generate_sync
 from .settings import MediaRouterSettings
+from .understanding import DescribeModel, Describer, DescribeRequest, DescribeResult
 from .validation import validate_request
 
 __all__ = [
@@ -58,6 +60,10 @@ __all__ = [
     "ConfigurationError",
     "FailoverPolicy",
     "Conflict",
+    "DescribeModel",
+    "DescribeRequest",
+    "DescribeResult",
+    "Describer",
     "Download",
     "FrameImage",
     "InputReference",
@@ -93,6 +99,8 @@ __all__ = [
     "UnknownProvider",
     "VideoRequest",
     "VideoResult",
+    "describe_sync",
+    "describe_video",
     "generate",
     "generate_sync",
     "hookimpl",

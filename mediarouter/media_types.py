@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["KINDS", "MediaKind", "SUPPORTED", "kind_of", "sniff"]
+__all__ = ["HEADER_BYTES", "KINDS", "MediaKind", "SUPPORTED", "VIDEO_TYPES", "kind_of", "sniff"]
 
 MediaKind = Literal["image", "audio", "video"]
 KINDS: tuple[MediaKind, ...] = ("image", "audio", "video")
@@ -17,14 +17,28 @@ KINDS: tuple[MediaKind, ...] = ("image", "audio", "video")
 #: Human-readable names of the formats `sniff` recognises, per kind (for error messages).
 SUPPORTED: dict[MediaKind, tuple[str, ...]] = {
     "image": ("PNG", "JPEG", "WebP", "GIF"),
-    "video": ("MP4", "WebM", "MOV"),
+    "video": ("MP4", "WebM", "MOV", "AVI", "MKV", "MPEG"),
     "audio": ("MP3", "WAV", "Ogg"),
 }
 
-#: How many leading bytes `sniff` needs.
-HEADER_BYTES = 32
+#: How many leading bytes `sniff` needs (a Matroska header names its DocType within the first 64).
+HEADER_BYTES = 64
+
+#: The video MIME types `sniff` can return.
+VIDEO_TYPES: tuple[str, ...] = (
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "video/x-msvideo",
+    "video/x-matroska",
+    "video/mpeg",
+)
 
 _QUICKTIME_BRANDS = (b"qt  ",)
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+#: MPEG program stream pack header, and an MPEG-1/2 video sequence header.
+_MPEG_STARTS = (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")
+
 _AUDIO_MP4_BRANDS = (b"M4A ", b"M4B ")
 
 
@@ -44,8 +58,13 @@ def sniff(header: bytes) -> str | None:
         return "audio/ogg"
     if header.startswith(b"ID3") or (len(header) >= 2 and header[0] == 0xFF and header[1] & 0xE0 == 0xE0):
         return "audio/mpeg"
-    if header.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
+    if header[:4] == b"RIFF" and header[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if header.startswith(_EBML_MAGIC):
+        # Matroska and WebM share the EBML header; its DocType element (0x4282) says which.
+        return "video/x-matroska" if b"\x42\x82" in header and b"matroska" in header else "video/webm"
+    if header[:4] in _MPEG_STARTS:
+        return "video/mpeg"
     if header[4:8] == b"ftyp":
         brand = header[8:12]
         if brand in _QUICKTIME_BRANDS:

@@ -71,6 +71,7 @@ from .refs import ModelRef
 from .request import VideoRequest
 from .results import Attempt, VideoResult
 from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
+from .understanding import DescribeResult, VideoLike
 from .validation import validate_request
 from .webhooks.deliveries import Waiters
 
@@ -302,6 +303,26 @@ class Router:
         from .webhooks import create_receiver
 
         return create_receiver(journal=self.journal, waiters=self.webhooks, listeners=self.listeners, **options)
+
+    async def describe(
+        self,
+        video: VideoLike,
+        prompt: str,
+        *,
+        model: str | Sequence[str] | None = None,
+        fallbacks: Sequence[str] | None = None,
+        max_cost: Money | None = None,
+        use_cache: bool = True,
+        **options: Any,
+    ) -> DescribeResult:
+        """Describe a video (a path, bytes, an https URL, a MediaFile or a VideoResult) with the first
+        candidate that answers; failover, cooldowns and the cost guard as for `generate`. See
+        docs/understanding.md for the options (shrink, max_tokens, processing, timeout, …)."""
+        from .describing import describe as _describe
+
+        return await _describe(
+            self, video, prompt, model=model, fallbacks=fallbacks, max_cost=max_cost, use_cache=use_cache, **options
+        )
 
     # -- the journal: resume, download, cancel ---------------------------------------------
 

@@ -16,6 +16,7 @@ from mediarouter.cli import cli, load_plugin_commands
 
 COMMANDS = [
     ["generate"],
+    ["describe"],
     ["models"],
     ["plugins"],
     ["aliases"],

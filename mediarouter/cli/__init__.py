@@ -7,6 +7,7 @@ import click
 from ..errors import MediaRouterError
 from ..plugins import load_plugins, pm
 from .aliases import aliases_command
+from .describe import describe_command
 from .errors import fail
 from .generate import generate_command
 from .install import install_command, uninstall_command
@@ -77,6 +78,7 @@ cli.add_command(webhooks_group, name="webhooks")
 cli.add_command(keys_group, name="keys")
 cli.add_command(install_command, name="install")
 cli.add_command(uninstall_command, name="uninstall")
+cli.add_command(describe_command, name="describe")
 
 _plugin_commands_loaded = False
 

@@ -111,6 +111,7 @@ def test_provider_is_a_provider_with_the_openrouter_name_and_modalities() -> Non
         Modality.TEXT_TO_VIDEO,
         Modality.IMAGE_TO_VIDEO,
         Modality.REFERENCE_TO_VIDEO,
+        Modality.VIDEO_TO_TEXT,  # chat completions with a video (mediarouter.understanding.Describer)
     }
     assert provider.base_url == "https://openrouter.ai/api/v1"
     assert provider.server_address == "openrouter.ai:443"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .adapter import DownloadLink, ResponseContext, WireAdapter, json_response
 from .clock import FakeClock
+from .describe import DESCRIBE_ERRORS, DescribeContract, DescribeWireAdapter
 from .profiles import active_profile, contract_settings
 from .runner import CancelPoint, EngineOptions, JobRun, run_job, run_listing
 from .scenarios import (
@@ -47,6 +48,10 @@ __all__ = [
     "DEFAULT_CAPABILITIES",
     "EXPECTED_ERRORS",
     "expected_sleeps",
+    # the optional describe (video-to-text) contract
+    "DescribeContract",
+    "DescribeWireAdapter",
+    "DESCRIBE_ERRORS",
     # the adapter an author writes
     "WireAdapter",
     "ResponseContext",

@@ -13,7 +13,7 @@ from .wire import parse_error_body
 
 __all__ = ["KEY_HINT", "Phase", "RULES", "error_from_response"]
 
-Phase = Literal["submit", "poll", "download", "models"]
+Phase = Literal["submit", "poll", "download", "models", "chat"]
 
 EMULATOR_HINT = (
     "install the emulator extra: mediarouter install 'mediarouter-openrouter[emulator]' "
@@ -67,6 +67,10 @@ RULES = StatusRules(
         413: "the request body is over OpenRouter's 50 MiB limit: use https:// URLs instead of data: URLs "
         "for frame images and references",
         429: "wait and retry; OpenRouter limits requests per key",
+        (400, "chat"): "check that the model takes video input (`mediarouter describe --list-models`)",
+        (404, "chat"): "unknown model id: `mediarouter describe --list-models` lists the models that take video",
+        (413, "chat"): "the video is over the provider's limit: --shrink (shrink=True) fits a copy, "
+        "or give an https:// URL the provider can fetch",
     },
 )
 

@@ -1,6 +1,8 @@
 """The OpenRouter video provider: wiring of its wire format onto `mediarouter.Provider`.
 
-`POST /videos`, `GET /videos/{id}`, `GET /videos/{id}/content?index=N`, `GET /videos/models`.
+`POST /videos`, `GET /videos/{id}`, `GET /videos/{id}/content?index=N`, `GET /videos/models`;
+for video understanding (`mediarouter.understanding.Describer`) `POST /chat/completions` and
+`GET /models` (chat.py).
 Everything every backend shares (status → error table, Retry-After, credentials only to the
 configured origin, bounded reads, the listing cache, download checks) is the core's
 `mediarouter.http`; the body, the model mapping and the error hints live in their own modules.
@@ -38,7 +40,9 @@ from mediarouter import (
 from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, origin_of
 from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
+from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult
 
+from . import chat
 from .body import build_submit_body, request_from_arguments
 from .errors import EMULATOR_HINT, KEY_HINT, RULES, Phase
 from .models import PROVIDER_NAME, bare_model_id, catalog_model_infos, model_info
@@ -106,7 +110,12 @@ class OpenRouterVideoProvider(Provider):
     """OpenRouter's async video API. The key comes from `api_key=` or `OPENROUTER_API_KEY`."""
 
     name = PROVIDER_NAME
-    supported_modalities = (Modality.TEXT_TO_VIDEO, Modality.IMAGE_TO_VIDEO, Modality.REFERENCE_TO_VIDEO)
+    supported_modalities = (
+        Modality.TEXT_TO_VIDEO,
+        Modality.IMAGE_TO_VIDEO,
+        Modality.REFERENCE_TO_VIDEO,
+        Modality.VIDEO_TO_TEXT,
+    )
     can_cancel = False  # OpenRouter has no cancel endpoint; the base class's cancel() says so
     supports_emulator: ClassVar[bool] = True
 
@@ -162,6 +171,12 @@ class OpenRouterVideoProvider(Provider):
         self._listing: ListingCache[list[ModelInfo]] = ListingCache(
             ttl=settings.models_cache_ttl,
             fallback=self._catalog_fallback,
+            fallback_ttl=FALLBACK_CACHE_TTL,
+            clock=clock,
+        )
+        self._chat_listing: ListingCache[list[DescribeModel]] = ListingCache(
+            ttl=settings.models_cache_ttl,
+            fallback=self._chat_catalog_fallback,
             fallback_ttl=FALLBACK_CACHE_TTL,
             clock=clock,
         )
@@ -243,6 +258,23 @@ class OpenRouterVideoProvider(Provider):
 
     async def get_model(self, model_id: str) -> ModelInfo | None:
         return await super().get_model(bare_model_id(model_id))
+
+    # -- video understanding (chat completions) ------------------------------------------------
+
+    async def describe_models(self) -> list[DescribeModel]:
+        """Chat models whose input modalities include video: the live `GET /models`, else the catalog."""
+        return list(await self._chat_listing.get(lambda: chat.fetch_describe_models(self.http)))
+
+    @staticmethod
+    def _chat_catalog_fallback(error: Exception) -> list[DescribeModel]:
+        log.info("OpenRouter model listing unavailable, using the built-in video chat catalog: %s", error)
+        return chat.catalog_describe_models()
+
+    async def describe(self, model_id: str, request: DescribeRequest) -> DescribeResult:
+        """`POST /chat/completions` with the video, once (a second POST could be a second bill)."""
+        model_id = bare_model_id(model_id)
+        self._require_key(phase="chat", model=model_id)
+        return await chat.describe(self.http, model_id, request)
 
     # -- submit and poll -----------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The OpenRouter-compatible video API as a Starlette ASGI app.
 
-Routes follow the live API under ``/api/v1`` (submit, poll, download, list models), so a client
+Routes follow the live API under ``/api/v1`` (submit, poll, download, list models, and chat
+completions with a video: ``emulator/chat.py``), so a client
 built from the official SDK works unchanged. ``/_emulator/*`` is emulator-only: the request
 journal and the credential-free "signed" download URLs.
 
@@ -36,6 +37,7 @@ from starlette.routing import Route
 from mediarouter.emulation.asgi import ranged_response, read_json
 from mediarouter.emulation.transport import EmulatorTransport as _SharedTransport
 
+from .chat import chat_completions, list_chat_models
 from .config import EmulatorConfig
 from .state import ApiError, EmulatedJob, EmulatorState, JournalEntry, message_for, validate_submission
 
@@ -297,6 +299,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route(f"{API_PREFIX}/videos/{{job_id}}", _journaled("poll", poll), methods=["GET"]),
         Route(f"{API_PREFIX}/videos/{{job_id}}/content", _journaled("content", content), methods=["GET"]),
         Route("/_emulator/signed/{job_id}/{index}", _journaled("content", signed_content), methods=["GET"]),
+        Route(f"{API_PREFIX}/chat/completions", _journaled("chat", chat_completions), methods=["POST"]),
+        Route(f"{API_PREFIX}/models", _journaled("models", list_chat_models), methods=["GET"]),
         Route("/_emulator/requests", journal, methods=["GET", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})

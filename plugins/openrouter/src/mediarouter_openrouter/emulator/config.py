@@ -32,9 +32,9 @@ __all__ = [
 #: What in-process clients use as their base URL; the host part never resolves, it only names the origin.
 EMULATOR_BASE_URL = "http://openrouter.emulator/api/v1"
 
-Phase = Literal["submit", "poll", "content", "models", "callback"]
-#: The phases of requests the emulator answers (each takes an HTTP status).
-PHASES: tuple[Phase, ...] = ("submit", "poll", "content", "models")
+Phase = Literal["submit", "poll", "content", "models", "chat", "callback"]
+#: The phases of requests the emulator answers (each takes an HTTP status); `chat` is `POST /chat/completions`.
+PHASES: tuple[Phase, ...] = ("submit", "poll", "content", "models", "chat")
 #: The webhook call the emulator makes itself (no HTTP status to answer with).
 CALLBACK_PHASE: Phase = "callback"
 #: Terminal statuses a `poll` injection can force instead of `completed`.
@@ -43,7 +43,8 @@ POLL_TERMINALS: tuple[str, ...] = JOB_OUTCOMES
 CALLBACK_FAULTS: tuple[str, ...] = (SLOW, *CALLBACK_OUTCOMES)
 
 #: OpenRouter's phases: HTTP statuses on requests, job outcomes on poll, no MODEL for the model
-#: listing; `callback` is the webhook call the emulator makes (no status to answer with).
+#: listing; `chat` is `POST /chat/completions` (video understanding); `callback` is the webhook call
+#: the emulator makes (no status to answer with).
 GRAMMAR = InjectionGrammar(
     phases=(
         PhaseSpec("submit"),
@@ -51,6 +52,7 @@ GRAMMAR = InjectionGrammar(
         PhaseSpec("content"),
         PhaseSpec("models", takes_model=False),
         PhaseSpec(CALLBACK_PHASE, outcomes=CALLBACK_FAULTS, http=False),
+        PhaseSpec("chat"),
     ),
     model_example="google/veo-3.1",
 )
@@ -106,6 +108,10 @@ class EmulatorConfig:
     URL itself only when its host is loopback. Any other host is never called (the journal in
     ``EmulatorState.webhooks.calls`` says so). ``callback_sleep`` sleeps for ``callback_after`` and
     for ``slow`` callbacks (``callback_slow_seconds``); a fake clock's sleep in tests.
+    ``chat_models``: the `GET /models` listing of chat models (the video chat catalog when None).
+    ``chat_max_body_bytes``: a chat completion body over it answers 413 (the live API documents
+    no limit for chat; this stands for a provider's).
+    ``clock``: wall-clock seconds, used for job ids and ``expires_at``.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -119,6 +125,8 @@ class EmulatorConfig:
     foreign_download_host: str | None = None
     outputs_per_job: int = 1
     models: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+    chat_models: tuple[dict[str, Any], ...] | None = field(default=None, repr=False)
+    chat_max_body_bytes: int = 50 * 1024 * 1024
     clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     callback_secret: SecretStr | None = field(default=None, repr=False)
     callback_after: float | None = None
