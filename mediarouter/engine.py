@@ -8,6 +8,7 @@ keeping the job id on every error raised after a job was accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import uuid
@@ -63,12 +64,14 @@ from .events import (
 from .http.sending import probe_sends
 from .jobs import Job, JobState, JobStatus
 from .journal import (
+    LEASE_MARGIN,
     JobRecord,
     JobStore,
     RecordState,
     RequestFingerprint,
     absolute_target,
     fingerprint_request,
+    job_lease,
     outputs_dir,
 )
 from .outcomes import SubmitOutcome, classify_submit_error
@@ -356,23 +359,30 @@ class JobEngine:
             run = self.start(provider, job.model)
             run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
         run.job = job
-        try:
-            status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
-            files = await self.download(provider, job, status, output=output, run=run)
-        except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except JobError as exc:
-            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-            if isinstance(exc, OutputGone):
-                self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except MediaRouterError as exc:
-            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-            self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
-            self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
-            raise
+        # One poller/downloader per job, across processes: a call repeated with the same idempotency
+        # key resumes this job, and two writers of one part file would corrupt the video.
+        lease: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self.journal is not None:
+            ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
+            lease = job_lease(self.journal, job.id, ttl=ttl, doing="polled and downloaded")
+        with lease:
+            try:
+                status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
+                files = await self.download(provider, job, status, output=output, run=run)
+            except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except JobError as exc:
+                self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
+                if isinstance(exc, OutputGone):
+                    self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except MediaRouterError as exc:
+                self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
+                self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
+                self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
+                raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
         return VideoResult(
