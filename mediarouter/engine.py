@@ -8,6 +8,7 @@ keeping the job id on every error raised after a job was accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import uuid
@@ -66,13 +67,17 @@ from .events import (
 from .http.sending import probe_sends
 from .jobs import Job, JobState, JobStatus
 from .journal import (
+    LEASE_MARGIN,
     JobRecord,
     JobStore,
     RecordState,
     RequestFingerprint,
     absolute_target,
     fingerprint_request,
+    job_lease,
+    lease_owner,
     outputs_dir,
+    submit_lease_name,
 )
 from .outcomes import SubmitOutcome, classify_submit_error
 from .provider import Provider
@@ -255,6 +260,28 @@ class JobEngine:
                 target=absolute_target(target),
             )
         )
+        lease = self._hold_submit_lease(run)
+        try:
+            return await self._submit_attempts(provider, model_id, request, run)
+        finally:
+            if lease is not None and self.journal is not None:
+                with contextlib.suppress(Exception):
+                    self.journal.release_lease(*lease)
+
+    def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
+        """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
+        (and not to forget a row whose submit is still in flight)."""
+        if self.journal is None or run.record_key is None:
+            return None
+        name, owner = submit_lease_name(run.record_key), lease_owner()
+        try:
+            self.journal.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
+        except Exception:
+            logger.exception("could not mark the submit of %s as in flight", run.record_key)
+            return None
+        return name, owner
+
+    async def _submit_attempts(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
         attempt = 0
         while True:
             if attempt:
@@ -371,31 +398,38 @@ class JobEngine:
             run = self.start(provider, job.model)
             run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
         run.job = job
-        try:
-            files: list[MediaFile] | None = None
-            status = known if known is not None and known.state is JobState.COMPLETED and known.outputs else None
-            if status is not None:
-                try:
+        # One poller/downloader per job, across processes: a call repeated with the same idempotency
+        # key resumes this job, and two writers of one part file would corrupt the video.
+        lease: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self.journal is not None:
+            ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
+            lease = job_lease(self.journal, job.id, ttl=ttl, doing="polled and downloaded")
+        with lease:
+            try:
+                files: list[MediaFile] | None = None
+                status = known if known is not None and known.state is JobState.COMPLETED and known.outputs else None
+                if status is not None:
+                    try:
+                        files = await self.download(provider, job, status, output=output, run=run)
+                    except (InvalidRequest, NotFound, OutputGone, AuthenticationFailed, ProtocolError) as exc:
+                        logger.info("journaled outputs of job %s refused (%s); polling for fresh ones", job.id, exc)
+                if files is None or status is None:
+                    status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
                     files = await self.download(provider, job, status, output=output, run=run)
-                except (InvalidRequest, NotFound, OutputGone, AuthenticationFailed, ProtocolError) as exc:
-                    logger.info("journaled outputs of job %s refused (%s); polling for fresh ones", job.id, exc)
-            if files is None or status is None:
-                status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
-                files = await self.download(provider, job, status, output=output, run=run)
-        except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except JobError as exc:
-            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-            if isinstance(exc, OutputGone):
-                self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except MediaRouterError as exc:
-            self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-            self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
-            raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
-        except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
-            self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
-            raise
+            except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except JobError as exc:
+                self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
+                if isinstance(exc, OutputGone):
+                    self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except MediaRouterError as exc:
+                self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
+                self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
+                raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
+            except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
+                self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
+                raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
         return VideoResult(

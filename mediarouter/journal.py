@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,6 +41,7 @@ from .request import VideoRequest
 
 __all__ = [
     "JOURNAL_ENV",
+    "LEASE_MARGIN",
     "SCHEMA_VERSION",
     "JobRecord",
     "JobStore",
@@ -54,6 +56,9 @@ __all__ = [
     "fingerprint_request",
     "idempotency_mismatch",
     "job_lease",
+    "lease_owner",
+    "submit_lease_name",
+    "submitting_elsewhere",
     "journal_location",
     "open_store",
     "outputs_dir",
@@ -636,15 +641,49 @@ class SQLiteJobStore:
             self._conn.close()
 
 
+#: Seconds a lease outlives the engine's deadline (downloads after the last poll, slow disks).
+LEASE_MARGIN = 300.0
+
+#: Leases held by the running task (lease name -> owner), so a resume that runs the engine, which
+#: takes the same lease, does not refuse itself.
+_held_leases: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("mediarouter_held_leases", default=())
+
+
+def lease_owner() -> str:
+    """A lease owner naming this host and process (so a dead holder on this host is seen at once)."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def submit_lease_name(record_key: str) -> str:
+    """The lease a process holds while it submits a row: tells "being submitted" from "died mid-submit"."""
+    return f"submit:{record_key}"
+
+
+def submitting_elsewhere(store: JobStore, record_key: str) -> Lease | None:
+    """Who is submitting this row right now (a live process), or None (nobody, or a dead one)."""
+    name, owner = submit_lease_name(record_key), lease_owner()
+    holder = store.try_lease(name, owner, 1.0)
+    if holder is None:
+        store.release_lease(name, owner)
+    return holder
+
+
 @contextmanager
 def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed") -> Iterator[str]:
     """Hold the per-job lease while polling/downloading `job_id`; fail fast if another process holds it.
 
     `ttl` must cover the whole hold (the engine's deadline plus a margin): the lease is not renewed.
     A holder killed on this host is detected at once; one on another host blocks until its ttl ends.
+    Re-entrant within one task: an inner `job_lease` for a lease the task already holds is a no-op.
     """
-    owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-    holder = store.try_lease(f"job:{job_id}", owner, ttl)
+    name = f"job:{job_id}"
+    held = _held_leases.get()
+    mine = dict(held).get(name)
+    if mine is not None:
+        yield mine
+        return
+    owner = lease_owner()
+    holder = store.try_lease(name, owner, ttl)
     if holder is not None:
         where = "" if holder.host == _HOST else f" on {holder.host}"
         who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
@@ -654,11 +693,13 @@ def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed
             hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
             details={"holder_pid": holder.pid, "holder_host": holder.host},
         )
+    token = _held_leases.set((*held, (name, owner)))
     try:
         yield owner
     finally:
+        _held_leases.reset(token)
         with contextlib.suppress(Exception):
-            store.release_lease(f"job:{job_id}", owner)
+            store.release_lease(name, owner)
 
 
 def default_journal_path() -> Path:

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
 from .jobs import Job, JobOutput, JobState, JobStatus
-from .journal import JobRecord, JobStore, RecordState, absolute_target, job_lease, outputs_dir
+from .journal import LEASE_MARGIN, JobRecord, JobStore, RecordState, absolute_target, job_lease, outputs_dir
 from .provider import Provider
 from .results import MediaFile, VideoResult
 
@@ -31,9 +31,6 @@ __all__ = [
     "resume_job",
     "unknown_advice",
 ]
-
-#: Seconds a resume's lease outlives the engine's deadline (downloads after the last poll, slow disks).
-LEASE_MARGIN = 300.0
 
 
 class JobsHost(Protocol):

@@ -12,6 +12,7 @@ import asyncio
 import copy
 import inspect
 import logging
+import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,11 +57,13 @@ from .fitting import fit_request
 from .journal import (
     JobRecord,
     JobStore,
+    RecordState,
     RequestFingerprint,
     fingerprint_request,
     idempotency_mismatch,
     journal_location,
     open_store,
+    submitting_elsewhere,
 )
 from .observability import default_listeners
 from .plugins import create_provider, provider_factories
@@ -378,6 +381,16 @@ class Router:
         mismatch = idempotency_mismatch(key, existing, new)
         if mismatch is not None:
             raise mismatch
+        if existing.state is RecordState.SUBMITTING and (holder := submitting_elsewhere(journal, existing.key)):
+            where = "" if holder.host == socket.gethostname() else f" on {holder.host}"
+            raise Conflict(
+                f"idempotency key {key!r} is being submitted right now by another process (pid {holder.pid}{where}); "
+                "nothing was sent",
+                provider=existing.provider,
+                model=existing.model,
+                hint="wait for it, then run the same command again: it returns (or resumes) that job",
+                details={"holder_pid": holder.pid},
+            )
         if existing.state.ambiguous or existing.job_id is None:
             raise Conflict(
                 f"an earlier submit with idempotency key {key!r} has no known outcome ({existing.state.value}): "
