@@ -507,6 +507,7 @@ async def run_batch(
                 batch.totals.done += 1
                 batch.totals.skipped += 1
                 batch.totals.spent += done.spent
+                batch.totals.estimated += done.estimated_cost or done.spent
                 batch.notify("skipped", line.number, done)
             else:
                 todo.append(line)
