@@ -17,6 +17,7 @@ from mediarouter.cli import cli, load_plugin_commands
 COMMANDS = [
     ["generate"],
     ["describe"],
+    ["batch"],
     ["models"],
     ["plugins"],
     ["aliases"],

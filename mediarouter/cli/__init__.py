@@ -7,6 +7,7 @@ import click
 from ..errors import MediaRouterError
 from ..plugins import load_plugins, pm
 from .aliases import aliases_command
+from .batch import batch_command
 from .describe import describe_command
 from .errors import fail
 from .generate import generate_command
@@ -79,6 +80,7 @@ cli.add_command(keys_group, name="keys")
 cli.add_command(install_command, name="install")
 cli.add_command(uninstall_command, name="uninstall")
 cli.add_command(describe_command, name="describe")
+cli.add_command(batch_command, name="batch")
 
 _plugin_commands_loaded = False
 

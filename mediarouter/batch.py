@@ -1,0 +1,521 @@
+"""Many videos from one JSONL file, on one machine: validated first, paid for once, resumable.
+
+Each input line is one JSON object: a `prompt`, a `model` (ref, alias or list) or `candidates`
+(a list), any VideoRequest field, an optional `idempotency_key` (default: a sha256 of the
+canonical line) and an optional `output` file name inside the output directory.
+
+Money rules, in order of importance:
+- Every line is validated before anything is submitted; bad lines are reported and skipped.
+- Each line runs through `router.generate_request(..., idempotency_key=key)`, so a line whose job
+  is journaled is resumed, never submitted again; a key held by a submit of unknown outcome
+  raises Conflict, which is recorded and never retried here.
+- The batch budget is checked before each submit against what is spent (reported cost, else the
+  estimate) plus the estimates of the lines in flight.
+- The results file is appended and flushed as each line finishes, so a crash keeps what was done;
+  a rerun skips lines the results file says are done (and whose file exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import (
+    BudgetExceeded,
+    ConfigurationError,
+    InvalidRequest,
+    JobTimeout,
+    MediaRouterError,
+    SubmitUnknown,
+)
+from .request import VideoRequest
+
+if TYPE_CHECKING:
+    from .router import Router
+
+__all__ = [
+    "BatchLine",
+    "BatchReport",
+    "BatchUpdate",
+    "InvalidLine",
+    "LineResult",
+    "default_key",
+    "parse_lines",
+    "run_batch",
+]
+
+#: Keys of an input line that are about the batch, not the request.
+LINE_KEYS = ("model", "candidates", "idempotency_key", "output")
+
+Status = Literal["done", "failed", "invalid"]
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One validated input line."""
+
+    number: int
+    key: str
+    request: VideoRequest
+    model: str | list[str] | None
+    output: str
+    provider: str
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    """An input line that was not run, with the reason (reported before anything is submitted)."""
+
+    number: int
+    error_type: str
+    message: str
+
+
+@dataclass
+class LineResult:
+    """One line of the results file."""
+
+    line: int
+    idempotency_key: str | None
+    status: Status
+    file: str | None = None
+    cost: Decimal | None = None
+    estimated_cost: Decimal | None = None
+    job_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    error_type: str | None = None
+    error: str | None = None
+    #: The exception itself (this run only; not written): the CLI's exit code keys off its class.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "file": self.file,
+            "cost": str(self.cost) if self.cost is not None else None,
+            "estimated_cost": str(self.estimated_cost) if self.estimated_cost is not None else None,
+            "job_id": self.job_id,
+            "provider": self.provider,
+            "model": self.model,
+            "error_type": self.error_type,
+            "error": self.error,
+        }
+
+    @property
+    def spent(self) -> Decimal:
+        """What this line counts against the budget: the reported cost, else the estimate; a failure
+        counts its estimate only when a job may still run and bill (unknown submit, timeout)."""
+        if self.status == "done":
+            return self.cost if self.cost is not None else (self.estimated_cost or Decimal(0))
+        if isinstance(self.exception, SubmitUnknown | JobTimeout) or self.error_type in ("SubmitUnknown", "JobTimeout"):
+            return self.estimated_cost or Decimal(0)
+        return Decimal(0)
+
+
+@dataclass
+class BatchTotals:
+    """Counts and money so far, for progress displays."""
+
+    total: int = 0
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    spent: Decimal = Decimal(0)
+    estimated: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BatchUpdate:
+    """What batch listeners get: `kind` is started | finished | skipped | invalid."""
+
+    kind: str
+    line: int
+    totals: BatchTotals
+    result: LineResult | None = None
+
+
+BatchListener = Callable[[BatchUpdate], None]
+
+
+@dataclass
+class BatchReport:
+    """The outcome of one run: every line's result (skipped done lines included) and the totals."""
+
+    results: list[LineResult]
+    invalid: list[InvalidLine]
+    totals: BatchTotals
+    results_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return not self.invalid and all(r.status == "done" for r in self.results)
+
+    @property
+    def failures(self) -> list[LineResult]:
+        return [r for r in self.results if r.status != "done"]
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def default_key(obj: Mapping[str, Any]) -> str:
+    """A stable key for a line without one: the sha256 of its canonical JSON (key order and spacing ignored)."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "batch-" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _output_name(value: Any, number: int, key: str) -> str:
+    if value is None:
+        return f"{number:04d}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.mp4"
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest('output must be a file name (a string), e.g. "cat.mp4"', details={"field": "output"})
+    parts = Path(value).parts
+    if Path(value).is_absolute() or ".." in parts or not parts:
+        raise InvalidRequest(
+            f"output {value!r} must be a file name inside the output directory (no absolute path, no '..')",
+            details={"field": "output"},
+        )
+    return value
+
+
+def _model(obj: Mapping[str, Any]) -> str | list[str] | None:
+    model, candidates = obj.get("model"), obj.get("candidates")
+    if model is not None and candidates is not None:
+        raise InvalidRequest("give either model or candidates, not both", details={"field": "candidates"})
+    if candidates is not None:
+        if not isinstance(candidates, list) or not candidates or not all(isinstance(c, str) for c in candidates):
+            raise InvalidRequest(
+                "candidates must be a non-empty list of model refs or aliases", details={"field": "candidates"}
+            )
+        return list(candidates)
+    if model is not None and not (
+        isinstance(model, str) or (isinstance(model, list) and model and all(isinstance(m, str) for m in model))
+    ):
+        raise InvalidRequest("model must be a ref, an alias or a list of them", details={"field": "model"})
+    return model
+
+
+def parse_lines(router: Router, lines: Iterable[str]) -> tuple[list[BatchLine], list[InvalidLine]]:
+    """Validate every line (JSON, fields, model refs, output names, duplicates); submits nothing."""
+    good: list[BatchLine] = []
+    bad: list[InvalidLine] = []
+    keys: dict[str, int] = {}
+    outputs: dict[str, int] = {}
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            bad.append(InvalidLine(number, "InvalidRequest", f"not JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        if not isinstance(obj, dict):
+            bad.append(InvalidLine(number, "InvalidRequest", f"must be a JSON object, not {type(obj).__name__}"))
+            continue
+        try:
+            key = obj.get("idempotency_key") or default_key(obj)
+            if not isinstance(key, str):
+                raise InvalidRequest("idempotency_key must be a string", details={"field": "idempotency_key"})
+            model = _model(obj)
+            output = _output_name(obj.get("output"), number, key)
+            fields = {k: v for k, v in obj.items() if k not in LINE_KEYS}
+            request = VideoRequest.build(max_body_bytes=router.settings.max_request_bytes, **fields)
+            refs = router.resolve(model)
+            if key in keys:
+                raise InvalidRequest(f"idempotency_key {key!r} is also line {keys[key]}'s: it would be one job")
+            if output in outputs:
+                raise InvalidRequest(f"output {output!r} is also line {outputs[output]}'s", details={"field": "output"})
+        except MediaRouterError as exc:
+            text_ = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            bad.append(InvalidLine(number, type(exc).__name__, text_))
+            continue
+        keys[key], outputs[output] = number, number
+        good.append(BatchLine(number, key, request, model, output, refs[0].provider))
+    return good, bad
+
+
+# -- the results file ----------------------------------------------------------------------------
+
+
+def read_results(path: Path) -> dict[str, dict[str, Any]]:
+    """The last record per idempotency key in an earlier results file (a torn last line is ignored)."""
+    found: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return found
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("idempotency_key"), str):
+            found[record["idempotency_key"]] = record
+    return found
+
+
+class _ResultsFile:
+    """Append-only, one flushed (and fsynced) line per finished input line."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, result: LineResult) -> None:
+        self._file.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return Decimal(str(value)) if value is not None else None
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+
+class _Batch:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        output_dir: Path,
+        concurrency: int,
+        max_total_cost: Decimal | None,
+        per_provider: Mapping[str, int],
+        listeners: Sequence[BatchListener],
+        poll_interval: float | None,
+        results: _ResultsFile,
+    ) -> None:
+        self.router = router
+        self.output_dir = output_dir
+        self.max_total_cost = max_total_cost
+        self.listeners = list(listeners)
+        self.poll_interval = poll_interval
+        self.results = results
+        self.slots = asyncio.Semaphore(concurrency)
+        self.per_provider = {name: asyncio.Semaphore(n) for name, n in per_provider.items()}
+        self.totals = BatchTotals()
+        self.in_flight: dict[int, Decimal] = {}
+
+    def notify(self, kind: str, line: int, result: LineResult | None = None) -> None:
+        update = BatchUpdate(kind=kind, line=line, totals=self.totals, result=result)
+        for listener in self.listeners:
+            listener(update)
+
+    async def run_line(self, line: BatchLine) -> LineResult:
+        limit = self.per_provider.get(line.provider)
+        if limit is None:
+            async with self.slots:
+                return await self._run(line)
+        async with limit, self.slots:
+            return await self._run(line)
+
+    async def _run(self, line: BatchLine) -> LineResult:
+        result = LineResult(line=line.number, idempotency_key=line.key, status="failed", provider=line.provider)
+        target = self.output_dir / line.output
+        self.totals.running += 1
+        self.notify("started", line.number)
+        try:
+            journal = self.router.require_journal()
+            held = journal.find_idempotent(line.key)
+            already_accepted = held is not None and held.state.holds_key
+            estimate = await self._estimate(line, required=not already_accepted)
+            result.estimated_cost = estimate
+            max_cost: Decimal | None = None
+            if not already_accepted and self.max_total_cost is not None:
+                max_cost = self._reserve(line, estimate)
+            self.in_flight[line.number] = estimate or Decimal(0)
+            self.totals.estimated += estimate or Decimal(0)
+            video = await self.router.generate_request(
+                line.request,
+                model=line.model,
+                output=target,
+                max_cost=max_cost,
+                poll_interval=self.poll_interval,
+                idempotency_key=line.key,
+            )
+        except MediaRouterError as exc:
+            result.error_type, result.error, result.exception = type(exc).__name__, exc.message, exc
+            result.job_id = exc.job_id
+            if exc.provider:
+                result.provider, result.model = exc.provider, exc.model
+        else:
+            result.status = "done"
+            result.file = str(video.files[0].path) if video.files and video.files[0].path else str(target)
+            result.cost, result.job_id = video.cost, video.job_id
+            result.provider, result.model = video.provider, video.model
+            if video.estimated_cost is not None and result.estimated_cost is None:
+                result.estimated_cost = video.estimated_cost
+        finally:
+            self.in_flight.pop(line.number, None)
+            self.totals.running -= 1
+        self._finish(result)
+        return result
+
+    async def _estimate(self, line: BatchLine, *, required: bool) -> Decimal | None:
+        """The first usable candidate's estimate (what the router will try first); planning submits nothing."""
+        try:
+            plan = await self.router.plan(model=line.model, **_fields(line.request))
+        except MediaRouterError:
+            if required:
+                raise
+            return None  # a journaled job is resumed whatever its plan says now
+        usable = [c for c in plan if c.usable]
+        if not usable:
+            if required:
+                first = plan[0]
+                raise InvalidRequest(f"no candidate can serve line {line.number}: {first.reason}")
+            return None
+        return usable[0].estimated_cost
+
+    def _reserve(self, line: BatchLine, estimate: Decimal | None) -> Decimal:
+        """Refuse the submit when it could push the batch over budget; else the most this call may cost."""
+        assert self.max_total_cost is not None
+        committed = self.totals.spent + sum(self.in_flight.values(), Decimal(0))
+        left = self.max_total_cost - committed
+        if estimate is None:
+            raise BudgetExceeded(
+                f"line {line.number}'s cost cannot be estimated (no known price) and the batch has a budget",
+                max_cost=self.max_total_cost,
+                hint="give a model with a published price, or drop --max-total-cost",
+            )
+        if estimate > left:
+            raise BudgetExceeded(
+                f"line {line.number} (estimated ${estimate}) would take the batch over its budget: "
+                f"${committed} spent or in flight of ${self.max_total_cost}; not submitted",
+                max_cost=self.max_total_cost,
+                hint="raise --max-total-cost and run the same command again: done lines are skipped",
+            )
+        return left
+
+    def _finish(self, result: LineResult) -> None:
+        self.totals.spent += result.spent
+        if result.status == "done":
+            self.totals.done += 1
+        else:
+            self.totals.failed += 1
+        self.results.write(result)
+        self.notify("finished", result.line, result)
+
+
+def _prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    out = Path(os.path.abspath(os.fspath(output_dir)))
+    out.mkdir(parents=True, exist_ok=True)
+    return out, Path(results_path) if results_path is not None else out / "results.jsonl"
+
+
+def _done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResult | None:
+    """The earlier run's result when it says done and its file is still there; else None (run the line)."""
+    if earlier is None or earlier.get("status") != "done" or not Path(str(earlier.get("file"))).exists():
+        return None
+    return LineResult(
+        line=line.number,
+        idempotency_key=line.key,
+        status="done",
+        file=earlier.get("file"),
+        cost=_decimal(earlier.get("cost")),
+        estimated_cost=_decimal(earlier.get("estimated_cost")),
+        job_id=earlier.get("job_id"),
+        provider=earlier.get("provider"),
+        model=earlier.get("model"),
+    )
+
+
+def _fields(request: VideoRequest) -> dict[str, Any]:
+    return {name: getattr(request, name) for name in request.model_fields_set}
+
+
+async def run_batch(
+    router: Router,
+    lines: Iterable[str],
+    *,
+    output_dir: str | os.PathLike[str],
+    concurrency: int = 4,
+    max_total_cost: Decimal | float | int | str | None = None,
+    per_provider: Mapping[str, int] | None = None,
+    results_path: str | os.PathLike[str] | None = None,
+    listeners: Sequence[BatchListener] = (),
+    poll_interval: float | None = None,
+) -> BatchReport:
+    """Run every valid line of a JSONL batch through `router`; see the module docstring for the rules.
+
+    Bad lines are reported (in the report, the results file and an `invalid` update) and skipped
+    before anything is submitted. Cancelling (Ctrl-C) leaves accepted jobs journaled: run again.
+    """
+    if concurrency < 1:
+        raise InvalidRequest("concurrency must be at least 1", details={"field": "concurrency"})
+    limits = dict(per_provider or {})
+    for name, n in limits.items():
+        if n < 1:
+            raise InvalidRequest(f"the concurrency limit of provider {name!r} must be at least 1 (got {n})")
+    budget = Decimal(str(max_total_cost)) if max_total_cost is not None else None
+    if budget is not None and (not budget.is_finite() or budget < 0):
+        raise InvalidRequest(f"max_total_cost must be a non-negative amount in USD (got {max_total_cost!r})")
+    if router.journal is None:
+        raise ConfigurationError(
+            "a batch needs the job journal (it is what makes a rerun submit nothing twice), which is off",
+            hint="unset MEDIAROUTER_JOURNAL=off",
+        )
+    out, path = _prepare_dirs(output_dir, results_path)
+
+    good, bad = parse_lines(router, lines)
+    previous = read_results(path)
+    results_file = _ResultsFile(path)
+    batch = _Batch(
+        router,
+        output_dir=out,
+        concurrency=concurrency,
+        max_total_cost=budget,
+        per_provider=limits,
+        listeners=listeners,
+        poll_interval=poll_interval,
+        results=results_file,
+    )
+    batch.totals.total = len(good) + len(bad)
+    results: list[LineResult] = []
+    try:
+        for invalid in bad:
+            result = LineResult(
+                line=invalid.number,
+                idempotency_key=None,
+                status="invalid",
+                error_type=invalid.error_type,
+                error=invalid.message,
+            )
+            results_file.write(result)
+            batch.totals.invalid += 1
+            batch.notify("invalid", invalid.number, result)
+        todo: list[BatchLine] = []
+        for line in good:
+            done = _done_before(previous.get(line.key), line)
+            if done is not None:
+                results.append(done)
+                batch.totals.done += 1
+                batch.totals.skipped += 1
+                batch.totals.spent += done.spent
+                batch.totals.estimated += done.estimated_cost or done.spent
+                batch.notify("skipped", line.number, done)
+            else:
+                todo.append(line)
+        # A TaskGroup: an unexpected error or a cancel (Ctrl-C) stops every line; accepted jobs stay journaled.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(batch.run_line(line)) for line in todo]
+        results.extend(task.result() for task in tasks)
+    finally:
+        results_file.close()
+    results.sort(key=lambda r: r.line)
+    return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
