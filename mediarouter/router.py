@@ -14,11 +14,11 @@ import inspect
 import logging
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .candidates import resolve_candidates
 from .capabilities import Capabilities, ModelInfo
@@ -75,6 +75,9 @@ from .request import VideoRequest
 from .results import Attempt, VideoResult
 from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
 from .understanding import DescribeResult, VideoLike
+
+if TYPE_CHECKING:
+    from .batch import BatchListener, BatchReport
 from .validation import validate_request
 from .webhooks.deliveries import Waiters
 
@@ -325,6 +328,34 @@ class Router:
 
         return await _describe(
             self, video, prompt, model=model, fallbacks=fallbacks, max_cost=max_cost, use_cache=use_cache, **options
+        )
+
+    async def batch(
+        self,
+        lines: Iterable[str],
+        *,
+        output_dir: str | Path,
+        concurrency: int = 4,
+        max_total_cost: Money | None = None,
+        per_provider: Mapping[str, int] | None = None,
+        results_path: str | Path | None = None,
+        listeners: Sequence[BatchListener] = (),
+        poll_interval: float | None = None,
+    ) -> BatchReport:
+        """One request per JSONL line, all validated first, under one budget; a rerun submits nothing twice
+        (done lines are skipped, accepted ones resumed). See docs/batch.md."""
+        from .batch import run_batch
+
+        return await run_batch(
+            self,
+            lines,
+            output_dir=output_dir,
+            concurrency=concurrency,
+            max_total_cost=max_total_cost,
+            per_provider=per_provider,
+            results_path=results_path,
+            listeners=listeners,
+            poll_interval=poll_interval,
         )
 
     # -- the journal: resume, download, cancel ---------------------------------------------
