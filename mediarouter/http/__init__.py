@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         is_textual,
         origin_of,
     )
+    from .credentials import normalize_key
     from .listing import ListingCache
     from .retry_after import parse_retry_after
     from .sending import SendProbe, current_probe, probe_sends
@@ -49,6 +50,7 @@ _WHERE = {
     "is_textual": "client",
     "origin_of": "client",
     "ListingCache": "listing",
+    "normalize_key": "credentials",
     "parse_retry_after": "retry_after",
     "SendProbe": "sending",
     "current_probe": "sending",
@@ -85,6 +87,7 @@ __all__ = [
     "display_origin",
     "error_for_status",
     "is_textual",
+    "normalize_key",
     "origin_of",
     "parse_json_object",
     "parse_model",

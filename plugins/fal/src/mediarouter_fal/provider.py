@@ -35,7 +35,7 @@ from mediarouter import (
     Provider,
     VideoRequest,
 )
-from mediarouter.http import ProviderClient
+from mediarouter.http import ProviderClient, normalize_key
 
 from . import PROVIDER_NAME, __version__, urls
 from .catalog import catalog_model_infos
@@ -53,16 +53,7 @@ _STATES = {IN_QUEUE: JobState.PENDING, IN_PROGRESS: JobState.IN_PROGRESS}
 
 
 def _normalize_key(key: str | SecretStr | None) -> SecretStr | None:
-    if key is None:
-        return None
-    text = (key.get_secret_value() if isinstance(key, SecretStr) else str(key)).strip()
-    if not text:
-        return None
-    if not text.isascii() or any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ConfigurationError(
-            "the fal key contains characters that cannot be sent in a header", provider=PROVIDER_NAME, hint=KEY_HINT
-        )
-    return SecretStr(text)
+    return normalize_key(key, provider=PROVIDER_NAME, label="fal", hint=KEY_HINT)
 
 
 class FalVideoProvider(Provider):

@@ -37,7 +37,7 @@ from mediarouter import (
     VideoRequest,
 )
 from mediarouter.clock import Clock
-from mediarouter.http import ProviderClient, display_origin, origin_of
+from mediarouter.http import ProviderClient, display_origin, normalize_key, origin_of
 from mediarouter.media_types import HEADER_BYTES, sniff
 
 from . import PROVIDER_NAME
@@ -66,18 +66,7 @@ USER_AGENT = f"mediarouter-gemini/{_package_version()}"
 
 
 def _normalize_key(key: str | SecretStr | None) -> SecretStr | None:
-    if key is None:
-        return None
-    text = (key.get_secret_value() if isinstance(key, SecretStr) else str(key)).strip()
-    if not text:
-        return None
-    if not text.isascii() or any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ConfigurationError(
-            "the Gemini API key contains characters that cannot be sent in a header",
-            provider=PROVIDER_NAME,
-            hint=KEY_HINT,
-        )
-    return SecretStr(text)
+    return normalize_key(key, provider=PROVIDER_NAME, label="Gemini", hint=KEY_HINT)
 
 
 def _base_url(value: str) -> str:

@@ -37,7 +37,7 @@ from mediarouter import (
     VideoRequest,
     VideoResult,
 )
-from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, origin_of
+from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, normalize_key, origin_of
 from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
 from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult
@@ -92,18 +92,7 @@ def _load_settings() -> OpenRouterSettings:
 
 
 def _normalize_key(key: str | SecretStr | None) -> SecretStr | None:
-    if key is None:
-        return None
-    text = (key.get_secret_value() if isinstance(key, SecretStr) else str(key)).strip()
-    if not text:
-        return None
-    if not text.isascii() or any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise ConfigurationError(
-            "the OpenRouter API key contains characters that cannot be sent in a header",
-            provider=PROVIDER_NAME,
-            hint=KEY_HINT,
-        )
-    return SecretStr(text)
+    return normalize_key(key, provider=PROVIDER_NAME, label="OpenRouter", hint=KEY_HINT)
 
 
 class OpenRouterVideoProvider(Provider):
