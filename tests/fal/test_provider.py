@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -328,3 +329,17 @@ async def test_list_models_is_the_catalog() -> None:
     ids = {m.id for m in models}
     assert {"fal-ai/veo3", KLING, WAN} <= ids
     assert all(m.provider == "fal" and m.source == "catalog" for m in models)
+
+
+def test_the_key_store_is_the_fallback_after_fal_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`mediarouter keys set fal` works for fal, and FAL_KEY still wins."""
+    from mediarouter_fal.provider import FalVideoProvider
+
+    from mediarouter.keys import set_key
+
+    monkeypatch.setenv("MEDIAROUTER_KEYS", str(tmp_path / "keys.json"))
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    set_key("fal", "stored-fal-key-123")
+    assert FalVideoProvider().http.secrets() == ("Key stored-fal-key-123", "stored-fal-key-123")
+    monkeypatch.setenv("FAL_KEY", "env-fal-key-456")
+    assert "env-fal-key-456" in FalVideoProvider().http.secrets()[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -366,3 +367,17 @@ async def test_a_video_uri_on_another_host_is_downloaded_without_the_key() -> No
 async def test_a_video_uri_that_is_not_http_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="not http"):
         await Recorder(lambda r: _operation(done=True, response=_samples("gs://bucket/v.mp4"))).provider().poll(_job())
+
+
+def test_the_key_store_is_the_fallback_after_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mediarouter_gemini.provider import GeminiVideoProvider
+
+    from mediarouter.keys import set_key
+
+    monkeypatch.setenv("MEDIAROUTER_KEYS", str(tmp_path / "keys.json"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    set_key("gemini", "stored-gemini-key-123")
+    assert "stored-gemini-key-123" in GeminiVideoProvider().http.secrets()
+    monkeypatch.setenv("GEMINI_API_KEY", "env-gemini-key-456")
+    assert "env-gemini-key-456" in GeminiVideoProvider().http.secrets()

@@ -36,6 +36,7 @@ from mediarouter import (
     VideoRequest,
 )
 from mediarouter.http import ProviderClient, normalize_key
+from mediarouter.keys import get_key
 
 from . import PROVIDER_NAME, __version__, urls
 from .catalog import catalog_model_infos
@@ -86,7 +87,9 @@ class FalVideoProvider(Provider):
         if base_url is None:
             base_url = os.environ.get(urls.QUEUE_URL_ENV) or urls.DEFAULT_QUEUE_URL
         self.base_url = urls.normalize_base(base_url)
-        self._api_key = _normalize_key(api_key if api_key is not None else os.environ.get(KEY_ENV))
+        if api_key is None:  # FAL_KEY wins; `mediarouter keys set fal` is the fallback
+            api_key = os.environ.get(KEY_ENV) or get_key(PROVIDER_NAME)
+        self._api_key = _normalize_key(api_key)
         self.http = ProviderClient(
             provider=PROVIDER_NAME,
             rules=RULES,

@@ -38,6 +38,7 @@ from mediarouter import (
 )
 from mediarouter.clock import Clock
 from mediarouter.http import ProviderClient, display_origin, normalize_key, origin_of
+from mediarouter.keys import get_key
 from mediarouter.media_types import HEADER_BYTES, sniff
 
 from . import PROVIDER_NAME
@@ -113,7 +114,8 @@ class GeminiVideoProvider(Provider):
             if emulator_options:
                 raise ConfigurationError("emulator_options need emulator=True", provider=PROVIDER_NAME)
             if api_key is None:
-                api_key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+                # The environment wins; `mediarouter keys set gemini` is the fallback.
+                api_key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY") or get_key(PROVIDER_NAME)
             if base_url is None:
                 base_url = os.environ.get("GEMINI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = _base_url(base_url)
