@@ -38,6 +38,7 @@ from .errors import (
 )
 from .failover import FailoverPolicy
 from .jobs import Job, JobOutput, JobState, JobStatus
+from .observability import default_listeners as _default_listeners  # noqa: F401  (redacts httpx/httpcore logs)
 from .provider import Download, Provider
 from .refs import ModelRef
 from .request import FrameImage, InputReference, VideoRequest
