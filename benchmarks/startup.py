@@ -1,6 +1,7 @@
-"""How fast mediarouter starts: `import mediarouter` and `mediarouter --help`.
+"""How fast mediarouter starts: `import mediarouter` and `mediarouter --help`, against `import httpx`.
 
-Prints numbers (median of N fresh processes) and asserts nothing:
+Prints numbers (median of N fresh processes, the sides alternating run by run) and the ratios to
+`python -c 'import httpx'` (issue #15 targets: import <= 1.2x, --help <= 1.5x). Asserts nothing:
 
     uv run python benchmarks/startup.py            # N = 7
     uv run python benchmarks/startup.py --runs 15
@@ -20,7 +21,19 @@ import sys
 import time
 from pathlib import Path
 
-HEAVY = ("opentelemetry", "opentelemetry.sdk", "rich", "click", "structlog", "httpx", "pydantic")
+HEAVY = (
+    "opentelemetry",
+    "opentelemetry.sdk",
+    "rich",
+    "click",
+    "structlog",
+    "httpx",
+    "pydantic",
+    "pydantic_settings",
+    "pluggy",
+    "platformdirs",
+    "sqlite3",
+)
 
 _IMPORT = (
     "import time, sys, json\n"
@@ -63,12 +76,23 @@ def main() -> None:
         inside.append(data["s"])
         heavy = data["heavy"]
 
+    sides = {
+        "python -c pass (interpreter start)": [python, "-c", "pass"],
+        "python -c 'import httpx'": [python, "-c", "import httpx"],
+        "python -c 'import mediarouter'": [python, "-c", "import mediarouter"],
+        "mediarouter --help": [command, "--help"],
+        "mediarouter generate --help": [command, "generate", "--help"],
+    }
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(runs):  # alternating, so a noisy neighbour hurts every side alike
+        for name, cmd in sides.items():
+            walls[name] += _wall(cmd, 1)
+    httpx_wall = statistics.median(walls["python -c 'import httpx'"])
+
     print(f"python {sys.version.split()[0]}, {runs} runs each, median:")
     print(f"  import mediarouter (in-process)      {_median_ms(inside)}")
-    print(f"  python -c pass (interpreter start)   {_median_ms(_wall([python, '-c', 'pass'], runs))}")
-    print(f"  python -c 'import mediarouter'       {_median_ms(_wall([python, '-c', 'import mediarouter'], runs))}")
-    print(f"  mediarouter --help                   {_median_ms(_wall([command, '--help'], runs))}")
-    print(f"  mediarouter generate --help          {_median_ms(_wall([command, 'generate', '--help'], runs))}")
+    for name, samples in walls.items():
+        print(f"  {name:36s} {_median_ms(samples)}   {statistics.median(samples) / httpx_wall:.2f}x import httpx")
     print(f"  loaded by `import mediarouter`: {', '.join(heavy) or 'none of ' + ', '.join(HEAVY)}")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
-from .describing import describe_sync, describe_video
 from .errors import (
     AllCandidatesFailed,
     AuthenticationFailed,
@@ -36,16 +37,33 @@ from .errors import (
     UnknownProvider,
 )
 from .failover import FailoverPolicy
-from .hookspecs import hookimpl
 from .jobs import Job, JobOutput, JobState, JobStatus
+from .observability import default_listeners as _default_listeners  # noqa: F401  (redacts httpx/httpcore logs)
 from .provider import Download, Provider
 from .refs import ModelRef
 from .request import FrameImage, InputReference, VideoRequest
 from .results import Attempt, MediaFile, VideoResult
-from .router import Router, generate, generate_sync
-from .settings import MediaRouterSettings
 from .understanding import DescribeModel, Describer, DescribeRequest, DescribeResult
 from .validation import validate_request
+
+if TYPE_CHECKING:
+    from .describing import describe_sync, describe_video
+    from .hookspecs import hookimpl
+    from .router import Router, generate, generate_sync
+    from .settings import MediaRouterSettings
+
+#: Names imported on first use: the router pulls in settings (pydantic-settings, platformdirs), the
+#: journal (sqlite3) and plugin loading (pluggy, entry points), none of which a script that only
+#: builds a VideoRequest or catches an error needs at import time (issue #15: start-up).
+_LAZY = {
+    "Router": "router",
+    "generate": "router",
+    "generate_sync": "router",
+    "MediaRouterSettings": "settings",
+    "describe_sync": "describing",
+    "describe_video": "describing",
+    "hookimpl": "hookspecs",
+}
 
 __all__ = [
     "__version__",
@@ -110,3 +128,17 @@ __all__ = [
 # A library must not configure logging for its host; without a handler of our own, Python's
 # last-resort handler would print our warnings to stderr.
 logging.getLogger("mediarouter").addHandler(logging.NullHandler())
+
+
+if not TYPE_CHECKING:  # mypy sees the real imports above; at run time these load on first use
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(_LAZY))
