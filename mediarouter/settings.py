@@ -43,10 +43,11 @@ class MediaRouterSettings(BaseSettings):
     default_model: str = Field(
         default="openrouter/google/veo-3.1", description="ref or alias used when no model is given"
     )
-    # 5 s growing x1.25 to 15 s: completion is seen ~11 % of job time late on average with ~11 polls
-    # for 20 s-10 min jobs (was 10 s to 60 s: 18 %, 6 polls); benchmarks/poll_schedule.py, docs/jobs.md.
+    # 10 s growing x1.25 to 15 s: completion is seen ~10 % of job time late on average with ~9 polls for
+    # 20 s-10 min jobs (was 10 s to 60 s: 18 %, 6 polls), and never more often than OpenRouter's documented
+    # 10-30 s; benchmarks/poll_schedule.py, docs/jobs.md.
     poll_interval: float = Field(
-        default=5.0, gt=0, description="seconds before the first poll and between the first polls"
+        default=10.0, gt=0, description="seconds before the first poll and between the first polls"
     )
     max_poll_interval: float = Field(default=15.0, gt=0, description="polling slows down to at most this")
     timeout: float = Field(default=600.0, gt=0, description="overall deadline of a call: every candidate's jobs")
