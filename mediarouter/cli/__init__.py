@@ -56,7 +56,10 @@ def cli(ctx: click.Context, log_format: str, log_level: str | None, trace_tree: 
       mediarouter generate "A golden retriever on a beach" \\
           --model openrouter/google/veo-3.1 --emulator -o retriever.mp4
       mediarouter generate "A cat" --model openrouter/google/veo-3.1 \\
-          --fallback openrouter/alibaba/wan-2.6 --max-cost 3 -o cat.mp4
+          --fallback fal/fal-ai/veo3 --fallback gemini/veo-3.1-generate-preview \\
+          --max-cost 3 -o cat.mp4
+      mediarouter describe cat.mp4 "Is there a cat? Answer yes or no"
+      mediarouter batch requests.jsonl -o videos/ --max-total-cost 20
       mediarouter models openrouter
       mediarouter aliases
       mediarouter plugins --json
