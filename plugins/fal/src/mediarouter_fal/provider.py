@@ -35,6 +35,7 @@ from mediarouter import (
     Provider,
     VideoRequest,
 )
+from mediarouter.emulation.loading import load_emulator
 from mediarouter.http import ProviderClient, normalize_key
 from mediarouter.keys import get_key
 
@@ -115,16 +116,15 @@ class FalVideoProvider(Provider):
 
         config = config_from_options(options or {})
         if transport is None:
-            try:
+
+            def build() -> httpx.AsyncBaseTransport:
                 from .emulator import emulator_transport
 
-                transport = emulator_transport(config)
-            except ImportError as exc:
-                raise ConfigurationError(
-                    f"the fal emulator needs extra packages ({exc.name or exc})",
-                    provider=PROVIDER_NAME,
-                    hint="pip install 'mediarouter-fal[emulator]'",
-                ) from None
+                return emulator_transport(config)
+
+            transport = load_emulator(
+                build, provider=PROVIDER_NAME, label="fal", hint="pip install 'mediarouter-fal[emulator]'"
+            )
         return base_url or EMULATOR_BASE_URL, transport, api_key if api_key is not None else EMULATOR_KEY
 
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ from mediarouter import (
     VideoRequest,
 )
 from mediarouter.clock import Clock
+from mediarouter.emulation.loading import load_emulator
 from mediarouter.http import ProviderClient, display_origin, normalize_key, origin_of
 from mediarouter.keys import get_key
 from mediarouter.media_types import HEADER_BYTES, sniff
@@ -146,16 +147,15 @@ class GeminiVideoProvider(Provider):
 
         config = config_from_options(options or {})
         if transport is None:
-            try:
+
+            def build() -> httpx.AsyncBaseTransport:
                 from .emulator import emulator_transport
 
-                transport = emulator_transport(config)
-            except ImportError as exc:
-                raise ConfigurationError(
-                    f"the Gemini emulator needs extra packages ({exc.name or exc})",
-                    provider=PROVIDER_NAME,
-                    hint="pip install 'mediarouter-gemini[emulator]'",
-                ) from None
+                return emulator_transport(config)
+
+            transport = load_emulator(
+                build, provider=PROVIDER_NAME, label="Gemini", hint="pip install 'mediarouter-gemini[emulator]'"
+            )
         return base_url or EMULATOR_BASE_URL, transport, api_key if api_key is not None else "emulator-key"
 
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ from mediarouter import (
     VideoRequest,
     VideoResult,
 )
+from mediarouter.emulation.loading import load_emulator
 from mediarouter.http import DownloadRefused, ListingCache, ProviderClient, display_origin, normalize_key, origin_of
 from mediarouter.keys import get_key
 from mediarouter.request import FrameImage, InputReference
@@ -187,14 +188,9 @@ class OpenRouterVideoProvider(Provider):
         if config is None and options:
             config = emulator_config_from_options(options)
         if transport is None:
-            try:
-                transport = emulator_transport(config)
-            except ImportError as exc:
-                raise ConfigurationError(
-                    f"the OpenRouter emulator needs extra packages ({exc.name or exc})",
-                    provider=PROVIDER_NAME,
-                    hint=EMULATOR_HINT,
-                ) from None
+            transport = load_emulator(
+                lambda: emulator_transport(config), provider=PROVIDER_NAME, label="OpenRouter", hint=EMULATOR_HINT
+            )
         if api_key is None:
             api_key = getattr(config, "api_key", None) or "emulator-key"
         return base_url or EMULATOR_BASE_URL, transport, api_key
