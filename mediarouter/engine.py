@@ -303,11 +303,14 @@ class JobEngine:
                         await self.clock.sleep(delay)
                         continue
                 raise exc.with_context(provider=provider.name, model=model_id) from None
-            # The job id goes to the journal before anything else looks at the answer.
-            self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
-            run.job = job
-            run.timings["submit"] = self.clock.monotonic() - t0
-            self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
+            # The job id goes to the journal before anything else looks at the answer; the event follows
+            # even when a signal lands in between, so the caller is told a job was accepted (and its id).
+            try:
+                self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
+            finally:
+                run.job = job
+                run.timings["submit"] = self.clock.monotonic() - t0
+                self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
             return job
 
     async def _submit_once(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:

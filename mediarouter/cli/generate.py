@@ -262,7 +262,8 @@ def generate_command(
         elif unknown:
             click.echo(
                 f"mediarouter: {signal_name} during the submit to {unknown[-1]}: a job may have been accepted "
-                "(and billed). `mediarouter jobs list` shows it as unknown, with what to do",
+                "(and billed). `mediarouter jobs list` shows it as unknown; `mediarouter jobs resume --all` "
+                "says what to do (adopt it by id, or forget it)",
                 err=True,
             )
         else:
