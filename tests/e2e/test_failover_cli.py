@@ -58,7 +58,8 @@ def test_a_job_still_running_at_the_timeout_exits_8_with_its_id_and_no_failover(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
     emu = emulator("--polls-before-completed", "100000")
-    proc = emu.generate("--model", VEO, "--fallback", WAN, "-o", str(tmp_path / "dog.mp4"), "--timeout", "1.5")
+    # 5 s: room for the model listing and the submit on a loaded machine; the job itself never completes.
+    proc = emu.generate("--model", VEO, "--fallback", WAN, "-o", str(tmp_path / "dog.mp4"), "--timeout", "5")
     assert proc.returncode == 8, proc.stderr
     assert emu.submits() == [("google/veo-3.1", 202)]  # nothing for wan
     job_id = next(r["job_id"] for r in emu.journal() if r["method"] == "POST")
