@@ -23,7 +23,14 @@ import httpx
 from pydantic import SecretStr
 
 from ..clock import Clock
-from ..errors import ConfigurationError, InvalidRequest, MediaRouterError, ProtocolError, ProviderUnavailable
+from ..errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    InvalidRequest,
+    MediaRouterError,
+    ProtocolError,
+    ProviderUnavailable,
+)
 from ..provider import Download
 from ..redact import redact_text
 from .sending import current_probe
@@ -183,6 +190,18 @@ class ProviderClient:
             if token and scheme.isalpha():
                 found.append(token)
         return tuple(found)
+
+    def require_credentials(self, phase: str, *, model: str | None = None, job_id: str | None = None) -> None:
+        """No key: refused here, before any request (the engine counts that submit as never sent)."""
+        if not self._credentials:
+            raise AuthenticationFailed(
+                f"no {self.rules.label} API key: cannot {phase}",
+                provider=self.provider,
+                model=model,
+                job_id=job_id,
+                hint=self.rules.key_hint,
+                details={"phase": phase},
+            )
 
     def now(self) -> float:
         return self._clock.time() if self._clock is not None else time.time()

@@ -34,7 +34,6 @@ import httpx
 from pydantic import SecretStr
 
 from mediarouter import (
-    AuthenticationFailed,
     Capabilities,
     Clock,
     Download,
@@ -114,20 +113,13 @@ class AcmeVideoProvider(Provider):
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _require_key(self, phase: str, model: str | None = None, job_id: str | None = None) -> None:
-        """No key: refused here, before any request (the engine counts that submit as never sent)."""
-        if self._key is None:
-            raise AuthenticationFailed(
-                f"no Acme API key: cannot {phase}", provider=NAME, model=model, job_id=job_id, hint=KEY_HINT
-            )
-
     # -- models ------------------------------------------------------------------------------
 
     async def list_models(self) -> list[ModelInfo]:
         return list(await self._listing.get(self._fetch_models))
 
     async def _fetch_models(self) -> list[ModelInfo]:
-        self._require_key("list models")
+        self.http.require_credentials("list models")
         answer = await self.http.request_json("GET", self.http.endpoint("models"), phase="models")
         return [_model_info(m) for m in parse(Listing, answer.body, "model listing", provider=NAME).models]
 
@@ -135,7 +127,7 @@ class AcmeVideoProvider(Provider):
 
     async def submit(self, model_id: str, request: VideoRequest) -> Job:
         """One POST. Never retried here: the engine decides, since a second POST may be a second paid job."""
-        self._require_key("submit", model=model_id)
+        self.http.require_credentials("submit", model=model_id)
         answer = await self.http.request_json(
             "POST",
             self.http.endpoint("generations"),
@@ -147,7 +139,7 @@ class AcmeVideoProvider(Provider):
         return Job(id=generation.id, provider=NAME, model=model_id)
 
     async def poll(self, job: Job) -> JobStatus:
-        self._require_key("poll", model=job.model, job_id=job.id)
+        self.http.require_credentials("poll", model=job.model, job_id=job.id)
         answer = await self.http.request_json(
             "GET", self.http.endpoint("generations", job.id), phase="poll", model=job.model, job_id=job.id
         )
@@ -183,7 +175,7 @@ class AcmeVideoProvider(Provider):
         own = self.http.endpoint("generations", job.id, "videos", str(output.index))
         url = httpx.URL(output.signed_url or output.url or str(own))
         if not signed:
-            self._require_key("download", model=job.model, job_id=job.id)
+            self.http.require_credentials("download", model=job.model, job_id=job.id)
         # auth=False for a signed URL; with auth=True the key still goes only to Acme's own origin.
         async with self.http.open_download(
             url, model=job.model, job_id=job.id, offset=max(0, offset), auth=not signed

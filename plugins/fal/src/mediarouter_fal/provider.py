@@ -19,7 +19,6 @@ import httpx
 from pydantic import SecretStr
 
 from mediarouter import (
-    AuthenticationFailed,
     Clock,
     ConfigurationError,
     Download,
@@ -141,17 +140,6 @@ class FalVideoProvider(Provider):
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _require_key(self, phase: str, model: str | None = None, job_id: str | None = None) -> None:
-        if self._api_key is None:
-            raise AuthenticationFailed(
-                f"no fal key: cannot {phase}",
-                provider=PROVIDER_NAME,
-                model=model,
-                job_id=job_id,
-                hint=KEY_HINT,
-                details={"phase": phase},
-            )
-
     def _urls(self, job: Job) -> urls.RequestUrls:
         """Status, result and cancel URLs built from the base with the app-id rule."""
         return urls.request_urls(self.base_url, job.model, job.id)
@@ -168,7 +156,7 @@ class FalVideoProvider(Provider):
         """`POST {base}/{model id}`, once. Never retried here: a second POST could be a second paid video."""
         urls.check_model_id(model_id)
         body = build_input(model_id, request)
-        self._require_key("submit", model=model_id)
+        self.http.require_credentials("submit", model=model_id)
         url = httpx.URL(urls.submit_url(self.base_url, model_id, webhook_url=request.callback_url))
         answer = await self.http.request_json("POST", url, phase="submit", model=model_id, body=body)
         wire = parse_submit(answer.body, provider=PROVIDER_NAME, model=model_id, status_code=answer.status_code)
@@ -183,7 +171,7 @@ class FalVideoProvider(Provider):
         fal keeps a result for an hour (six minutes when large), so its video URL is read at once
         and goes to the journal with the completed status.
         """
-        self._require_key("poll", model=job.model, job_id=job.id)
+        self.http.require_credentials("poll", model=job.model, job_id=job.id)
         built = self._urls(job)
         url = httpx.URL(urls.with_logs(urls.follow(job.polling_url, built.status, self.base_url)))
         answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
@@ -272,7 +260,7 @@ class FalVideoProvider(Provider):
 
         ALREADY_COMPLETED raises Conflict (the output can still be downloaded), NOT_FOUND NotFound.
         """
-        self._require_key("cancel", model=job.model, job_id=job.id)
+        self.http.require_credentials("cancel", model=job.model, job_id=job.id)
         url = httpx.URL(self._urls(job).cancel)
         answer = await self.http.request_json("PUT", url, phase="cancel", model=job.model, job_id=job.id)
         said = parse_cancel(answer.body, provider=PROVIDER_NAME, model=job.model, job_id=job.id).status

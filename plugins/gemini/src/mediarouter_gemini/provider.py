@@ -20,7 +20,6 @@ import httpx
 from pydantic import SecretStr
 
 from mediarouter import (
-    AuthenticationFailed,
     ConfigurationError,
     Download,
     InvalidRequest,
@@ -172,17 +171,6 @@ class GeminiVideoProvider(Provider):
             await media.aclose()
         await self.http.aclose()
 
-    def _require_key(self, *, phase: str, model: str | None = None, job_id: str | None = None) -> None:
-        if self._api_key is None:
-            raise AuthenticationFailed(
-                f"no Gemini API key: cannot {phase}",
-                provider=PROVIDER_NAME,
-                model=model,
-                job_id=job_id,
-                hint=KEY_HINT,
-                details={"phase": phase},
-            )
-
     # -- models ------------------------------------------------------------------------------
 
     async def list_models(self) -> list[ModelInfo]:
@@ -273,7 +261,7 @@ class GeminiVideoProvider(Provider):
     async def submit(self, model_id: str, request: VideoRequest) -> Job:
         """`POST {base}/models/{model}:predictLongRunning`, once; the operation name is the job id."""
         model_id = model_id.removeprefix("models/")
-        self._require_key(phase="submit", model=model_id)
+        self.http.require_credentials("submit", model=model_id)
         sources = image_sources(request)
         placeholders = ResolvedImages(
             first_frame=_PLACEHOLDER if sources.first_frame else None,
@@ -305,7 +293,7 @@ class GeminiVideoProvider(Provider):
 
     async def poll(self, job: Job) -> JobStatus:
         """`GET {base}/{operation name}` once: running until `done`, then videos, an error, or filtered."""
-        self._require_key(phase="poll", model=job.model, job_id=job.id)
+        self.http.require_credentials("poll", model=job.model, job_id=job.id)
         url = self._operation_url(job)
         answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
         context: dict[str, Any] = {"provider": PROVIDER_NAME, "model": job.model, "job_id": job.id}
@@ -340,7 +328,7 @@ class GeminiVideoProvider(Provider):
             raise ProtocolError("Gemini listed an output without a URI", provider=PROVIDER_NAME, job_id=job.id)
         url = httpx.URL(output.url)
         if self.http.on_origin(url):
-            self._require_key(phase="download", model=job.model, job_id=job.id)
+            self.http.require_credentials("download", model=job.model, job_id=job.id)
         async with self.http.open_download(
             url, model=job.model, job_id=job.id, offset=max(0, offset), auth=True
         ) as download:

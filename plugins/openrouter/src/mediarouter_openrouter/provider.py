@@ -21,7 +21,6 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from mediarouter import (
-    AuthenticationFailed,
     Clock,
     ConfigurationError,
     Download,
@@ -45,7 +44,7 @@ from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeRe
 
 from . import chat
 from .body import build_submit_body, request_from_arguments
-from .errors import EMULATOR_HINT, KEY_HINT, RULES, Phase
+from .errors import EMULATOR_HINT, KEY_HINT, RULES
 from .models import PROVIDER_NAME, bare_model_id, catalog_model_infos, model_info
 from .settings import OpenRouterSettings, header_value, normalize_base_url
 from .wire import VideoGenerationResponse, parse_job, parse_models
@@ -211,17 +210,6 @@ class OpenRouterVideoProvider(Provider):
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    def _require_key(self, *, phase: Phase, model: str | None = None, job_id: str | None = None) -> None:
-        if self._api_key is None:
-            raise AuthenticationFailed(
-                f"no OpenRouter API key: cannot {phase}",
-                provider=PROVIDER_NAME,
-                model=model,
-                job_id=job_id,
-                hint=KEY_HINT,
-                details={"phase": phase},
-            )
-
     def _content_url(self, job_id: str, index: int) -> httpx.URL:
         return self.http.endpoint("videos", job_id, "content", params={"index": str(index)})
 
@@ -258,7 +246,7 @@ class OpenRouterVideoProvider(Provider):
     async def describe(self, model_id: str, request: DescribeRequest) -> DescribeResult:
         """`POST /chat/completions` with the video, once (a second POST could be a second bill)."""
         model_id = bare_model_id(model_id)
-        self._require_key(phase="chat", model=model_id)
+        self.http.require_credentials("chat", model=model_id)
         return await chat.describe(self.http, model_id, request)
 
     # -- submit and poll -----------------------------------------------------------------------
@@ -266,7 +254,7 @@ class OpenRouterVideoProvider(Provider):
     async def submit(self, model_id: str, request: VideoRequest) -> Job:
         """`POST /videos`, once. Never retried here: a second POST could be a second paid job."""
         model_id = bare_model_id(model_id)
-        self._require_key(phase="submit", model=model_id)
+        self.http.require_credentials("submit", model=model_id)
         body = build_submit_body(model_id, request)
         url = self.http.endpoint("videos")
         answer = await self.http.request_json("POST", url, phase="submit", model=model_id, body=body)
@@ -276,7 +264,7 @@ class OpenRouterVideoProvider(Provider):
 
     async def poll(self, job: Job) -> JobStatus:
         """`GET` the job once (its polling_url when on our origin, else our own endpoint) and translate it."""
-        self._require_key(phase="poll", model=job.model, job_id=job.id)
+        self.http.require_credentials("poll", model=job.model, job_id=job.id)
         url = self.http.follow(job.polling_url, self.http.endpoint("videos", job.id))
         answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
         context: dict[str, Any] = {
@@ -348,7 +336,7 @@ class OpenRouterVideoProvider(Provider):
         """
         url, auth = self._download_target(job, output)
         if auth:
-            self._require_key(phase="download", model=job.model, job_id=job.id)
+            self.http.require_credentials("download", model=job.model, job_id=job.id)
         refused = SIGNED_REFUSALS if not auth and self._api_key is not None else frozenset()
         try:
             async with self.http.open_download(
