@@ -56,6 +56,10 @@ __all__ = [
 class Progress:
     """A listener that is also a context manager (the live line needs starting and stopping)."""
 
+    def __init__(self) -> None:
+        #: Each routed call's last failed candidate, said with the failover that follows it.
+        self._failed: dict[str | None, str] = {}
+
     def __call__(self, event: Event) -> None:
         pass
 
@@ -94,26 +98,23 @@ def _status_line(event: Event) -> str | None:
     return None
 
 
-#: The last failed candidate of each routed call, said with the failover that follows it.
-_FAILED: dict[str | None, str] = {}
-
-
-def _router_line(event: Event) -> str | None:
+def _router_line(event: Event, failed: dict[str | None, str]) -> str | None:
     """The router's decisions worth a line: failovers (with why), skipped candidates, estimates.
 
     A failed candidate is said when the call moves on from it; the last one's failure is the
-    error line itself, so it is not said twice.
+    error line itself, so it is not said twice. `failed` holds each routed call's last failure
+    until then (the caller's own, so nothing outlives the display).
     """
     match event.payload:
         case RouterAttemptFinishedEvent(outcome="failed", ref=ref, error_type=error_type, status_code=code):
             status = f", HTTP {code}" if code is not None else ""
-            _FAILED[event.call_id] = f"{ref} failed ({error_type}{status})"
+            failed[event.call_id] = f"{ref} failed ({error_type}{status})"
             return None
         case RouterFailoverEvent(to_ref=to_ref):
-            failed = _FAILED.pop(event.call_id, None)
-            return f"{failed}; failing over to {to_ref}" if failed else f"failing over to {to_ref}"
+            said = failed.pop(event.call_id, None)
+            return f"{said}; failing over to {to_ref}" if said else f"failing over to {to_ref}"
         case RouterCallFinishedEvent():
-            _FAILED.pop(event.call_id, None)
+            failed.pop(event.call_id, None)
             return None
         case RouterSkippedEvent(ref=ref, reason=reason):
             return f"skipping {ref}: {reason}"
@@ -145,7 +146,7 @@ class PlainProgress(StatusPrinter):
     """Not a terminal: the state-change lines plus the router's failover decisions."""
 
     def __call__(self, event: Event) -> None:
-        line = _status_line(event) or _router_line(event)
+        line = _status_line(event) or _router_line(event, self._failed)
         if line:
             click.echo(_stamp(event, line), err=True)
 
@@ -158,6 +159,7 @@ class LiveProgress(Progress):
         from rich.live import Live
         from rich.spinner import Spinner
 
+        super().__init__()
         self._spinner = Spinner("dots", style="cyan")
         self.console: Any = console or Console(stderr=True)
         self._live = Live(
@@ -224,7 +226,7 @@ class LiveProgress(Progress):
                 if line:
                     self._print(line)
             case _:
-                line = _router_line(event)
+                line = _router_line(event, self._failed)
                 if line:
                     self._print(line)
         self._live.refresh()
