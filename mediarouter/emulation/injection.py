@@ -19,7 +19,7 @@ colons, so a model id may itself contain ``/`` or ``:``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
@@ -39,6 +39,8 @@ __all__ = [
     "InjectionGrammar",
     "Injector",
     "PhaseSpec",
+    "spec_model",
+    "specs_for",
 ]
 
 TIMEOUT = "timeout"
@@ -293,3 +295,25 @@ class Injector(Generic[InjectionT]):
     def armed(self) -> list[tuple[InjectionT, int | None]]:
         """Each injection with its firings left (None: unlimited)."""
         return [(a.injection, a.remaining) for a in self._armed]
+
+
+def spec_model(spec: str) -> str | None:
+    """The MODEL part of `PHASE:OUTCOME[:MODEL][xN]`, split the way the grammar splits it, without knowing
+    the backend's phases (a spec may be another backend's)."""
+    text = spec.strip()
+    head, sep, times = text.rpartition("x")
+    if sep and times.isdigit():
+        text = head
+    parts = text.split(":", 2)
+    return (parts[2].strip() or None) if len(parts) == 3 else None
+
+
+def specs_for(specs: Iterable[object], serves: Callable[[str], bool]) -> list[str]:
+    """The specs meant for one backend in a chain that mixes backends: every emulator sees every
+    `--emulator-inject` spec, and one naming a model the backend does not serve is another's."""
+    kept = []
+    for spec in map(str, specs):
+        model = spec_model(spec)
+        if model is None or serves(model):
+            kept.append(spec)
+    return kept

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mediarouter import ConfigurationError
+from mediarouter.emulation.injection import specs_for
 
+from .catalog import catalog_model
 from .models import PROVIDER_NAME
 
 __all__ = ["EMULATOR_OPTIONS", "emulator_config_from_options"]
 
 #: The keys `mediarouter generate --emulator-inject …` and `Router(emulator_options=…)` may carry.
 EMULATOR_OPTIONS = frozenset({"inject", "polls_before_completed", "polls_before_in_progress"})
-
-
-def _ours(specs: Iterable[Any]) -> list[str]:
-    """The specs for this emulator: one naming a model OpenRouter does not serve is another backend's, in a
-    chain that mixes backends (`submit:402:google/veo-3.1` and `status:500:fal-ai/veo3` side by side)."""
-    from .catalog import catalog_model
-
-    kept = []
-    for spec in map(str, specs):
-        parts = spec.split(":", 2)
-        model = re.sub(r"x\d+$", "", parts[2]) if len(parts) == 3 else None
-        if model and catalog_model(model) is None:
-            continue
-        kept.append(spec)
-    return kept
 
 
 def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
@@ -52,7 +38,9 @@ def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
     else:
         polls_in_progress = defaults.polls_before_in_progress
     try:
-        injections = tuple(Injection.parse(spec) for spec in _ours(options.get("inject") or ()))
+        # A spec naming a model OpenRouter does not serve is another backend's, in a chain that mixes them.
+        ours = specs_for(options.get("inject") or (), lambda model: catalog_model(model) is not None)
+        injections = tuple(Injection.parse(spec) for spec in ours)
         return EmulatorConfig(
             injections=injections,
             polls_before_completed=polls_completed,

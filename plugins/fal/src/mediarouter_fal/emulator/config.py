@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mediarouter import ConfigurationError
-from mediarouter.emulation.injection import JOB_OUTCOMES, NETWORK_OUTCOMES, InjectionGrammar, PhaseSpec
+from mediarouter.emulation.injection import JOB_OUTCOMES, NETWORK_OUTCOMES, InjectionGrammar, PhaseSpec, spec_model
 from mediarouter.emulation.injection import Injection as _Injection
 from mediarouter.emulation.jobs import Schedule
 
@@ -95,22 +95,12 @@ class EmulatorConfig:
         return Schedule(self.polls_before_in_progress, self.polls_before_completed)
 
 
-def _spec_model(spec: str) -> str | None:
-    """The MODEL part of a spec, read without the grammar (for specs meant for another backend)."""
-    text = spec.strip()
-    head, sep, times = text.rpartition("x")
-    if sep and times.isdigit():
-        text = head
-    parts = text.split(":", 2)
-    return parts[2].strip() or None if len(parts) == 3 else None
-
-
 def _fal_spec(spec: str) -> str | None:
     """The spec in fal's phase names, or None when it is plainly another backend's (its model or phase)."""
     text = spec.strip()
     phase, sep, rest = text.partition(":")
     phase = phase.strip().lower()
-    model = _spec_model(text)
+    model = spec_model(text)
     if model is not None and catalog_entry(model) is None:
         return None  # a model this emulator does not serve (e.g. OpenRouter's google/veo-3.1)
     if phase in FOREIGN_PHASES:

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from mediarouter import ConfigurationError
-from mediarouter.emulation.injection import JOB_OUTCOMES, NETWORK_OUTCOMES, Injection, InjectionGrammar, PhaseSpec
+from mediarouter.emulation.injection import (
+    JOB_OUTCOMES,
+    NETWORK_OUTCOMES,
+    Injection,
+    InjectionGrammar,
+    PhaseSpec,
+    specs_for,
+)
 from mediarouter.emulation.jobs import Schedule
 
 from .. import PROVIDER_NAME
@@ -80,16 +87,6 @@ class EmulatorConfig:
         return Schedule(self.polls_before_in_progress, self.polls_before_completed)
 
 
-def _spec_model(spec: str) -> str | None:
-    """The MODEL part of `PHASE:OUTCOME[:MODEL][xN]`, split the way the shared grammar splits it."""
-    text = spec.strip()
-    head, sep, times = text.rpartition("x")
-    if sep and times.isdigit():
-        text = head
-    parts = text.split(":", 2)
-    return parts[2].strip() if len(parts) == 3 else None
-
-
 def config_from_options(options: Mapping[str, Any]) -> EmulatorConfig:
     """The core's provider-neutral `emulator_options` as a Gemini EmulatorConfig.
 
@@ -111,7 +108,7 @@ def config_from_options(options: Mapping[str, Any]) -> EmulatorConfig:
         polls_completed = int(completed) if completed is not None else defaults.polls_before_completed
         polls_in_progress = int(in_progress) if in_progress is not None else min(0, polls_completed)
         specs = [str(spec) for spec in options.get("inject") or ()]
-        ours = [s for s in specs if (model := _spec_model(s)) is None or catalog_model(model) is not None]
+        ours = specs_for(specs, lambda model: catalog_model(model) is not None)
         return EmulatorConfig(
             injections=tuple(cast(GeminiInjection, GeminiInjection.parse(spec)) for spec in ours),
             polls_before_completed=polls_completed,
