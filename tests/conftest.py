@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
+from tests.postgres_server import PostgresServer, postgres_or_skip
+
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -22,3 +24,16 @@ def _isolated_user_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("MEDIAROUTER_CONFIG", str(config))
     monkeypatch.setenv("MEDIAROUTER_KEYS", str(home / "keys.json"))
     yield home
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server per test process (xdist worker), started on first use."""
+    with postgres_or_skip() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server: `postgresql://mediarouter@127.0.0.1:PORT/t_…`."""
+    return postgres_server.create_database()
