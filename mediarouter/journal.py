@@ -9,7 +9,8 @@ idempotency key (atomically, across processes), and `try_lease` gives one proces
 the right to poll and download a job, so two resumes never write the same file.
 
 `SQLiteJobStore` is the default (stdlib sqlite3, WAL, safe for several processes on one
-file); `MemoryJobStore` is for tests and hosts that don't want a file. Hosts can implement
+file); `PostgresJobStore` (mediarouter.journal_postgres) shares one journal between machines;
+`MemoryJobStore` is for tests and hosts that don't want a file. Hosts can implement
 `JobStore` to keep the journal in their own database.
 """
 
@@ -53,6 +54,7 @@ __all__ = [
     "absolute_target",
     "compare_request",
     "default_journal_path",
+    "describe_store",
     "fingerprint_request",
     "idempotency_mismatch",
     "job_lease",
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 
-#: The environment variable naming the journal file (or ':memory:' / 'off').
+#: The environment variable naming the journal file (or a postgresql:// URL, ':memory:' / 'off').
 JOURNAL_ENV = "MEDIAROUTER_JOURNAL"
 
 
@@ -717,17 +719,37 @@ def journal_location(setting: str | None = None) -> str:
 
 
 def open_store(location: str | None) -> JobStore | None:
-    """`off`/empty → None; `:memory:` → MemoryJobStore; anything else → SQLiteJobStore at that path."""
+    """`off`/empty → None; `:memory:` → MemoryJobStore; `postgresql://…`/`postgres://…` →
+    PostgresJobStore (needs the `postgres` extra); anything else → SQLiteJobStore at that path."""
     if location is None or location.strip().lower() in ("", "off", "none", "false", "0"):
         return None
     if location == ":memory:":
         return MemoryJobStore()
+    if location.strip().lower().startswith(("postgresql://", "postgres://")):
+        from .journal_postgres import PostgresJobStore  # psycopg only when a PostgreSQL journal is used
+
+        return PostgresJobStore(location)
     return SQLiteJobStore(os.path.expanduser(location))
+
+
+def describe_store(store: JobStore) -> tuple[str, str, int | None, int | None]:
+    """(kind, location, schema version found, schema version this code writes) for `jobs info`.
+    The location never shows a password."""
+    if isinstance(store, SQLiteJobStore):
+        return "sqlite", store.path, store.schema_version, SCHEMA_VERSION
+    if isinstance(store, MemoryJobStore):
+        return "memory", ":memory:", None, None
+    from .journal_postgres import PG_SCHEMA_VERSION, PostgresJobStore
+
+    if isinstance(store, PostgresJobStore):
+        return "postgresql", store.url, store.schema_version, PG_SCHEMA_VERSION
+    return type(store).__name__, "(host-provided)", None, None
 
 
 def outputs_dir(journal: JobStore | None) -> Path:
     """Where videos without a usable target are kept: `outputs/` next to the journal file (the user
-    data dir for an in-memory or absent journal), so a paid video always has a home."""
+    data dir for an in-memory, PostgreSQL or absent journal: a database has no directory of this
+    machine), so a paid video always has a home."""
     if isinstance(journal, SQLiteJobStore) and journal.path != ":memory:":
         return Path(journal.path).resolve().parent / "outputs"
     return default_journal_path().parent / "outputs"

@@ -21,6 +21,7 @@ COMMANDS = [
     ["models"],
     ["plugins"],
     ["aliases"],
+    ["jobs", "info"],
     ["jobs", "list"],
     ["jobs", "show"],
     ["jobs", "resume"],

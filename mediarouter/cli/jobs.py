@@ -12,7 +12,16 @@ from typing import TypeVar
 import click
 
 from ..errors import ConfigurationError, MediaRouterError
-from ..journal import JOURNAL_ENV, JobRecord, JobStore, RecordState, dumps, journal_location, open_store
+from ..journal import (
+    JOURNAL_ENV,
+    JobRecord,
+    JobStore,
+    RecordState,
+    describe_store,
+    dumps,
+    journal_location,
+    open_store,
+)
 from ..recovery import RowReport, adopt, cancel_job, forget, get_record, resume_all, resume_job, unknown_advice
 from ..results import VideoResult
 from ..router import Router
@@ -91,8 +100,24 @@ def jobs_group() -> None:
 
     \b
     The journal lives in the user data directory; set MEDIAROUTER_JOURNAL to
-    another file, ':memory:' or 'off'.
+    another file, a postgresql://user@host/db URL (one journal for every
+    worker: pip install 'mediarouter[postgres]'), ':memory:' or 'off'.
+    `jobs info` shows where it is and its schema version.
     """
+
+
+@jobs_group.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_command(as_json: bool) -> None:
+    """Show where the journal is, its kind and its schema version (opening it migrates it)."""
+    store = open_journal()
+    kind, location, version, current = describe_store(store)
+    if as_json:
+        click.echo(json.dumps({"kind": kind, "location": location, "schema_version": version, "current": current}))
+        return
+    click.echo(f"journal: {location} ({kind})")
+    if version is not None:
+        click.echo(f"schema version: {version} (this mediarouter writes {current})")
 
 
 @jobs_group.command("list")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import multiprocessing
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from mediarouter.errors import ConfigurationError
 from mediarouter.journal import (
     SCHEMA_VERSION,
     JobRecord,
+    JobStore,
     MemoryJobStore,
     RecordState,
     SQLiteJobStore,
@@ -46,9 +48,20 @@ def engine(clock: FakeClock, store: object, **kwargs: object) -> JobEngine:
     return JobEngine(clock=clock, poll_interval=10.0, journal=store, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> object:
-    return MemoryJobStore() if request.param == "memory" else SQLiteJobStore(tmp_path / "jobs.sqlite3")
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
+    """Every behaviour test runs against each store; postgres against a real server (skipped without one)."""
+    if request.param == "memory":
+        made: JobStore = MemoryJobStore()
+    elif request.param == "sqlite":
+        made = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+    else:
+        from mediarouter.journal_postgres import PostgresJobStore
+
+        made = PostgresJobStore(request.getfixturevalue("postgres_url"))
+    assert isinstance(made, JobStore)
+    yield made
+    made.close()
 
 
 async def test_a_completed_job_is_journaled_through_to_its_file(
