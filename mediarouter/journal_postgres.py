@@ -33,7 +33,7 @@ from .journal import _HOST, _KEY_FREE_SQL, JOURNAL_ENV, JobRecord, Lease, Record
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PG_SCHEMA_VERSION", "PostgresJobStore", "is_postgres_url", "redact_url"]
+__all__ = ["PG_SCHEMA_VERSION", "PostgresJobStore", "redact_url"]
 
 #: The schema this code writes (`mediarouter_schema.version`). 0 is an empty database.
 PG_SCHEMA_VERSION = 1
@@ -41,17 +41,11 @@ PG_SCHEMA_VERSION = 1
 #: The advisory lock key migrations hold (any constant bigint; "mediarouter journal" in spirit).
 _MIGRATION_LOCK = 0x6D656469_61727472 & 0x7FFFFFFFFFFFFFFF
 
-_SCHEMES = ("postgresql://", "postgres://")
-
 #: The constraint names that tell which uniqueness a write broke.
 _HOLDER_INDEX = "mediarouter_jobs_idem_holder"
 _JOB_ID_UNIQUE = "mediarouter_jobs_job_id_key"
 
 _HOLDS_KEY_SQL = f"idempotency_key IS NOT NULL AND state NOT IN {_KEY_FREE_SQL}"
-
-
-def is_postgres_url(location: str) -> bool:
-    return location.strip().lower().startswith(_SCHEMES)
 
 
 def redact_url(url: str) -> str:
