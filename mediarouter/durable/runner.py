@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -30,7 +31,7 @@ from ..batch import (
     parse_lines,
     read_results,
 )
-from ..errors import BudgetExceeded, ConfigurationError, Conflict, InvalidRequest, MediaRouterError
+from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
 from ..journal import lease_owner
 from ..webhooks.deliveries import Delivery, Waiters
 from .settings import APP_VERSION, DurableSettings, attempt_id, queue_name, require_dbos, workflow_id
@@ -160,6 +161,8 @@ class DurableEngine:
             # Off the loop: DBOS waits for active workflows with blocking sleeps, and they run on this loop.
             await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
             self._launched = False
+            # DBOS made its own thread pool this loop's default executor, and has just shut it down.
+            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(thread_name_prefix="mediarouter"))
         from . import workflows
 
         workflows.bind_router(None)
@@ -201,7 +204,8 @@ class DurableWaiters(Waiters):
             sent = 0
             for status in _attempts(self.client, [record.idempotency_key]).get(record.idempotency_key, []):
                 if status.status in _ACTIVE:
-                    self.client.send(status.workflow_id, {"job_id": delivery.job_id, "status": delivery.status}, WEBHOOK_TOPIC)
+                    message = {"job_id": delivery.job_id, "status": delivery.status}
+                    self.client.send(status.workflow_id, message, WEBHOOK_TOPIC)
                     sent += 1
             return sent
         except Exception:
@@ -338,6 +342,14 @@ def _statuses(client: DBOSClient, ids: Sequence[str]) -> list[WorkflowStatus]:
     return found
 
 
+def _succeeded(status: WorkflowStatus, line: BatchLine) -> LineResult | None:
+    """A finished workflow's result when it saved the line's file and the file is still there."""
+    if status.status != "SUCCESS" or not isinstance(status.output, dict):
+        return None
+    result = line_result(status.output, line)
+    return result if result.status == "done" and result.file and Path(result.file).exists() else None
+
+
 class _DurableBatch:
     def __init__(self, listeners: Sequence[BatchListener], results: _ResultsFile) -> None:
         self.listeners = list(listeners)
@@ -349,8 +361,10 @@ class _DurableBatch:
         for listener in self.listeners:
             listener(update)
 
-    def finish(self, result: LineResult) -> None:
+    def finish(self, result: LineResult, *, reserved: bool = False) -> None:
         self.totals.spent += result.spent
+        if not reserved:  # a reserved line's estimate was counted when it was enqueued
+            self.totals.estimated += result.estimated_cost or Decimal(0)
         if result.status == "done":
             self.totals.done += 1
         else:
@@ -439,6 +453,9 @@ async def run_durable_batch(
             last = runs[-1] if runs else None
             if last is not None and last.status in _ACTIVE:
                 waiting[last.workflow_id] = line  # enqueued by an earlier run: wait for it, never twice
+            elif last is not None and (earlier := _succeeded(last, line)) is not None:
+                results.append(earlier)  # done, though the results file does not say so (lost, or --no-wait)
+                batch.finish(earlier)
             else:
                 to_enqueue.append((line, workflow_id(line.key, attempt_id(last.workflow_id) + 1 if last else 1)))
 
@@ -483,16 +500,13 @@ async def run_durable_batch(
             specs.append((line, wf_id, spec))
 
         await asyncio.to_thread(_enqueue_all, client, settings, specs)
+        enqueued = {wf_id for _, wf_id, _ in specs}
         for line, wf_id, _ in specs:
             waiting[wf_id] = line
             batch.totals.running += 1
             batch.notify("started", line.number)
-        if not wait:
-            results.extend(
-                LineResult(line=line.number, idempotency_key=line.key, status="failed", error_type="Enqueued",
-                           error=f"enqueued as workflow {wf_id}")
-                for wf_id, line in waiting.items()
-            )  # fmt: skip
+        if not wait:  # the enqueued lines are `running` in the totals; a waiting rerun collects them
+            batch.totals.running = len(waiting)
             results.sort(key=lambda r: r.line)
             return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
         if execute and waiting:
@@ -506,7 +520,7 @@ async def run_durable_batch(
                     batch.totals.running = max(0, batch.totals.running - 1)
                     result = _finished(status, line)
                     results.append(result)
-                    batch.finish(result)
+                    batch.finish(result, reserved=budget is not None and status.workflow_id in enqueued)
             if waiting:
                 await asyncio.sleep(check_every)
     finally:
