@@ -168,6 +168,11 @@ def exit_code(report: BatchReport) -> int:
     "[env: MEDIAROUTER_DBOS_DATABASE; default: dbos.sqlite3 next to the journal].",
 )
 @click.option(
+    "--collect-only",
+    is_flag=True,
+    help="With --engine dbos: wait for the workers' results without running any line in this process.",
+)
+@click.option(
     "--worker-id",
     help="With --engine dbos: this process's worker id while it runs lines [default: the host name].",
 )
@@ -185,6 +190,7 @@ def batch_command(
     engine: str,
     no_wait: bool,
     database: str | None,
+    collect_only: bool,
     worker_id: str | None,
     as_json: bool,
     quiet: bool,
@@ -214,8 +220,8 @@ def batch_command(
             "--emulator runs in this process, which durable workers cannot reach: serve it instead "
             "(`mediarouter emulator`) and set OPENROUTER_BASE_URL to it"
         )
-    if no_wait and engine != "dbos":
-        raise click.UsageError("--no-wait needs --engine dbos")
+    if (no_wait or collect_only) and engine != "dbos":
+        raise click.UsageError("--no-wait and --collect-only need --engine dbos")
     if emulator and poll_interval is None:
         poll_interval = EMULATOR_POLL_INTERVAL
     try:
@@ -257,6 +263,7 @@ def batch_command(
             output_dir=output_dir,
             settings=DurableSettings(**options),
             wait=not no_wait,
+            execute=not collect_only,
             max_total_cost=max_total_cost,
             results_path=results_path,
             listeners=[display],

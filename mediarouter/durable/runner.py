@@ -58,9 +58,12 @@ class DurableEngine:
     Router's HTTP clients), registers one queue per provider, and holds its executor id in the journal
     so two live processes never run under one id (recovery would run their workflows twice)."""
 
-    def __init__(self, router: Router, settings: DurableSettings) -> None:
+    def __init__(self, router: Router, settings: DurableSettings, *, update_queues: bool = True) -> None:
         self.router = router
         self.settings = settings
+        #: Whether this process's queue settings replace those in the database (a worker's do; a batch's
+        #: only for the providers it was given limits for, so it never drops a worker's limits).
+        self.update_queues = update_queues
         self._owner = lease_owner()
         self._renew: asyncio.Task[None] | None = None
         self._launched = False
@@ -103,16 +106,17 @@ class DurableEngine:
             DBOS(config=cast(Any, self.settings.dbos_config()))
             DBOS.launch()  # on this loop's thread: queued async workflows then run on this loop
             self._launched = True
-            await self.register_queues(self.router.provider_names(), update=True)
+            await self.register_queues(self.router.provider_names())
         except BaseException:
             await self.shutdown(grace=0)
             raise
         self._renew = asyncio.create_task(self._keep_executor_id())
 
-    async def register_queues(self, providers: Iterable[str], *, update: bool) -> None:
+    async def register_queues(self, providers: Iterable[str]) -> None:
         from dbos import DBOS
 
         for provider in providers:
+            update = self.update_queues or provider in self.settings.provider_limits
             await DBOS.register_queue_async(queue_name(provider), **self.queue_options(provider, update=update))
 
     def queue_options(self, provider: str, *, update: bool) -> dict[str, Any]:
@@ -510,7 +514,7 @@ async def run_durable_batch(
             results.sort(key=lambda r: r.line)
             return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
         if execute and waiting:
-            engine = DurableEngine(router, settings)
+            engine = DurableEngine(router, settings, update_queues=False)
             await engine.launch()
         while waiting:
             statuses = await asyncio.to_thread(_statuses, client, list(waiting))

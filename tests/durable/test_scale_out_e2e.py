@@ -16,7 +16,7 @@ import pytest
 
 from mediarouter.journal import RecordState, SQLiteJobStore
 
-from ..e2e.conftest import MEDIAROUTER, WAN, Emulator, emulator  # noqa: F401 (the fixture)
+from ..e2e.conftest import MEDIAROUTER, WAN, Emulator
 
 pytestmark = pytest.mark.slow
 
