@@ -163,6 +163,9 @@ class DurableEngine:
             self._renew = None
         if self._launched:
             # Off the loop: DBOS waits for active workflows with blocking sleeps, and they run on this loop.
+            # Workflows still running after the grace fail to reach the closed database, so they stay pending
+            # for recovery, which is the point; DBOS would log each as an error.
+            logging.getLogger("dbos").setLevel(logging.CRITICAL)
             await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=int(grace))
             self._launched = False
             # DBOS made its own thread pool this loop's default executor, and has just shut it down.
