@@ -8,10 +8,13 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
@@ -21,9 +24,11 @@ from mediarouter.durable import DurableSettings, queue_name, workflow_id
 from mediarouter.durable.runner import DurableEngine, DurableWaiters, client_for, run_durable_batch
 from mediarouter.errors import ConfigurationError
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
-from mediarouter.webhooks.deliveries import Delivery, Waiters
+from mediarouter.webhooks import create_receiver
+from mediarouter.webhooks.deliveries import Waiters
 
 from ..core.router_fakes import HANG, Fleet, Script
+from ..webhooks.helpers import SECRET, body_of, envelope, signed_headers
 
 FAST = 0.02
 
@@ -141,8 +146,10 @@ async def test_a_submit_whose_outcome_is_unknown_is_never_sent_again(
     assert result.error is not None and "mediarouter jobs adopt" in result.error
 
 
-async def test_a_webhook_message_wakes_the_poll_loop(fleet: Fleet, settings: DurableSettings, tmp_path: Path) -> None:
-    # With a callback_url the safety-net schedule polls once an hour: only the webhook can end this test.
+async def test_a_verified_webhook_delivery_wakes_the_poll_loop(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    # With a callback_url the safety-net schedule polls once an hour: only the delivery can end this test.
     fleet.script("p1/m1", Script(polls=["completed"]))
     journal = MemoryJobStore()
     batch = lines(1, callback_url="https://hooks.example/openrouter")
@@ -159,14 +166,69 @@ async def test_a_webhook_message_wakes_the_poll_loop(fleet: Fleet, settings: Dur
         job_id = rows[0].job_id or ""
         client = client_for(settings)
         try:
-            waiters = DurableWaiters(client, journal)
-            delivery = Delivery(job_id=job_id, event_type="video.completed", status="completed", state=None,
-                                idempotency_key="d1")  # fmt: skip
-            assert waiters.notify(delivery) == 1
+            receiver = create_receiver(secret=SECRET, journal=journal, waiters=DurableWaiters(client, journal),
+                                       provider="p1", listeners=[])  # fmt: skip
+            body = body_of(envelope(job_id, "completed"))
+            transport = httpx.ASGITransport(app=receiver)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hooks.test") as http:
+                answer = await http.post("/", content=body, headers=signed_headers(body, int(time.time())))
+            assert answer.status_code == 204
             report = await asyncio.wait_for(task, 60)  # a hang guard, not a speed target
         finally:
             client.destroy()
+    assert report.ok
+    assert fleet.submits() == ["p1/m1"] and journal.list()[0].state is RecordState.DOWNLOADED
+
+
+async def test_a_repeated_submit_step_finds_the_journaled_job_and_sends_nothing(fleet: Fleet) -> None:
+    # What a recovered submit step does when its worker died after the POST, before DBOS recorded the step.
+    request = VideoRequest.build(prompt="video 1", duration=4)
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        first = await router.submit(request, idempotency_key="k1", model="p1/m1")
+        again = await router.submit(request, idempotency_key="k1", model="p1/m1")
+    assert fleet.submits() == ["p1/m1"] and first.job_id is not None and again.job_id == first.job_id
+    assert again.state is RecordState.PENDING
+
+
+async def test_another_worker_takes_over_a_dead_workers_workflows(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    fleet.script("p1/m1", Script(polls=[HANG]))
+    journal = MemoryJobStore()
+    async with fleet.router(journal=journal) as router:
+        await run_durable_batch(router, lines(1), output_dir=tmp_path, settings=settings, wait=False)
+        dead = DurableEngine(router, settings)
+        await dead.launch()
+        for _ in range(400):
+            rows = journal.list()
+            if rows and rows[0].polls >= 1:
+                break
+            await asyncio.sleep(0.02)
+        await dead.shutdown(grace=0)
+        fleet.providers["p1"]._jobs[rows[0].job_id or ""] = ["completed"]
+        other = DurableEngine(router, replace(settings, executor_id="other-worker"))
+        await other.launch()
+        try:
+            assert await other.recover(["test-worker"]) == 1
+            report = await run_durable_batch(
+                router, lines(1), output_dir=tmp_path, settings=settings, execute=False, poll_interval=FAST
+            )
+        finally:
+            await other.shutdown()
     assert report.ok and fleet.submits() == ["p1/m1"]
+
+
+async def test_a_live_worker_is_not_taken_over(fleet: Fleet, settings: DurableSettings) -> None:
+    journal = MemoryJobStore()
+    async with fleet.router(journal=journal) as router:
+        journal.try_lease("dbos-executor:alive", "elsewhere:1:x", 30.0)
+        engine = DurableEngine(router, settings)
+        await engine.launch()
+        try:
+            with pytest.raises(ConfigurationError, match="is alive"):
+                await engine.recover(["alive"])
+        finally:
+            await engine.shutdown()
 
 
 async def test_the_batch_budget_is_reserved_at_enqueue_and_no_line_over_it_is_enqueued(
