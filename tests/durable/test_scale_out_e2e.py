@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dbos import DBOSClient
 
 from mediarouter.journal import RecordState, SQLiteJobStore
 
@@ -84,10 +85,19 @@ def test_two_workers_one_killed_every_request_delivered_once_with_one_submit(
         def downloaded() -> int:
             return sum(1 for r in journal.list() if r.state is RecordState.DOWNLOADED)
 
-        _wait_for(lambda: downloaded() >= 12, 40, "the first downloads")
-        a.send_signal(signal.SIGKILL)  # mid-run: worker-a has workflows between (or inside) steps
-        a.wait(timeout=10)
-        assert downloaded() < REQUESTS
+        client = DBOSClient(system_database_url=postgres_url)
+        try:
+
+            def running_on_a() -> int:
+                return len(client.list_workflows(executor_id="worker-a", status="PENDING", load_input=False))
+
+            # Mid-run, with workflows in flight on worker-a (between or inside steps): its restart must finish them.
+            _wait_for(lambda: downloaded() >= 12 and running_on_a() > 0, 40, "downloads and work on worker-a")
+            a.send_signal(signal.SIGKILL)
+            a.wait(timeout=10)
+            assert downloaded() < REQUESTS and running_on_a() > 0
+        finally:
+            client.destroy()
         workers(env, "worker-a", tmp_path / "a.log")  # the same id: its pending workflows go on
 
         collected = subprocess.run([*batch, "--json", "--worker-id", "collector"], env=env,
