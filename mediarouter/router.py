@@ -398,8 +398,57 @@ class Router:
         """Cancel a journaled job; raises CancelNotSupported when its provider cannot (OpenRouter)."""
         await cancel_job(self, job_id)
 
+    async def submit(
+        self,
+        request: VideoRequest,
+        *,
+        idempotency_key: str,
+        model: str | Sequence[str] | None = None,
+        output: str | Path | None = None,
+        fallbacks: Sequence[str] | None = None,
+        fit: FitPolicy | None = None,
+        max_cost: Money | None = None,
+        timeout: float | None = None,
+    ) -> JobRecord:
+        """Plan, then submit with failover up to the first acceptance, without waiting: the accepted job's
+        journal row (finish it with `resume`). A key whose job is journaled returns that row and sends
+        nothing; one whose submit has no known outcome raises Conflict. For durable engines (docs/scale-out.md),
+        whose steps may run twice: a repeated call never submits twice."""
+        call = self._call(
+            request,
+            model=model,
+            output=output,
+            fallbacks=fallbacks,
+            fit=fit,
+            max_cost=max_cost,
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+        )
+        call.accept_only = True
+        journal = self.require_journal()
+        held = self._held(idempotency_key, call)
+        if held is None:
+            try:
+                accepted = await call.run()
+            except Conflict as exc:  # claimed by another process between the look-up and the submit
+                if not exc.details.get("idempotency_claimed") or (held := self._held(idempotency_key, call)) is None:
+                    raise
+            else:
+                held = journal.get(accepted.job_id)
+        if held is None:
+            raise ConfigurationError(f"the accepted job for {idempotency_key!r} is not in the journal")
+        return held
+
     async def _idempotent(self, key: str, call: _RoutedCall) -> VideoResult | None:
         """The journaled result or job for `key`, instead of a second submit; None if no row holds the key."""
+        existing = self._held(key, call)
+        if existing is None or existing.job_id is None:
+            return None
+        return await self.resume(existing.job_id, output=call.output)
+
+    def _held(self, key: str, call: _RoutedCall) -> JobRecord | None:
+        """The row holding `key` with a job id (None when no row holds it); Conflict when its submit is in
+        flight elsewhere or has no known outcome, InvalidRequest when the key was used for another request."""
         journal = self.journal
         if journal is None:
             raise ConfigurationError(
@@ -430,7 +479,7 @@ class Router:
                 model=existing.model,
                 hint=unknown_advice(existing),
             )
-        return await self.resume(existing.job_id, output=call.output)
+        return existing
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -567,6 +616,8 @@ class _RoutedCall:
         self.errors: list[MediaRouterError] = []
         self.blocks: dict[str, _Block] = {}
         self.last_failed: str | None = None
+        #: Stop at the first accepted submit (`Router.submit`): the result has the job id and no files.
+        self.accept_only = False
 
     # -- the call ---------------------------------------------------------------------------
 
@@ -747,18 +798,32 @@ class _RoutedCall:
         run = engine.start(candidate.provider, candidate.ref.model_id, deadline=self.deadline, budget=self.timeout)
         started = self.clock.monotonic()
         try:
-            result = await engine.run(
-                candidate.provider,
-                candidate.ref.model_id,
-                candidate.request,
-                output=self.output,
-                validate=False,
-                capabilities=candidate.capabilities,
-                idempotency_key=self.idempotency_key,
-                run=run,
-                estimate=candidate.estimate,
-                fingerprint=self.fingerprint,
-            )
+            if self.accept_only:
+                job = await engine.submit(
+                    candidate.provider,
+                    candidate.ref.model_id,
+                    candidate.request,
+                    run=run,
+                    idempotency_key=self.idempotency_key,
+                    target=self.output,
+                    fingerprint=self.fingerprint,
+                )
+                result = VideoResult(
+                    files=[], provider=job.provider, model=job.model, job_id=job.id, estimated_cost=candidate.estimate
+                )
+            else:
+                result = await engine.run(
+                    candidate.provider,
+                    candidate.ref.model_id,
+                    candidate.request,
+                    output=self.output,
+                    validate=False,
+                    capabilities=candidate.capabilities,
+                    idempotency_key=self.idempotency_key,
+                    run=run,
+                    estimate=candidate.estimate,
+                    fingerprint=self.fingerprint,
+                )
         except MediaRouterError as exc:
             job_id = run.job.id if run.job is not None else None
             self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)

@@ -18,6 +18,7 @@ COMMANDS = [
     ["generate"],
     ["describe"],
     ["batch"],
+    ["worker"],
     ["models"],
     ["plugins"],
     ["aliases"],

@@ -18,6 +18,7 @@ from .models import models_command
 from .plugins import plugins_command
 from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability, trace_tree_from_env
 from .webhooks import webhooks_group
+from .worker import worker_command
 
 __all__ = ["cli", "main"]
 
@@ -84,6 +85,7 @@ cli.add_command(install_command, name="install")
 cli.add_command(uninstall_command, name="uninstall")
 cli.add_command(describe_command, name="describe")
 cli.add_command(batch_command, name="batch")
+cli.add_command(worker_command, name="worker")
 
 _plugin_commands_loaded = False
 

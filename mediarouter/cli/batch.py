@@ -152,6 +152,30 @@ def exit_code(report: BatchReport) -> int:
     is_flag=True,
     help="Run every line against its provider's bundled emulator, in-process and offline.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dbos"]),
+    default="local",
+    show_default=True,
+    help="local: this process runs every line. dbos: every line becomes a durable DBOS workflow that any "
+    "`mediarouter worker` on the same database runs (this process too, unless --no-wait); see docs/scale-out.md.",
+)
+@click.option("--no-wait", is_flag=True, help="With --engine dbos: only enqueue the lines, for the workers to run.")
+@click.option(
+    "--database",
+    envvar="MEDIAROUTER_DBOS_DATABASE",
+    help="With --engine dbos: the DBOS database, sqlite:///FILE or postgresql://… "
+    "[env: MEDIAROUTER_DBOS_DATABASE; default: dbos.sqlite3 next to the journal].",
+)
+@click.option(
+    "--collect-only",
+    is_flag=True,
+    help="With --engine dbos: wait for the workers' results without running any line in this process.",
+)
+@click.option(
+    "--worker-id",
+    help="With --engine dbos: this process's worker id while it runs lines [default: the host name].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every line's result and the totals as one JSON object.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def batch_command(
@@ -163,6 +187,11 @@ def batch_command(
     results_path: Path | None,
     poll_interval: float | None,
     emulator: bool,
+    engine: str,
+    no_wait: bool,
+    database: str | None,
+    collect_only: bool,
+    worker_id: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -186,6 +215,13 @@ def batch_command(
     4 credits, 5 rate limited, 6 unavailable, 7 job failed, 8 timeout,
     9 submit outcome unknown, 1 anything else); 130 interrupted.
     """
+    if engine == "dbos" and emulator:
+        raise click.UsageError(
+            "--emulator runs in this process, which durable workers cannot reach: serve it instead "
+            "(`mediarouter emulator`) and set OPENROUTER_BASE_URL to it"
+        )
+    if (no_wait or collect_only) and engine != "dbos":
+        raise click.UsageError("--no-wait and --collect-only need --engine dbos")
     if emulator and poll_interval is None:
         poll_interval = EMULATOR_POLL_INTERVAL
     try:
@@ -197,6 +233,8 @@ def batch_command(
     async def _run() -> BatchReport:
         # An in-process emulator's jobs die with this process: journal them in memory only.
         async with Router(emulator=emulator, journal=":memory:" if emulator else None) as router:
+            if engine == "dbos":
+                return await _run_durable(router)
             return await run_batch(
                 router,
                 lines,
@@ -208,6 +246,29 @@ def batch_command(
                 listeners=[display],
                 poll_interval=poll_interval,
             )
+
+    async def _run_durable(router: Router) -> BatchReport:
+        from ..durable import DurableSettings, require_dbos
+
+        require_dbos()
+        from ..durable.runner import run_durable_batch
+
+        options: dict[str, Any] = {"database_url": database or "", "concurrency": concurrency}
+        if worker_id:
+            options["executor_id"] = worker_id
+        options["provider_limits"] = dict(provider_limits)
+        return await run_durable_batch(
+            router,
+            lines,
+            output_dir=output_dir,
+            settings=DurableSettings(**options),
+            wait=not no_wait,
+            execute=not collect_only,
+            max_total_cost=max_total_cost,
+            results_path=results_path,
+            listeners=[display],
+            poll_interval=poll_interval,
+        )
 
     try:
         with display:
@@ -234,6 +295,7 @@ def batch_command(
                 "skipped": totals.skipped,
                 "failed": totals.failed,
                 "invalid": totals.invalid,
+                "enqueued": totals.running if no_wait else 0,
                 "spent": str(totals.spent),
                 "estimated": str(totals.estimated),
             },
@@ -242,6 +304,8 @@ def batch_command(
         click.echo(json.dumps(data))
     else:
         skipped = f" ({totals.skipped} from an earlier run)" if totals.skipped else ""
+        if no_wait:
+            skipped += f", {totals.running} enqueued for the workers (run it again without --no-wait to wait for them)"
         click.echo(
             f"batch: {totals.done} of {totals.total} done{skipped}, {totals.failed} failed, {totals.invalid} invalid; "
             f"spent ${totals.spent} (estimated ${totals.estimated}); results in {report.results_path}",

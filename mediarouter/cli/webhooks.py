@@ -37,7 +37,14 @@ def webhooks_group() -> None:
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     help="uvicorn log level.",
 )
-def serve_command(host: str, port: int, server_log_level: str) -> None:
+@click.option(
+    "--dbos",
+    "durable",
+    is_flag=True,
+    help="Also wake durable workflows (`mediarouter worker`): send each delivery as a DBOS message to its "
+    "request's workflow, on MEDIAROUTER_DBOS_DATABASE (needs mediarouter[dbos]; docs/scale-out.md).",
+)
+def serve_command(host: str, port: int, server_log_level: str, durable: bool) -> None:
     """Serve the OpenRouter webhook receiver until interrupted.
 
     The signing secret comes from MEDIAROUTER_WEBHOOK_SECRET (your OpenRouter workspace's),
@@ -56,7 +63,15 @@ def serve_command(host: str, port: int, server_log_level: str) -> None:
                 f"the webhook receiver needs extra packages ({exc.name or exc})", hint=INSTALL_HINT
             ) from None
         journal = open_store(journal_location(load_settings().journal))
-        app = create_receiver(journal=journal)
+        waiters = None
+        if durable:
+            from ..durable import DurableSettings, require_dbos
+
+            require_dbos()
+            from ..durable.runner import DurableWaiters, client_for
+
+            waiters = DurableWaiters(client_for(DurableSettings()), journal)
+        app = create_receiver(journal=journal, waiters=waiters)
     except MediaRouterError as exc:
         fail(exc)
     shown_host = f"[{host}]" if ":" in host else host
