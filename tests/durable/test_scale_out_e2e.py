@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from dbos import DBOSClient
 
-from mediarouter.journal import RecordState, SQLiteJobStore
+from mediarouter.journal import RecordState
+from mediarouter.journal_postgres import PostgresJobStore
 
 from ..e2e.conftest import MEDIAROUTER, WAN, Emulator
 
@@ -65,7 +66,13 @@ def test_two_workers_one_killed_every_request_delivered_once_with_one_submit(
     tmp_path: Path,
 ) -> None:
     emu = emulator("--polls-before-completed", "8")
-    env = {**emu.env, "MEDIAROUTER_DBOS_DATABASE": postgres_url, "MEDIAROUTER_POLL_INTERVAL": "0.05"}
+    # One PostgreSQL for both: DBOS's system tables and the job journal every worker (and `jobs`) shares.
+    env = {
+        **emu.env,
+        "MEDIAROUTER_DBOS_DATABASE": postgres_url,
+        "MEDIAROUTER_JOURNAL": postgres_url,
+        "MEDIAROUTER_POLL_INTERVAL": "0.05",
+    }
     requests = tmp_path / "requests.jsonl"
     requests.write_text(
         "".join(json.dumps({"prompt": f"clip {n}", "model": WAN, "duration": 5}) + "\n" for n in range(REQUESTS))
@@ -77,7 +84,7 @@ def test_two_workers_one_killed_every_request_delivered_once_with_one_submit(
     assert enqueued.returncode == 0, enqueued.stderr
     assert json.loads(enqueued.stdout)["totals"]["enqueued"] == REQUESTS
 
-    journal = SQLiteJobStore(emu.journal_file)
+    journal = PostgresJobStore(postgres_url)
     try:
         a = workers(env, "worker-a", tmp_path / "a.log")
         workers(env, "worker-b", tmp_path / "b.log")
