@@ -65,6 +65,8 @@ from .journal import (
     open_store,
     submitting_elsewhere,
 )
+from .journal_writer import JournalWriter
+from .limits import ProviderLimits
 from .observability import default_listeners
 from .plugins import create_provider, provider_factories
 from .pricing import CostEstimate
@@ -137,6 +139,11 @@ class Router:
         self._provider_options = {k: dict(v) for k, v in (provider_options or {}).items()}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._owned: set[str] = set()
+        #: Per-provider queues for HTTP exchanges and jobs (settings max_concurrent_requests / _jobs).
+        self.limits = ProviderLimits(
+            max_requests=self.settings.max_concurrent_requests, max_jobs=self.settings.max_concurrent_jobs
+        )
+        self._writer: JournalWriter | None = None
 
     # -- providers ----------------------------------------------------------------------
 
@@ -299,6 +306,8 @@ class Router:
             listeners=self.listeners if listeners is None else listeners,
             journal=self.journal,
             webhooks=self.webhooks,
+            limits=self.limits,
+            writer=self.journal_writer,
         )
 
     def webhook_app(self, **options: Any) -> Any:
@@ -369,6 +378,16 @@ class Router:
             self._journal = open_store(journal_location(spec if spec is not None else self.settings.journal))
             self._owns_journal = self._journal is not None
         return self._journal
+
+    @property
+    def journal_writer(self) -> JournalWriter | None:
+        """The journal's writer thread, shared by every job of this router (None when the journal is off)."""
+        journal = self.journal
+        if journal is None:
+            return None
+        if self._writer is None or self._writer.store is not journal:
+            self._writer = JournalWriter(journal)
+        return self._writer
 
     def require_journal(self) -> JobStore:
         """The journal, or a ConfigurationError saying it is off."""
@@ -452,6 +471,9 @@ class Router:
         for name in list(self._owned):
             await self._providers.pop(name).aclose()
             self._owned.discard(name)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()  # the queued writes land before the store closes
         if self._owns_journal and self._journal is not None:
             self._journal.close()
             self._journal, self._journal_open, self._owns_journal = None, False, False
@@ -744,6 +766,10 @@ class _RoutedCall:
         )
         listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
         engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
+        jobs = self.router.limits.jobs(candidate.ref.provider)
+        queued = self.clock.monotonic()
+        await jobs.acquire()  # max_concurrent_jobs: a queued job is not late, so the wait extends the deadline
+        self.deadline += self.clock.monotonic() - queued
         run = engine.start(candidate.provider, candidate.ref.model_id, deadline=self.deadline, budget=self.timeout)
         started = self.clock.monotonic()
         try:
@@ -774,6 +800,8 @@ class _RoutedCall:
                     "call %s stopped by %s; job %s on %s may still run", self.call_id, type(exc).__name__, job_id, ref
                 )
             raise
+        finally:
+            jobs.release()
         attempt = self._record(candidate, "succeeded", None, started=started, job_id=result.job_id)
         attempt.cost = result.cost
         self._attempt_finished(candidate, attempt)
