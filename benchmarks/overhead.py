@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -81,21 +82,13 @@ async def with_router(router: Any, jobs: int, out: Path, tag: str) -> None:
 
 
 async def with_generate(args: argparse.Namespace, base_url: str, journal: str, jobs: int, out: Path) -> None:
+    """The module-level call with no Router options: the loop's shared default router (settings from the
+    environment, set in main)."""
     import mediarouter
 
-    settings = router_settings(args, journal)
-    options = {"openrouter": {"base_url": base_url, "api_key": "bench"}}
     await asyncio.gather(
         *(
-            mediarouter.generate(
-                f"generate {i}",
-                model=f"openrouter/{MODEL}",
-                duration=5,
-                output=out / f"gen-{i}.mp4",
-                settings=settings,
-                provider_options=options,
-                journal=journal,
-            )
+            mediarouter.generate(f"generate {i}", model=f"openrouter/{MODEL}", duration=5, output=out / f"gen-{i}.mp4")
             for i in range(jobs)
         )
     )
@@ -120,6 +113,14 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             journal = str(Path(tmp) / "journal.sqlite") if args.journal == "sqlite" else "off"
+            os.environ.update(
+                OPENROUTER_BASE_URL=base_url,
+                OPENROUTER_API_KEY="bench",
+                MEDIAROUTER_JOURNAL=journal,
+                MEDIAROUTER_POLL_INTERVAL=str(args.poll_interval),
+                MEDIAROUTER_MAX_POLL_INTERVAL=str(args.poll_interval),
+                MEDIAROUTER_COOLDOWN="0",
+            )
 
             async def rounds() -> None:
                 from mediarouter import Router

@@ -87,7 +87,7 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
             except MediaRouterError as exc:
                 failures[type(exc).__name__] += 1
                 examples.setdefault(type(exc).__name__, str(exc)[:200])
-            except Exception as exc:  # noqa: BLE001  (a benchmark reports, it does not stop)
+            except Exception as exc:  # a benchmark reports, it does not stop
                 failures[type(exc).__name__] += 1
                 examples.setdefault(type(exc).__name__, str(exc)[:200])
 
@@ -105,8 +105,9 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
         for entry in transport.emulator.requests:
             phases[str(entry.get("phase"))] += 1
     else:
-        with httpx.Client(timeout=60) as client:
-            for entry in client.get(args.base_url.rsplit("/api/v1", 1)[0] + "/_emulator/requests").json()["requests"]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            answer = await client.get(args.base_url.rsplit("/api/v1", 1)[0] + "/_emulator/requests")
+            for entry in answer.json()["requests"]:
                 phases[str(entry.get("phase"))] += 1
     return {
         "transport": args.transport,
@@ -128,8 +129,10 @@ def start_server(polls: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     exe = Path(sys.executable).parent / "mediarouter"
     server = subprocess.Popen(
-        [str(exe), "emulator", "--port", str(port), "--log-level", "warning"]
-        + ["--polls-before-in-progress", "1", "--polls-before-completed", str(polls - 1)],
+        [
+            *(str(exe), "emulator", "--port", str(port), "--log-level", "warning"),
+            *("--polls-before-in-progress", "1", "--polls-before-completed", str(polls - 1)),
+        ],
         stdout=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/api/v1"

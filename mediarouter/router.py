@@ -9,12 +9,16 @@ cooldown (cooldown.py). Every candidate considered leaves an `Attempt` in the re
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import copy
 import inspect
 import logging
 import socket
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -83,7 +87,7 @@ if TYPE_CHECKING:
 from .validation import validate_request
 from .webhooks.deliveries import Waiters
 
-__all__ = ["PlannedCandidate", "Router", "generate", "generate_sync"]
+__all__ = ["PlannedCandidate", "Router", "default_router", "generate", "generate_sync"]
 
 logger = logging.getLogger("mediarouter.router")
 
@@ -978,10 +982,66 @@ ROUTER_OPTIONS = frozenset(inspect.signature(Router.__init__).parameters) - {"se
 async def generate(
     prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any
 ) -> VideoResult:
-    """One-shot: build a Router (any of its keyword options may be given here), generate, close it."""
+    """One call: on the event loop's shared default Router (plugins loaded once, listings cached, one
+    connection pool); given any Router option (settings=, journal=, …), on a Router built for this call."""
     router_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ROUTER_OPTIONS}
+    if not router_kwargs:
+        return await (await default_router()).generate(prompt, model=model, **kwargs)
     async with Router(**router_kwargs) as router:
         return await router.generate(prompt, model=model, **kwargs)
+
+
+@dataclass
+class _Shared:
+    router: Router
+    #: Suspended async generator: the loop's shutdown_asyncgens() (asyncio.run does it) closes the router.
+    closer: Any
+
+
+_DEFAULT_ROUTERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = weakref.WeakKeyDictionary()
+_DEFAULT_LOCK = threading.Lock()
+
+
+async def _close_at_shutdown(router: Router) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await router.aclose()
+
+
+async def default_router() -> Router:
+    """The running loop's shared Router (settings from the environment and config file), made on first use.
+
+    It is closed when the loop shuts down its async generators (`asyncio.run` does), else at exit
+    (its journal writes land first). Build your own `Router` to choose options.
+    """
+    loop = asyncio.get_running_loop()
+    shared = _DEFAULT_ROUTERS.get(loop)
+    if shared is None:
+        router = Router()
+        closer = _close_at_shutdown(router)
+        await closer.__anext__()
+        shared = _Shared(router, closer)
+        with _DEFAULT_LOCK:
+            _DEFAULT_ROUTERS[loop] = shared
+            if len(_DEFAULT_ROUTERS) == 1:
+                atexit.register(_close_default_routers)
+    return shared.router
+
+
+def _close_default_routers() -> None:
+    """At exit, for loops never shut down: finish queued journal writes and close the journals (no loop is
+    left to close HTTP clients on; their sockets go with the process)."""
+    with _DEFAULT_LOCK:
+        shared = list(_DEFAULT_ROUTERS.values())
+        _DEFAULT_ROUTERS.clear()
+    for item in shared:
+        router = item.router
+        with contextlib.suppress(Exception):
+            if router._writer is not None:
+                router._writer.close()
+            if router._owns_journal and router._journal is not None:
+                router._journal.close()
 
 
 def generate_sync(prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any) -> VideoResult:
