@@ -33,9 +33,9 @@ MODEL = "alibaba/wan-2.6"
 
 
 async def raw_httpx(base_url: str, jobs: int, polls: int, interval: float, out: Path) -> None:
-    """The floor: what any client must do for these jobs, written plainly."""
+    """The floor: what any client must do for these jobs, written plainly (the same pool as a provider client)."""
     async with httpx.AsyncClient(
-        timeout=60, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        timeout=60, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
     ) as client:
         headers = {"Authorization": "Bearer bench", "Accept": "application/json"}
 
