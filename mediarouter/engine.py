@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -74,11 +75,12 @@ from .journal import (
     RequestFingerprint,
     absolute_target,
     fingerprint_request,
-    job_lease,
     lease_owner,
     outputs_dir,
     submit_lease_name,
 )
+from .journal_writer import JournalWriter, as_writer
+from .limits import ProviderLimits, Slots
 from .outcomes import SubmitOutcome, classify_submit_error
 from .provider import Provider
 from .request import VideoRequest
@@ -130,6 +132,10 @@ class EngineRun:
     timings: dict[str, float] = field(default_factory=dict)
     #: Journal row of this job (None when no journal is configured).
     record_key: str | None = None
+    #: The state last written to that row (a poll that repeats it writes nothing).
+    journaled: RecordState | None = None
+    #: Whether the request carried a callback_url (None: not known here, e.g. a resumed job).
+    callback: bool | None = None
 
 
 class JobEngine:
@@ -156,6 +162,8 @@ class JobEngine:
         listeners: Sequence[Listener] = (),
         journal: JobStore | None = None,
         webhooks: Waiters | None = None,
+        limits: ProviderLimits | None = None,
+        writer: JournalWriter | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0 seconds")
@@ -173,6 +181,10 @@ class JobEngine:
         self.backoff = backoff or Backoff(initial=1.0, multiplier=2.0, maximum=30.0)
         self.listeners: list[Listener] = list(listeners)
         self.journal = journal
+        #: The journal's calls, made off the event loop (one writer thread, in order; see journal_writer.py).
+        self.writer = writer if writer is not None and writer.store is journal else as_writer(journal)
+        #: Per-provider request queues: a request waits for its slot outside its request timeout (limits.py).
+        self.limits = limits
         #: Where webhook deliveries wake jobs submitted with a `callback_url` (see `wait`); None: poll only.
         self.webhooks = webhooks
 
@@ -249,7 +261,8 @@ class JobEngine:
         """
         if idempotency_key is not None and fingerprint is None:
             fingerprint = fingerprint_request(request, [f"{provider.name}/{model_id}"])
-        run.record_key = self._journal_intent(
+        run.callback = bool(request.callback_url)
+        run.record_key = await self._journal_intent(
             JobRecord(
                 key=f"local-{uuid.uuid4().hex}",
                 provider=provider.name,
@@ -260,22 +273,26 @@ class JobEngine:
                 target=absolute_target(target),
             )
         )
-        lease = self._hold_submit_lease(run)
+        try:
+            lease = await self._hold_submit_lease(run) if idempotency_key is not None else None
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
+            raise
         try:
             return await self._submit_attempts(provider, model_id, request, run)
         finally:
-            if lease is not None and self.journal is not None:
+            if lease is not None and self.writer is not None:
                 with contextlib.suppress(Exception):
-                    self.journal.release_lease(*lease)
+                    await self.writer.call(self.writer.store.release_lease, *lease)
 
-    def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
+    async def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
         """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
-        (and not to forget a row whose submit is still in flight)."""
-        if self.journal is None or run.record_key is None:
+        (and not to forget a row whose submit is still in flight). Only a keyed row is looked up that way."""
+        if self.writer is None or run.record_key is None:
             return None
         name, owner = submit_lease_name(run.record_key), lease_owner()
         try:
-            self.journal.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
+            await self.writer.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
         except Exception:
             logger.exception("could not mark the submit of %s as in flight", run.record_key)
             return None
@@ -285,7 +302,11 @@ class JobEngine:
         attempt = 0
         while True:
             if attempt:
-                self._journal_update(run, state=RecordState.SUBMITTING, error=None)
+                try:
+                    await self._journal_update(run, state=RecordState.SUBMITTING, error=None)
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
+                    raise
             self._emit(run, JobSubmittingEvent(attempt=attempt + 1))
             t0 = self.clock.monotonic()
             try:
@@ -306,19 +327,38 @@ class JobEngine:
             # The job id goes to the journal before anything else looks at the answer; the event follows
             # even when a signal lands in between, so the caller is told a job was accepted (and its id).
             try:
-                self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
+                await self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
             finally:
                 run.job = job
+                if run.record_key is not None:
+                    run.record_key = job.id  # the row's key once its job id is written (the write is shielded)
                 run.timings["submit"] = self.clock.monotonic() - t0
                 self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
             return job
 
     async def _submit_once(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
+        """Wait for a request slot (outside the request timeout), then submit. A submit still queued at the
+        deadline, or cancelled in the queue, was never sent: its row says `not_sent`, never `submitting`."""
+        try:
+            slots = await self._take_turn(run, "submitting")
+        except JobTimeout as error:
+            await self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
+            raise
+        try:
+            return await self._submit_now(provider, model_id, request, run)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def _submit_now(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
         """One submit under the per-request timeout and the deadline; every failure carries its outcome."""
         remaining = self._remaining(run)
         if remaining <= 0:
             error: MediaRouterError = self._timeout(run, "submitting")
-            self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
+            await self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
             raise error
         with probe_sends() as probe:
             try:
@@ -335,14 +375,14 @@ class JobEngine:
                             sent=False,
                             hint="nothing was sent; retrying is safe",
                         )
-                    self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
+                    await self._submit_failed(run, error, SubmitOutcome.NOT_SENT)
                     raise error from None
                 waited = f"the call's {run.budget:g}s" if deadline_passed else f"{self.request_timeout:g}s"
                 error = SubmitUnknown(
                     f"the submit got no answer within {waited}; the job may have been accepted (and billed)",
                     hint=self._unknown_hint(run),
                 )
-                self._submit_failed(run, error, SubmitOutcome.UNKNOWN)
+                await self._submit_failed(run, error, SubmitOutcome.UNKNOWN)
                 raise error from None
             except MediaRouterError as exc:
                 outcome = classify_submit_error(exc, probe)
@@ -356,7 +396,7 @@ class JobEngine:
                         hint=self._unknown_hint(run),
                         details={**exc.details, "cause": type(exc).__name__},
                     )
-                self._submit_failed(run, error, outcome)
+                await self._submit_failed(run, error, outcome)
                 raise error from None
             except (asyncio.CancelledError, KeyboardInterrupt):
                 outcome = SubmitOutcome.NOT_SENT if probe.provably_unsent else SubmitOutcome.UNKNOWN
@@ -369,7 +409,7 @@ class JobEngine:
                 error.details["unexpected"] = True
                 if outcome is SubmitOutcome.UNKNOWN:
                     error.hint = self._unknown_hint(run)
-                self._submit_failed(run, error, outcome)
+                await self._submit_failed(run, error, outcome)
                 raise error from exc
 
     @staticmethod
@@ -399,15 +439,15 @@ class JobEngine:
         """
         if run is None:
             run = self.start(provider, job.model)
-            run.record_key = job.id if self.journal is not None and self.journal.get(job.id) else None
+            run.record_key = job.id if self.writer is not None and await self.writer.get(job.id) else None
         run.job = job
         # One poller/downloader per job, across processes: a call repeated with the same idempotency
         # key resumes this job, and two writers of one part file would corrupt the video.
-        lease: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-        if self.journal is not None:
+        lease: contextlib.AbstractAsyncContextManager[object] = contextlib.nullcontext()
+        if self.writer is not None:
             ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
-            lease = job_lease(self.journal, job.id, ttl=ttl, doing="polled and downloaded")
-        with lease:
+            lease = self.writer.job_lease(job.id, ttl=ttl, doing="polled and downloaded")
+        async with lease:
             try:
                 files: list[MediaFile] | None = None
                 status = known if known is not None and known.state is JobState.COMPLETED and known.outputs else None
@@ -424,14 +464,14 @@ class JobEngine:
             except JobError as exc:
                 self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
                 if isinstance(exc, OutputGone):
-                    self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
+                    await self._journal_update(run, state=RecordState.GONE, error=exc.server_message or exc.message)
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except MediaRouterError as exc:
                 self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-                self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
+                await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
-                self._journal_update(run, state=RecordState.INTERRUPTED, error="interrupted")
+                self._journal_now(run, state=RecordState.INTERRUPTED, error="interrupted")
                 raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
@@ -459,7 +499,9 @@ class JobEngine:
         interval = self.poll_interval
         delay = interval if first_poll_delay is None else first_poll_delay
         watch = (
-            self.webhooks.watch_job(job.id, journal=self.journal, record_key=run.record_key) if self.webhooks else None
+            self.webhooks.watch_job(job.id, journal=self.journal, record_key=run.record_key)
+            if self.webhooks and run.callback is not False  # a request without callback_url: nothing to watch
+            else None
         )
         if watch is not None:
             interval = max(self.poll_interval, watch.poll_every)
@@ -476,7 +518,8 @@ class JobEngine:
                     raise self._timeout(run, "polling")
             self._emit(run, PollStartedEvent(poll=run.polls + failures + 1))
             try:
-                status = await self._timed(run, provider.poll(job), stage="poll")
+                async with self._turn(run, "polling"):
+                    status = await self._timed(run, provider.poll(job), stage="poll")
             except (MediaRouterError, TimeoutError) as exc:
                 error = exc if isinstance(exc, MediaRouterError) else ProviderUnavailable("poll timed out")
                 if _retryable(error) and failures < self.poll_retries:
@@ -508,7 +551,7 @@ class JobEngine:
                 run.timings["generation"] = self.clock.monotonic() - t0
                 if not status.outputs:
                     raise ProtocolError("the job completed but lists no output to download", job_id=job.id)
-                self._journal_update(
+                await self._journal_update(
                     run,
                     state=RecordState.COMPLETED,
                     polls=run.polls,
@@ -529,7 +572,7 @@ class JobEngine:
             )
             if terminal is not None:
                 self._emit(run, JobFailedEvent(status=str(status.state), error=server))
-                self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
+                await self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
                 raise terminal
             if watch is None:
                 interval = min(self.max_poll_interval, interval * self.poll_growth)
@@ -585,7 +628,7 @@ class JobEngine:
             )
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
         run.timings["download"] = self.clock.monotonic() - t0
-        self._journal_update(
+        await self._journal_update(
             run,
             state=RecordState.DOWNLOADED,
             files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
@@ -616,26 +659,29 @@ class JobEngine:
         while True:
             try:
                 content_type = "video/mp4"
-                async with asyncio.timeout(self._remaining(run)):
-                    async with provider.open_download(job, status, item, offset=part.size) as download:
-                        content_type = download.content_type or content_type
-                        self._emit(
-                            run,
-                            DownloadStartedEvent(
-                                index=item.index,
-                                origin=download.origin,
-                                content_length=download.content_length,
-                                offset=download.resumed_from,
-                            ),
+                async with (
+                    self._turn(run, "downloading"),
+                    asyncio.timeout(self._remaining(run)),
+                    provider.open_download(job, status, item, offset=part.size) as download,
+                ):
+                    content_type = download.content_type or content_type
+                    self._emit(
+                        run,
+                        DownloadStartedEvent(
+                            index=item.index,
+                            origin=download.origin,
+                            content_length=download.content_length,
+                            offset=download.resumed_from,
+                        ),
+                    )
+                    if download.content_length == 0:
+                        raise ProtocolError("the download body is empty")
+                    await part.write_stream(download, on_chunk=self._progress(run, item.index))
+                    expected = download.content_length
+                    if expected is not None and part.size != download.resumed_from + expected:
+                        raise ProviderUnavailable(
+                            f"download truncated: got {part.size} of {download.resumed_from + expected} bytes"
                         )
-                        if download.content_length == 0:
-                            raise ProtocolError("the download body is empty")
-                        await part.write_stream(download, on_chunk=self._progress(run, item.index))
-                        expected = download.content_length
-                        if expected is not None and part.size != download.resumed_from + expected:
-                            raise ProviderUnavailable(
-                                f"download truncated: got {part.size} of {download.resumed_from + expected} bytes"
-                            )
                 if part.size == 0:
                     raise ProtocolError("the download body is empty")
                 return content_type
@@ -668,16 +714,25 @@ class JobEngine:
     # -- journal ------------------------------------------------------------------------
     # A journal write must never cost the job: failures are logged, and the job goes on.
 
-    def _journal_intent(self, record: JobRecord) -> str | None:
-        """Record the submit before it is sent. Unlike later writes, this one must succeed: a paid job
-        the journal never heard of could be lost, and refusing now costs nothing."""
-        if self.journal is None:
+    async def _journal_intent(self, record: JobRecord) -> str | None:
+        """Record the submit before it is sent (awaited: committed before the POST). Unlike later writes,
+        this one must succeed: a paid job the journal never heard of could be lost, and refusing now
+        costs nothing. Cancelled while it is written: the row still lands, and is marked not sent."""
+        writer = self.writer
+        if writer is None:
             return None
         try:
-            existing = self.journal.claim(record) if record.idempotency_key else None
+            existing = await writer.claim(record) if record.idempotency_key else None
             if existing is None and not record.idempotency_key:
-                self.journal.add(record)
+                await writer.add(record)
         except MediaRouterError:
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            writer.flush()  # the shielded write has landed (or failed) once the queue is empty
+            with contextlib.suppress(Exception):
+                found = writer.store.get(record.key)
+                if found is not None and found.state is RecordState.SUBMITTING:
+                    writer.store.update(record.key, state=RecordState.NOT_SENT, error="interrupted before the submit")
             raise
         except Exception as exc:
             raise ConfigurationError(
@@ -697,40 +752,89 @@ class JobEngine:
             )
         return record.key
 
-    def _journal_update(self, run: EngineRun, **fields: Any) -> None:
-        if self.journal is None or run.record_key is None:
+    async def _journal_update(self, run: EngineRun, **fields: Any) -> None:
+        """A state change the engine acts on next: awaited, so it is durable first."""
+        if self.writer is None or run.record_key is None:
             return
         try:
-            run.record_key = self.journal.update(run.record_key, **fields).key
+            run.record_key = (await self.writer.update(run.record_key, **fields)).key
+            run.journaled = fields.get("state", run.journaled)
+        except Exception:
+            logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
+
+    def _journal_later(self, run: EngineRun, **fields: Any) -> None:
+        """A state change nothing waits on (pending → in_progress): queued in order, not awaited."""
+        if self.writer is None or run.record_key is None:
+            return
+        self.writer.later(functools.partial(self.writer.store.update, run.record_key, **fields))
+        run.journaled = fields.get("state", run.journaled)
+
+    def _journal_now(self, run: EngineRun, **fields: Any) -> None:
+        """On an interruption (Ctrl-C, cancellation), when awaiting may not be possible: after every queued
+        write, on this thread."""
+        if self.writer is None or run.record_key is None:
+            return
+        try:
+            self.writer.flush()
+            run.record_key = self.writer.store.update(run.record_key, **fields).key
         except Exception:
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
 
     def _journal_status(self, run: EngineRun, status: JobStatus) -> None:
         if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
-            self._journal_update(run, state=RecordState(status.state.value), polls=run.polls)
+            state = RecordState(status.state.value)
+            if state is not run.journaled:  # the first poll's `pending` repeats what the submit wrote
+                self._journal_later(run, state=state, polls=run.polls)
 
-    def _submit_failed(self, run: EngineRun, exc: MediaRouterError, outcome: SubmitOutcome) -> None:
+    async def _submit_failed(self, run: EngineRun, exc: MediaRouterError, outcome: SubmitOutcome) -> None:
         exc.details["submit_outcome"] = outcome
         exc.with_context(provider=run.provider, model=run.model)
         if outcome is SubmitOutcome.UNKNOWN:
             self._emit(run, JobSubmitUnknownEvent(error=type(exc).__name__, status_code=exc.status_code))
-            self._journal_update(run, state=RecordState.UNKNOWN, error=str(exc))
+            await self._journal_update(run, state=RecordState.UNKNOWN, error=str(exc))
             return
         if outcome is SubmitOutcome.NOT_SENT:
             self._emit(run, JobSubmitNotSentEvent(error=type(exc).__name__))
         self._emit(run, JobSubmitFailedEvent(error=type(exc).__name__, status_code=exc.status_code))
         # No job exists: the row no longer holds its idempotency key (a retry may submit).
         state = RecordState.NOT_SENT if outcome is SubmitOutcome.NOT_SENT else RecordState.REFUSED
-        self._journal_update(run, state=state, error=str(exc))
+        await self._journal_update(run, state=state, error=str(exc))
 
     def _submit_interrupted(self, run: EngineRun, outcome: SubmitOutcome) -> None:
         """Ctrl-C / cancellation mid-submit: say (and journal) whether a job may exist."""
         if outcome is SubmitOutcome.UNKNOWN:
             self._emit(run, JobSubmitUnknownEvent(error="interrupted", status_code=None))
-            self._journal_update(run, state=RecordState.UNKNOWN, error="interrupted during the submit")
+            self._journal_now(run, state=RecordState.UNKNOWN, error="interrupted during the submit")
         else:
             self._emit(run, JobSubmitNotSentEvent(error="interrupted"))
-            self._journal_update(run, state=RecordState.NOT_SENT, error="interrupted before the submit was sent")
+            self._journal_now(run, state=RecordState.NOT_SENT, error="interrupted before the submit was sent")
+
+    # -- request queues -------------------------------------------------------------------
+
+    async def _take_turn(self, run: EngineRun, stage: str) -> Slots | None:
+        """This provider's request slot, waited for within the call's deadline only: a queued request is
+        late, not failed (its request timeout starts once it has the slot)."""
+        if self.limits is None:
+            return None
+        slots = self.limits.requests(run.provider)
+        remaining = self._remaining(run)
+        if remaining <= 0:
+            raise self._timeout(run, stage)
+        try:
+            async with asyncio.timeout(remaining):
+                await slots.acquire()
+        except TimeoutError:
+            raise self._timeout(run, stage) from None
+        return slots
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, run: EngineRun, stage: str) -> AsyncIterator[None]:
+        slots = await self._take_turn(run, stage)
+        try:
+            yield
+        finally:
+            if slots is not None:
+                slots.release()
 
     def _progress(self, run: EngineRun, index: int) -> Callable[[int], None] | None:
         """Throttled `download.progress` events (every 1 MiB), so listeners can show bytes and rate."""

@@ -9,12 +9,16 @@ cooldown (cooldown.py). Every candidate considered leaves an `Attempt` in the re
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import copy
 import inspect
 import logging
 import socket
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -65,6 +69,8 @@ from .journal import (
     open_store,
     submitting_elsewhere,
 )
+from .journal_writer import JournalWriter
+from .limits import ProviderLimits
 from .observability import default_listeners
 from .plugins import create_provider, provider_factories
 from .pricing import CostEstimate
@@ -81,7 +87,7 @@ if TYPE_CHECKING:
 from .validation import validate_request
 from .webhooks.deliveries import Waiters
 
-__all__ = ["PlannedCandidate", "Router", "generate", "generate_sync"]
+__all__ = ["PlannedCandidate", "Router", "default_router", "generate", "generate_sync"]
 
 logger = logging.getLogger("mediarouter.router")
 
@@ -137,6 +143,11 @@ class Router:
         self._provider_options = {k: dict(v) for k, v in (provider_options or {}).items()}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._owned: set[str] = set()
+        #: Per-provider queues for HTTP exchanges and jobs (settings max_concurrent_requests / _jobs).
+        self.limits = ProviderLimits(
+            max_requests=self.settings.max_concurrent_requests, max_jobs=self.settings.max_concurrent_jobs
+        )
+        self._writer: JournalWriter | None = None
 
     # -- providers ----------------------------------------------------------------------
 
@@ -299,6 +310,8 @@ class Router:
             listeners=self.listeners if listeners is None else listeners,
             journal=self.journal,
             webhooks=self.webhooks,
+            limits=self.limits,
+            writer=self.journal_writer,
         )
 
     def webhook_app(self, **options: Any) -> Any:
@@ -369,6 +382,16 @@ class Router:
             self._journal = open_store(journal_location(spec if spec is not None else self.settings.journal))
             self._owns_journal = self._journal is not None
         return self._journal
+
+    @property
+    def journal_writer(self) -> JournalWriter | None:
+        """The journal's writer thread, shared by every job of this router (None when the journal is off)."""
+        journal = self.journal
+        if journal is None:
+            return None
+        if self._writer is None or self._writer.store is not journal:
+            self._writer = JournalWriter(journal)
+        return self._writer
 
     def require_journal(self) -> JobStore:
         """The journal, or a ConfigurationError saying it is off."""
@@ -501,6 +524,9 @@ class Router:
         for name in list(self._owned):
             await self._providers.pop(name).aclose()
             self._owned.discard(name)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()  # the queued writes land before the store closes
         if self._owns_journal and self._journal is not None:
             self._journal.close()
             self._journal, self._journal_open, self._owns_journal = None, False, False
@@ -795,6 +821,10 @@ class _RoutedCall:
         )
         listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
         engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
+        jobs = self.router.limits.jobs(candidate.ref.provider)
+        queued = self.clock.monotonic()
+        await jobs.acquire()  # max_concurrent_jobs: a queued job is not late, so the wait extends the deadline
+        self.deadline += self.clock.monotonic() - queued
         run = engine.start(candidate.provider, candidate.ref.model_id, deadline=self.deadline, budget=self.timeout)
         started = self.clock.monotonic()
         try:
@@ -839,6 +869,8 @@ class _RoutedCall:
                     "call %s stopped by %s; job %s on %s may still run", self.call_id, type(exc).__name__, job_id, ref
                 )
             raise
+        finally:
+            jobs.release()
         attempt = self._record(candidate, "succeeded", None, started=started, job_id=result.job_id)
         attempt.cost = result.cost
         self._attempt_finished(candidate, attempt)
@@ -1015,10 +1047,66 @@ ROUTER_OPTIONS = frozenset(inspect.signature(Router.__init__).parameters) - {"se
 async def generate(
     prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any
 ) -> VideoResult:
-    """One-shot: build a Router (any of its keyword options may be given here), generate, close it."""
+    """One call: on the event loop's shared default Router (plugins loaded once, listings cached, one
+    connection pool); given any Router option (settings=, journal=, …), on a Router built for this call."""
     router_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ROUTER_OPTIONS}
+    if not router_kwargs:
+        return await (await default_router()).generate(prompt, model=model, **kwargs)
     async with Router(**router_kwargs) as router:
         return await router.generate(prompt, model=model, **kwargs)
+
+
+@dataclass
+class _Shared:
+    router: Router
+    #: Suspended async generator: the loop's shutdown_asyncgens() (asyncio.run does it) closes the router.
+    closer: Any
+
+
+_DEFAULT_ROUTERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = weakref.WeakKeyDictionary()
+_DEFAULT_LOCK = threading.Lock()
+
+
+async def _close_at_shutdown(router: Router) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await router.aclose()
+
+
+async def default_router() -> Router:
+    """The running loop's shared Router (settings from the environment and config file), made on first use.
+
+    It is closed when the loop shuts down its async generators (`asyncio.run` does), else at exit
+    (its journal writes land first). Build your own `Router` to choose options.
+    """
+    loop = asyncio.get_running_loop()
+    shared = _DEFAULT_ROUTERS.get(loop)
+    if shared is None:
+        router = Router()
+        closer = _close_at_shutdown(router)
+        await closer.__anext__()
+        shared = _Shared(router, closer)
+        with _DEFAULT_LOCK:
+            _DEFAULT_ROUTERS[loop] = shared
+            if len(_DEFAULT_ROUTERS) == 1:
+                atexit.register(_close_default_routers)
+    return shared.router
+
+
+def _close_default_routers() -> None:
+    """At exit, for loops never shut down: finish queued journal writes and close the journals (no loop is
+    left to close HTTP clients on; their sockets go with the process)."""
+    with _DEFAULT_LOCK:
+        shared = list(_DEFAULT_ROUTERS.values())
+        _DEFAULT_ROUTERS.clear()
+    for item in shared:
+        router = item.router
+        with contextlib.suppress(Exception):
+            if router._writer is not None:
+                router._writer.close()
+            if router._owns_journal and router._journal is not None:
+                router._journal.close()
 
 
 def generate_sync(prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any) -> VideoResult:

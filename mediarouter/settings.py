@@ -65,6 +65,19 @@ class MediaRouterSettings(BaseSettings):
         gt=0,
         description="bytes; a request body over it (data: URLs, local files) is refused before the submit",
     )
+    # At volume: 1,000 calls at once must queue, not fail (benchmarks/volume.py, docs/jobs.md "Volume").
+    max_concurrent_requests: int = Field(
+        default=64,
+        gt=0,
+        description="HTTP exchanges (submit, poll, download) in flight per provider; more wait their turn, "
+        "and the wait is not part of request_timeout",
+    )
+    max_concurrent_jobs: int | None = Field(
+        default=None,
+        gt=0,
+        description="jobs per provider from submit to download (unset: no limit); more wait before their "
+        "submit, and the wait is not part of timeout",
+    )
     journal: str | None = Field(
         default=None,
         description="job journal: a SQLite file, ':memory:' or 'off' (MEDIAROUTER_JOURNAL; default: user data dir)",

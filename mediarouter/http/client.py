@@ -58,6 +58,10 @@ _DOWNLOAD_HEADERS = ("content-type", "content-length", "content-range", "accept-
 
 Origin = tuple[str, str, int]
 
+#: A provider client's connection pool; the router's `max_concurrent_requests` (64) stays below it, so
+#: no request waits inside httpx's pool (where the wait would count against its timeout).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
+
 
 def origin_of(url: httpx.URL | str | None) -> Origin | None:
     """(scheme, host, port) with default ports filled in; None for anything that is not http(s)."""
@@ -151,6 +155,7 @@ class ProviderClient:
         timeout: httpx.Timeout | None = None,
         clock: Clock | None = None,
         max_redirects: int = 5,
+        limits: httpx.Limits | None = None,
     ) -> None:
         self.provider = provider
         self.rules = rules
@@ -172,6 +177,9 @@ class ProviderClient:
         self._timeout = timeout or httpx.Timeout(60.0, connect=10.0)
         self._clock = clock
         self._max_redirects = max_redirects
+        # Every pooled connection may stay open between bursts of polls: httpx's default keeps 20 of its
+        # 100, so 64 jobs polling together reconnect most of theirs each round.
+        self._limits = limits or DEFAULT_LIMITS
         self._client: httpx.AsyncClient | None = None
 
     # -- facts ------------------------------------------------------------------------------
@@ -249,6 +257,7 @@ class ProviderClient:
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=self._timeout,
+                limits=self._limits,
                 follow_redirects=True,
                 max_redirects=self._max_redirects,
                 event_hooks={"request": [self._keep_credentials_home]},

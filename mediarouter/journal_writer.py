@@ -1,0 +1,151 @@
+"""Journal calls off the event loop: any `JobStore`, called from one worker thread, in order.
+
+A SQLite commit at synchronous=FULL waits for the disk (~0.5 ms or more); six of them per job
+on the event loop stall every other job in the process. The writer runs each store call on one
+dedicated thread, so calls apply in the order they were made, and the engine *awaits* the ones
+money depends on (the submit intent before the POST, the job id before polling, `downloaded`
+after the file is saved): durability is what the store gives (WAL, synchronous=FULL), unchanged.
+Calls nothing waits on (a status change, a lease release) are queued with `later` and still
+apply in order.
+
+An awaited call is shielded: a cancelled caller stops waiting, but its write still lands (a job
+id accepted by the provider must reach the journal whatever happens to the task).
+
+The `JobStore` protocol stays synchronous, so a host's own store needs nothing new; it must only
+tolerate being called from a thread other than the one that built it (the bundled ones do).
+`MemoryJobStore` has no I/O to wait for and is called inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from .errors import Conflict
+from .journal import _HOST, JobRecord, JobStore, Lease, MemoryJobStore, _held_leases, lease_owner
+
+__all__ = ["JournalWriter", "as_writer"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+logger = logging.getLogger("mediarouter.journal")
+
+
+class JournalWriter:
+    """`await writer.update(key, state=...)`: the store's call, made on the writer thread."""
+
+    def __init__(self, store: JobStore, *, threaded: bool | None = None) -> None:
+        self.store = store
+        self.threaded = not isinstance(store, MemoryJobStore) if threaded is None else threaded
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid():  # a forked child gets its own thread
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mediarouter-journal")
+                self._pid = os.getpid()
+            return self._executor
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run one store call (in order with every other) and wait for it; cancelling the caller does not
+        cancel the write."""
+        if not self.threaded:
+            return fn(*args, **kwargs)
+        future = self._pool().submit(functools.partial(fn, *args, **kwargs))
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+    def later(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Queue a call nothing waits for; a failure is logged (it must never cost the job)."""
+        if not self.threaded:
+            try:
+                fn(*args, **kwargs)
+            except Exception:
+                logger.exception("a journal write failed")
+            return
+        future: Future[Any] = self._pool().submit(functools.partial(fn, *args, **kwargs))
+        future.add_done_callback(_log_failure)
+
+    def flush(self) -> None:
+        """Block until every queued call has run (for shutdown and tests)."""
+        if self._executor is not None and self.threaded:
+            self._pool().submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish the queued calls and stop the thread (the store itself stays open: its owner closes it)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    # -- the JobStore calls the engine makes ----------------------------------------------------
+
+    async def add(self, record: JobRecord) -> None:
+        await self.call(self.store.add, record)
+
+    async def claim(self, record: JobRecord) -> JobRecord | None:
+        return await self.call(self.store.claim, record)
+
+    async def update(self, key: str, **fields: Any) -> JobRecord:
+        return await self.call(functools.partial(self.store.update, key, **fields))
+
+    async def get(self, key_or_job_id: str) -> JobRecord | None:
+        return await self.call(self.store.get, key_or_job_id)
+
+    async def try_lease(self, name: str, owner: str, ttl: float) -> Lease | None:
+        return await self.call(self.store.try_lease, name, owner, ttl)
+
+    @contextlib.asynccontextmanager
+    async def job_lease(self, job_id: str, *, ttl: float, doing: str = "resumed") -> AsyncIterator[str]:
+        """`journal.job_lease` with its store calls on the writer thread (same rules: re-entrant in a task,
+        a live holder elsewhere is a Conflict)."""
+        name = f"job:{job_id}"
+        held = _held_leases.get()
+        mine = dict(held).get(name)
+        if mine is not None:
+            yield mine
+            return
+        owner = lease_owner()
+        try:
+            holder = await self.try_lease(name, owner, ttl)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.later(self.store.release_lease, name, owner)  # the shielded take may still land: undo it
+            raise
+        if holder is not None:
+            where = "" if holder.host == _HOST else f" on {holder.host}"
+            who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
+            raise Conflict(
+                f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
+                job_id=job_id,
+                hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
+                details={"holder_pid": holder.pid, "holder_host": holder.host},
+            )
+        token = _held_leases.set((*held, (name, owner)))
+        try:
+            yield owner
+        finally:
+            _held_leases.reset(token)
+            # Awaited: a call made right after this one (same key, a resume) must find the lease free.
+            with contextlib.suppress(Exception):
+                await self.call(self.store.release_lease, name, owner)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("a journal write failed", exc_info=future.exception())
+
+
+def as_writer(journal: JobStore | JournalWriter | None) -> JournalWriter | None:
+    """The writer for `journal` (a bare store gets a fresh one)."""
+    if journal is None or isinstance(journal, JournalWriter):
+        return journal
+    return JournalWriter(journal)
