@@ -135,6 +135,14 @@ class BatchTotals:
     spent: Decimal = Decimal(0)
     estimated: Decimal = Decimal(0)
 
+    def count(self, result: LineResult) -> None:
+        """Add a finished line: its money, and done or failed."""
+        self.spent += result.spent
+        if result.status == "done":
+            self.done += 1
+        else:
+            self.failed += 1
+
 
 @dataclass(frozen=True)
 class BatchUpdate:
@@ -403,11 +411,7 @@ class _Batch:
         return left
 
     def _finish(self, result: LineResult) -> None:
-        self.totals.spent += result.spent
-        if result.status == "done":
-            self.totals.done += 1
-        else:
-            self.totals.failed += 1
+        self.totals.count(result)
         self.results.write(result)
         self.notify("finished", result.line, result)
 

@@ -670,6 +670,18 @@ def submitting_elsewhere(store: JobStore, record_key: str) -> Lease | None:
     return holder
 
 
+def lease_conflict(job_id: str, holder: Lease, doing: str) -> Conflict:
+    """The error for a job whose lease another live call or process holds."""
+    where = "" if holder.host == _HOST else f" on {holder.host}"
+    who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
+    return Conflict(
+        f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
+        job_id=job_id,
+        hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
+        details={"holder_pid": holder.pid, "holder_host": holder.host},
+    )
+
+
 @contextmanager
 def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed") -> Iterator[str]:
     """Hold the per-job lease while polling/downloading `job_id`; fail fast if another process holds it.
@@ -687,14 +699,7 @@ def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed
     owner = lease_owner()
     holder = store.try_lease(name, owner, ttl)
     if holder is not None:
-        where = "" if holder.host == _HOST else f" on {holder.host}"
-        who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
-        raise Conflict(
-            f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
-            job_id=job_id,
-            hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
-            details={"holder_pid": holder.pid, "holder_host": holder.host},
-        )
+        raise lease_conflict(job_id, holder, doing)
     token = _held_leases.set((*held, (name, owner)))
     try:
         yield owner

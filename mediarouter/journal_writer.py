@@ -28,8 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from .errors import Conflict
-from .journal import _HOST, JobRecord, JobStore, Lease, MemoryJobStore, _held_leases, lease_owner
+from .journal import JobRecord, JobStore, Lease, MemoryJobStore, _held_leases, lease_conflict, lease_owner
 
 __all__ = ["JournalWriter", "as_writer"]
 
@@ -121,14 +120,7 @@ class JournalWriter:
             self.later(self.store.release_lease, name, owner)  # the shielded take may still land: undo it
             raise
         if holder is not None:
-            where = "" if holder.host == _HOST else f" on {holder.host}"
-            who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
-            raise Conflict(
-                f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
-                job_id=job_id,
-                hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
-                details={"holder_pid": holder.pid, "holder_host": holder.host},
-            )
+            raise lease_conflict(job_id, holder, doing)
         token = _held_leases.set((*held, (name, owner)))
         try:
             yield owner

@@ -369,13 +369,9 @@ class _DurableBatch:
             listener(update)
 
     def finish(self, result: LineResult, *, reserved: bool = False) -> None:
-        self.totals.spent += result.spent
+        self.totals.count(result)
         if not reserved:  # a reserved line's estimate was counted when it was enqueued
             self.totals.estimated += result.estimated_cost or Decimal(0)
-        if result.status == "done":
-            self.totals.done += 1
-        else:
-            self.totals.failed += 1
         self.results.write(result)
         self.notify("finished", result.line, result)
 
