@@ -142,13 +142,17 @@ class JwksCache:
     def cached(self) -> tuple[PublicKey, ...]:
         return self._keys
 
+    @property
+    def _fetching(self) -> bool:
+        return self._inflight is not None and not self._inflight.done()
+
     def _may_fetch(self) -> bool:
         return self._tried_at is None or self.clock.monotonic() - self._tried_at >= self.min_refetch
 
     async def keys(self) -> tuple[PublicKey, ...]:
         """The cached keys, fetched first when there are none or they are older than `ttl`."""
         fresh = self._fetched_at is not None and self.clock.monotonic() - self._fetched_at < self.ttl
-        if not fresh and self._may_fetch():
+        if self._fetching or (not fresh and self._may_fetch()):
             await self._fetch_shared()
         if not self._keys:
             raise KeysUnavailable(f"no public key to check the signature with (no key set from {self.url})")
@@ -156,7 +160,7 @@ class JwksCache:
 
     async def refresh(self) -> bool:
         """Fetch again unless a fetch was tried less than `min_refetch` ago; True when a new set came."""
-        if not self._may_fetch():
+        if not self._fetching and not self._may_fetch():
             return False
         return await self._fetch_shared()
 

@@ -90,6 +90,7 @@ class FalEmulator:
             outcome_phase="status",
             errors=JOB_ERRORS,
             on_finish=self._finished,
+            now=self.config.clock,
         )
         #: The webhook calls of requests submitted with `fal_webhook` (`webhooks.calls` journals them).
         self.webhooks = FalWebhookCaller(

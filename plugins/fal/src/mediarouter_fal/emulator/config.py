@@ -121,6 +121,8 @@ class EmulatorConfig:
     callback_transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
     callback_forward: str | None = None
     callback_sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
+    #: Wall-clock seconds for request times and webhook timestamps (`time.time` when None; a fake clock's in tests).
+    clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.schedule()
