@@ -1,6 +1,7 @@
 """`mediarouter webhooks serve`: the webhook receiver as a standalone process.
 
-Deliveries are verified with MEDIAROUTER_WEBHOOK_SECRET and recorded in the job journal
+Deliveries are verified (OpenRouter's with MEDIAROUTER_WEBHOOK_SECRET, a plugin's such as fal's
+with its own scheme) and recorded in the job journal
 (MEDIAROUTER_JOURNAL), so a job waited for in another process completes at its next poll or
 `mediarouter jobs resume`. starlette and uvicorn are imported only when the command runs.
 """
@@ -45,10 +46,11 @@ def webhooks_group() -> None:
     "request's workflow, on MEDIAROUTER_DBOS_DATABASE (needs mediarouter[dbos]; docs/scale-out.md).",
 )
 def serve_command(host: str, port: int, server_log_level: str, durable: bool) -> None:
-    """Serve the OpenRouter webhook receiver until interrupted.
+    """Serve the webhook receiver until interrupted.
 
-    The signing secret comes from MEDIAROUTER_WEBHOOK_SECRET (your OpenRouter workspace's),
-    the journal from MEDIAROUTER_JOURNAL.
+    OpenRouter deliveries are checked with MEDIAROUTER_WEBHOOK_SECRET (your OpenRouter workspace's);
+    installed plugins add their own schemes (fal: Ed25519 over fal's published keys, FAL_WEBHOOK_JWKS_URL).
+    The journal comes from MEDIAROUTER_JOURNAL.
     """
     from ..journal import journal_location, open_store
     from ..settings import load_settings

@@ -1,6 +1,9 @@
 """Webhooks: jobs finish from signed callbacks, with polling only as the safety net.
 
 - `signature`: OpenRouter's ``X-OpenRouter-Signature`` (sign, verify; injected clock);
+- `schemes`: how the receiver tells providers apart (`WebhookScheme`; OpenRouter's built in, a
+  plugin's from its provider factory's ``webhook_scheme``, e.g. fal's);
+- `jwks`: Ed25519 public keys from a provider's JWKS, cached (needs ``cryptography``);
 - `deliveries`: what a delivery does (journal + in-process wake-up: `Waiters`);
 - `receiver`: the ASGI app (`create_receiver`) hosts mount, and `mediarouter webhooks serve`;
 - `settings`: `MEDIAROUTER_WEBHOOK_SECRET`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .deliveries import EVENT_TYPES, Delivery, DeliveryError, Waiters, Watch, record_delivery, sleep_or_event
+from .schemes import OpenRouterScheme, WebhookScheme, plugin_schemes
 from .settings import SECRET_ENV, WebhookSettings
 from .signature import SIGNATURE_HEADER, SignatureError, sign, verify
 
@@ -27,12 +31,15 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Delivery",
     "DeliveryError",
+    "OpenRouterScheme",
     "SignatureError",
     "Waiters",
     "Watch",
     "WebhookReceiver",
+    "WebhookScheme",
     "WebhookSettings",
     "create_receiver",
+    "plugin_schemes",
     "record_delivery",
     "sign",
     "sleep_or_event",

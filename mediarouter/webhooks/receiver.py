@@ -1,12 +1,15 @@
 """The webhook receiver: an ASGI app a host mounts in its Starlette/FastAPI app (or serves alone).
 
-One POST per delivery, at whatever path the host mounts it on:
+One POST per delivery, at whatever path the host mounts it on. Which provider sent it is told by
+its signature header: each `WebhookScheme` (OpenRouter's built in, a plugin's such as fal's, see
+`schemes`) claims its own, and checks and reads it; everything else is the same for every provider:
 
 - the signature is checked first, against the raw body (401 when missing, malformed, stale or
-  wrong; nothing else is read from an unauthenticated request);
+  wrong; 503 when the provider's public keys cannot be had; nothing else is read from an
+  unauthenticated request);
 - an unreadable body is 400, one larger than `max_body_bytes` 413, another method 405;
-- a repeated delivery (same ``X-OpenRouter-Idempotency-Key``, or ``<job id>-<status>`` when the
-  header is missing) is acknowledged with 204 and does nothing;
+- a repeated delivery (same ``X-OpenRouter-Idempotency-Key``, or ``<job id>-<status>`` when there
+  is no such header, as for fal) is acknowledged with 204 and does nothing;
 - otherwise the delivery is recorded in the journal and wakes a job waiting in this process
   (see `deliveries`), then 204. A delivery for a job the journal does not know is acknowledged.
   A journal that fails is 500, so the sender delivers again later.
@@ -43,15 +46,14 @@ from ..events import (
     emit,
 )
 from ..journal import JobStore
-from .deliveries import Delivery, DeliveryError, Waiters, record_delivery
+from .deliveries import DeliveryError, Waiters, record_delivery
+from .schemes import IDEMPOTENCY_HEADER, OpenRouterScheme, WebhookScheme, plugin_schemes
 from .settings import SECRET_ENV, WebhookSettings
-from .signature import SIGNATURE_HEADER, SignatureError, verify
+from .signature import SIGNATURE_HEADER, SignatureError
 
 __all__ = ["IDEMPOTENCY_HEADER", "WebhookReceiver", "create_receiver"]
 
 logger = logging.getLogger("mediarouter.webhooks")
-
-IDEMPOTENCY_HEADER = "X-OpenRouter-Idempotency-Key"
 
 
 class _TooLarge(Exception):
@@ -64,7 +66,8 @@ class WebhookReceiver:
     def __init__(
         self,
         *,
-        secret: SecretStr,
+        secret: SecretStr | None = None,
+        schemes: Sequence[WebhookScheme] = (),
         journal: JobStore | None = None,
         waiters: Waiters | None = None,
         clock: Clock | None = None,
@@ -74,9 +77,10 @@ class WebhookReceiver:
         max_body_bytes: int = 1 << 20,
         remember: int = 4096,
     ) -> None:
-        if not secret.get_secret_value():
-            raise ConfigurationError("the webhook secret is empty", hint=f"set {SECRET_ENV}")
-        self._secret = secret
+        built = [OpenRouterScheme(secret, provider=provider)] if secret is not None else []
+        self.schemes: list[WebhookScheme] = [*built, *schemes]
+        if not self.schemes:
+            raise ConfigurationError("no webhook scheme to check deliveries with", hint=f"set {SECRET_ENV}")
         self.journal = journal
         self.waiters = waiters
         self.clock: Clock = clock or SystemClock()
@@ -93,7 +97,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"WebhookReceiver(provider={self.provider!r}, journal={type(self.journal).__name__})"
+        providers = ",".join(s.provider for s in self.schemes)
+        return f"WebhookReceiver(providers={providers!r}, journal={type(self.journal).__name__})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served on its own: nothing to set up or tear down
@@ -119,37 +124,63 @@ class WebhookReceiver:
             return self._reject("too_large", 413, f"the body is larger than {self.max_body_bytes} bytes")
         except ClientDisconnect:
             return self._reject("unreadable_body", 400, "the body could not be read")
+        scheme = next((s for s in self.schemes if s.claims(request.headers)), None)
+        if scheme is None:
+            return self._unclaimed(request)
+        provider = scheme.provider
         try:
-            verify(
-                request.headers.get(SIGNATURE_HEADER), body, self._secret, clock=self.clock, tolerance=self.tolerance
-            )
+            await scheme.verify(request.headers, body, clock=self.clock, tolerance=self.tolerance)
         except SignatureError as exc:
-            return self._reject(exc.reason, 401, str(exc))
+            return self._reject(exc.reason, exc.status_code, str(exc), provider=provider)
         try:
-            envelope = json.loads(body)
-            delivery = Delivery.from_envelope(envelope, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER))
+            delivery = scheme.read(json.loads(body), request.headers)
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and DeliveryError are ValueErrors
             message = str(exc) if isinstance(exc, DeliveryError) else "the body is not JSON"
-            return self._reject("unreadable_body", 400, message)
-        if self._seen_before(delivery.idempotency_key):
-            self._emit(delivery.job_id, WebhookDuplicateEvent(event_type=delivery.event_type, status=delivery.status))
-            logger.info("webhook for job %s (%s): duplicate, ignored", delivery.job_id, delivery.status)
+            return self._reject("unreadable_body", 400, message, provider=provider)
+        key = f"{provider}:{delivery.idempotency_key}"
+        if self._seen_before(key):
+            self._emit(
+                delivery.job_id,
+                WebhookDuplicateEvent(event_type=delivery.event_type, status=delivery.status),
+                provider=provider,
+            )
+            logger.info("webhook for %s job %s (%s): duplicate, ignored", provider, delivery.job_id, delivery.status)
             return Response(status_code=204)
         try:
-            recorded = await run_in_threadpool(record_delivery, self.journal, delivery, provider=self.provider)
+            recorded = await run_in_threadpool(record_delivery, self.journal, delivery, provider=provider)
         except Exception as exc:
             logger.error("webhook for job %s: could not record it (%s); asking for a redelivery", delivery.job_id, exc)
-            return self._reject("journal_error", 500, "the delivery could not be recorded; deliver it again")
+            return self._reject(
+                "journal_error", 500, "the delivery could not be recorded; deliver it again", provider=provider
+            )
         woke = self.waiters.wake(delivery) if self.waiters is not None and delivery.state is not None else 0
-        self._remember_key(delivery.idempotency_key)
+        self._remember_key(key)
         self._emit(
             delivery.job_id,
             WebhookAcceptedEvent(event_type=delivery.event_type, status=delivery.status, recorded=recorded, woke=woke),
+            provider=provider,
         )
         logger.info(
-            "webhook for job %s (%s): accepted, recorded=%s, woke=%d", delivery.job_id, delivery.status, recorded, woke
+            "webhook for %s job %s (%s): accepted, recorded=%s, woke=%d",
+            provider,
+            delivery.job_id,
+            delivery.status,
+            recorded,
+            woke,
         )
         return Response(status_code=204)
+
+    def _unclaimed(self, request: Request) -> Response:
+        """No scheme claims it: unsigned, or OpenRouter's header on a receiver without the secret."""
+        if SIGNATURE_HEADER in request.headers:
+            return self._reject(
+                "no_secret",
+                401,
+                f"an OpenRouter delivery, but this receiver has no secret to check it ({SECRET_ENV} is unset)",
+                provider="openrouter",
+            )
+        names = ", ".join(s.provider for s in self.schemes)
+        return self._reject("missing_signature", 401, f"no signature this receiver checks (it verifies: {names})")
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -174,19 +205,20 @@ class WebhookReceiver:
             while len(self._seen) > self._remember:
                 self._seen.popitem(last=False)
 
-    def _reject(self, reason: str, status: int, message: str) -> Response:
-        self._emit(None, WebhookRejectedEvent(reason=reason, status_code=status))
+    def _reject(self, reason: str, status: int, message: str, *, provider: str | None = None) -> Response:
+        self._emit(None, WebhookRejectedEvent(reason=reason, status_code=status), provider=provider)
         logger.warning("webhook rejected (%d %s): %s", status, reason, message)
         return JSONResponse({"error": message, "reason": reason}, status_code=status)
 
-    def _emit(self, job_id: str | None, payload: EventPayload) -> None:
+    def _emit(self, job_id: str | None, payload: EventPayload, *, provider: str | None = None) -> None:
         if self.listeners:
-            emit(self.listeners, Event(payload=payload, provider=self.provider, job_id=job_id))
+            emit(self.listeners, Event(payload=payload, provider=provider or self.provider, job_id=job_id))
 
 
 def create_receiver(
     *,
     secret: SecretStr | str | None = None,
+    schemes: Sequence[WebhookScheme] | None = None,
     journal: JobStore | None = None,
     waiters: Waiters | None = None,
     clock: Clock | None = None,
@@ -194,8 +226,10 @@ def create_receiver(
     settings: WebhookSettings | None = None,
     **options: Any,
 ) -> WebhookReceiver:
-    """The receiver, with the secret from `secret` or `MEDIAROUTER_WEBHOOK_SECRET` (required).
+    """The receiver for OpenRouter (with the secret from `secret` or `MEDIAROUTER_WEBHOOK_SECRET`) and
+    for every provider plugin that offers a webhook scheme (fal), or only the `schemes` given.
 
+    At least one must be usable: without a secret and without a plugin scheme it refuses to start.
     `journal` is where deliveries are recorded (usually the Router's, `router.journal`), `waiters`
     the registry the engine waits on (`JobEngine(webhooks=waiters)`). `options`: provider,
     tolerance, max_body_bytes, remember (see `WebhookReceiver`).
@@ -211,11 +245,20 @@ def create_receiver(
     if isinstance(secret, str):
         secret = SecretStr(secret) if secret.strip() else None
     secret = secret if secret is not None else settings.secret
-    if secret is None:
+    others = list(plugin_schemes() if schemes is None else schemes)
+    if secret is None and not others:
         raise ConfigurationError(
             "no webhook secret: deliveries cannot be verified",
             hint=f"set {SECRET_ENV} to the signing secret of your OpenRouter workspace (Settings → Webhooks)",
         )
+    if secret is None:
+        logger.warning(
+            "no %s: OpenRouter deliveries will be refused (401); verifying %s only",
+            SECRET_ENV,
+            ", ".join(s.provider for s in others),
+        )
     options.setdefault("tolerance", settings.tolerance)
     options.setdefault("max_body_bytes", settings.max_body_bytes)
-    return WebhookReceiver(secret=secret, journal=journal, waiters=waiters, clock=clock, listeners=listeners, **options)
+    return WebhookReceiver(
+        secret=secret, schemes=others, journal=journal, waiters=waiters, clock=clock, listeners=listeners, **options
+    )

@@ -32,12 +32,14 @@ DEFAULT_TOLERANCE = 300.0
 class SignatureError(Exception):
     """A delivery whose signature does not check out; `reason` is a short code safe to log.
 
-    Neither the secret nor the signature is ever part of the message.
+    Neither the secret nor the signature is ever part of the message. `status_code` is what the
+    receiver answers: 401, or 503 when the keys to check it with could not be had (deliver again).
     """
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, status_code: int = 401) -> None:
         super().__init__(message)
         self.reason = reason
+        self.status_code = status_code
 
 
 def _digest(secret: SecretStr, timestamp: int, body: bytes) -> str:

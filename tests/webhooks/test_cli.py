@@ -1,13 +1,31 @@
-"""`mediarouter webhooks serve`: refuses to start without a secret, naming the variable."""
+"""`mediarouter webhooks serve`: refuses to start without anything to verify with, naming the variable."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 
+from mediarouter import plugins
 from mediarouter.cli import cli
 
 
+@pytest.fixture
+def without_plugin_schemes() -> Iterator[None]:
+    """No installed plugin offers a webhook scheme (fal's would let the receiver start without a secret)."""
+    plugins.load_plugins()
+    fal = plugins.pm.get_plugin("fal")
+    if fal is not None:
+        plugins.unregister(name="fal")
+    try:
+        yield
+    finally:
+        if fal is not None:
+            plugins.register(fal, name="fal")
+
+
+@pytest.mark.usefixtures("without_plugin_schemes")
 def test_serve_without_a_secret_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIAROUTER_WEBHOOK_SECRET", raising=False)
     result = CliRunner().invoke(cli, ["webhooks", "serve", "--port", "0"])

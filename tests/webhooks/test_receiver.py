@@ -212,10 +212,10 @@ async def test_it_mounts_in_a_starlette_app_on_any_path(journal: MemoryJobStore)
     assert answer.status_code == 204
 
 
-def test_without_a_secret_the_receiver_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_secret_or_another_scheme_the_receiver_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIAROUTER_WEBHOOK_SECRET", raising=False)
     with pytest.raises(ConfigurationError, match="MEDIAROUTER_WEBHOOK_SECRET"):
-        create_receiver()
+        create_receiver(schemes=[])
 
 
 def test_the_secret_comes_from_the_environment_and_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:

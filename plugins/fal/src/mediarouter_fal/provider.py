@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
@@ -43,6 +43,9 @@ from .catalog import catalog_model_infos
 from .errors import KEY_HINT, RULES, already_completed, ended_by_result_error, is_cancellation
 from .inputs import build_input
 from .wire import COMPLETED, IN_PROGRESS, IN_QUEUE, QueueStatus, parse_cancel, parse_result, parse_status, parse_submit
+
+if TYPE_CHECKING:
+    from .webhooks import FalWebhookScheme
 
 __all__ = ["KEY_ENV", "FalVideoProvider"]
 
@@ -129,6 +132,16 @@ class FalVideoProvider(Provider):
     def __repr__(self) -> str:
         key = "set" if self._api_key is not None else "unset"
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, emulator={self.emulator})"
+
+    @classmethod
+    def webhook_scheme(cls) -> FalWebhookScheme:
+        """fal's webhook scheme for the receiver (`mediarouter.webhooks`): ED25519 over fal's published keys.
+
+        Read from `FAL_WEBHOOK_JWKS_URL` / `FAL_WEBHOOK_USER_ID`; needs `cryptography` (`mediarouter[webhooks]`).
+        """
+        from .webhooks import FalWebhookScheme
+
+        return FalWebhookScheme()
 
     @property
     def has_api_key(self) -> bool:

@@ -3,8 +3,10 @@
 Routes (docs/providers/fal.md): `POST /{model id}`, `GET /{owner}/{app}/requests/{id}/status`,
 `GET /{owner}/{app}/requests/{id}` (the result), `PUT /{owner}/{app}/requests/{id}/cancel`, and on
 `CDN_ORIGIN` `GET /files/{id}/output.mp4` (no key needed, like fal.media). `GET /_emulator/requests`
-is the journal. Status, result and cancel answer only under the model's *app* id, so a client that
-builds them from the full sub-path model id gets 404, as it would from fal.
+is the journal; `GET /.well-known/jwks.json` the public key its webhook calls are signed with
+(`callbacks`: a request submitted with `?fal_webhook=URL` calls URL back when it ends). Status,
+result and cancel answer only under the model's *app* id, so a client that builds them from the
+full sub-path model id gets 404, as it would from fal.
 
 Choices where fal's docs are silent (each marked UNCONFIRMED there): a submit answers 200; a failed
 request is COMPLETED with `error`/`error_type` and its result answers 500 `runner_server_error`; a
@@ -38,6 +40,7 @@ from mediarouter.emulation.transport import EmulatorTransport
 
 from ..catalog import catalog_entry
 from ..urls import app_id
+from .callbacks import FalWebhookCaller
 from .config import EmulatorConfig, FalInjection
 from .validation import Submission, check_input
 
@@ -72,6 +75,7 @@ class FalJob(Job):
     problems: list[dict[str, Any]] = field(default_factory=list)
     cancel_requested: bool = False
     video: bytes | None = None
+    webhook_url: str | None = None
 
 
 class FalEmulator:
@@ -81,7 +85,16 @@ class FalEmulator:
         self.config = config or EmulatorConfig()
         self.injector: Injector[FalInjection] = Injector(self.config.injections)
         self.machine: JobMachine[FalJob] = JobMachine(
-            self.config.schedule(), injector=self.injector, outcome_phase="status", errors=JOB_ERRORS
+            self.config.schedule(),
+            injector=self.injector,
+            outcome_phase="status",
+            errors=JOB_ERRORS,
+            on_finish=self._finished,
+            now=self.config.clock,
+        )
+        #: The webhook calls of requests submitted with `fal_webhook` (`webhooks.calls` journals them).
+        self.webhooks = FalWebhookCaller(
+            self.config, injector=self.injector, payload=self._webhook_payload, now=self.machine.now, finish=self._end
         )
         self.journal = Journal()
         self.cache = cache
@@ -99,6 +112,27 @@ class FalEmulator:
             return "ok"
         given = hashlib.sha256(token.strip().encode()).digest()
         return "ok" if hmac.compare_digest(given, self._key_digest) else "invalid"
+
+    def _finished(self, job: FalJob) -> None:
+        if job.webhook_url is not None:
+            self.webhooks.finished(job)
+
+    def _end(self, job: FalJob) -> None:
+        """End a request by itself (``callback_after``): completed, or as a ``status`` job outcome says."""
+        forced = self.injector.take("status", job.model, job=True)
+        self.machine.finish(job, forced.job_outcome if forced is not None else None)
+
+    async def _webhook_payload(self, job: FalJob) -> tuple[str, Any, str | None]:
+        """What the webhook of an ended request reports: OK with the result, or ERROR with fal's error body."""
+        if job.status == "failed":
+            return "ERROR", {"detail": job.error, "error_type": "runner_server_error"}, "Invalid status code: 500"
+        if job.status == "cancelled":
+            return "ERROR", {"detail": job.error, "error_type": "client_cancelled"}, "Invalid status code: 499"
+        if job.status == "expired":
+            return "ERROR", {"detail": job.error}, "Invalid status code: 404"
+        if job.problems or job.submission is None:
+            return "ERROR", {"detail": job.problems}, "Invalid status code: 422"
+        return "OK", await _result_body(self, job, job.submission), None
 
     def queue_position(self, job: FalJob) -> int:
         """Requests ahead of this one: earlier ones still queued, plus the looks it has left in the queue."""
@@ -178,6 +212,10 @@ async def submit(request: Request, state: FalEmulator, trace: _Trace, model: str
         )
     )
     job.extra["webhook"] = "fal_webhook" in request.query_params
+    webhook = request.query_params.get("fal_webhook")
+    if webhook:
+        job.webhook_url = webhook
+        state.webhooks.submitted(job)
     trace.request_id = job.id
     return JSONResponse({"status": "IN_QUEUE", "request_id": job.id, **_urls(request, state, job)})
 
@@ -238,7 +276,12 @@ async def result(request: Request, state: FalEmulator, trace: _Trace, app: str, 
         raise FalApiError(404, "Request result not found: results are kept for 1 hour")
     if job.problems or job.submission is None:
         raise FalApiError(422, body={"detail": job.problems})
-    video = await _video(state, job, job.submission)
+    return JSONResponse(await _result_body(state, job, job.submission))
+
+
+async def _result_body(state: FalEmulator, job: FalJob, submission: Submission) -> dict[str, Any]:
+    """A completed request's result (rendering its video once): what the result route and the webhook carry."""
+    video = await _video(state, job, submission)
     file = {
         "url": f"{state.config.cdn_origin.rstrip('/')}/files/{job.id}/output.mp4",
         "content_type": "video/mp4",
@@ -246,9 +289,9 @@ async def result(request: Request, state: FalEmulator, trace: _Trace, app: str, 
         "file_size": len(video),
     }
     answer: dict[str, Any] = {"video": file}
-    if job.submission.seed is not None:
-        answer["seed"] = job.submission.seed
-    return JSONResponse(answer)
+    if submission.seed is not None:
+        answer["seed"] = submission.seed
+    return answer
 
 
 async def _video(state: FalEmulator, job: FalJob, submission: Submission) -> bytes:
@@ -359,12 +402,18 @@ async def journal(request: Request) -> Response:
     return JSONResponse({"requests": _state(request).journal.entries})
 
 
+async def jwks(request: Request) -> Response:
+    """The emulator's webhook key set (fal's is at https://rest.fal.ai/.well-known/jwks.json); no key needed."""
+    return JSONResponse(_state(request).webhooks.jwks())
+
+
 def create_app(config: EmulatorConfig | None = None, *, cache: VideoCache | None = DEFAULT_CACHE) -> Starlette:
     """The ASGI app; `app.state.emulator` is its `FalEmulator`."""
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     app = Starlette(
         routes=[
             Route("/_emulator/requests", journal, methods=["GET"]),
+            Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/{path:path}", dispatch, methods=methods),
         ]
     )

@@ -6,19 +6,32 @@ cleanly) before either is imported.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mediarouter import ConfigurationError
-from mediarouter.emulation.injection import JOB_OUTCOMES, NETWORK_OUTCOMES, InjectionGrammar, PhaseSpec, spec_model
+from mediarouter.emulation.injection import (
+    CALLBACK_OUTCOMES,
+    JOB_OUTCOMES,
+    NETWORK_OUTCOMES,
+    SLOW,
+    InjectionGrammar,
+    PhaseSpec,
+    spec_model,
+)
 from mediarouter.emulation.injection import Injection as _Injection
 from mediarouter.emulation.jobs import Schedule
 
 from .. import PROVIDER_NAME
 from ..catalog import catalog_entry
 
+if TYPE_CHECKING:
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 __all__ = [
+    "CALLBACK_PHASE",
     "CDN_ORIGIN",
     "EMULATOR_BASE_URL",
     "EMULATOR_KEY",
@@ -37,7 +50,11 @@ CDN_ORIGIN = "http://v3.fal-media.emulator"
 #: The key an emulated provider sends when none is given (the real FAL_KEY is never read in emulator mode).
 EMULATOR_KEY = "fal-emulator-key:0000"
 
-#: fal's phases: every one takes HTTP statuses and the network outcomes; job outcomes end a job at `status`.
+#: The webhook call the emulator makes itself (to a submit's `fal_webhook`): no HTTP status to answer with.
+CALLBACK_PHASE = "callback"
+
+#: fal's phases: every request takes HTTP statuses and the network outcomes; job outcomes end a job at
+#: `status`; `callback` (the webhook call) is late (`slow`), twice, badly signed or never sent.
 GRAMMAR = InjectionGrammar(
     phases=(
         PhaseSpec("submit", outcomes=NETWORK_OUTCOMES),
@@ -45,6 +62,7 @@ GRAMMAR = InjectionGrammar(
         PhaseSpec("result", outcomes=NETWORK_OUTCOMES),
         PhaseSpec("download", outcomes=NETWORK_OUTCOMES),
         PhaseSpec("cancel", outcomes=NETWORK_OUTCOMES),
+        PhaseSpec(CALLBACK_PHASE, outcomes=(SLOW, *CALLBACK_OUTCOMES), http=False),
     ),
     model_example="fal-ai/veo3",
 )
@@ -75,6 +93,17 @@ class EmulatorConfig:
     (the request completes with the error, as a runner that validates late would do).
     ``answer_origin``: put ``status_url``/``response_url``/``cancel_url`` on this other origin, so a
     test can prove a client does not follow them with its key.
+
+    Webhooks (a submit with ``?fal_webhook=URL``): when such a request ends, the emulator POSTs
+    fal's ``{request_id, gateway_request_id, status, payload, error}`` to it, signed with
+    ``webhook_key`` (an ``Ed25519PrivateKey``; one is generated when None) as fal signs, and
+    publishes the public key at ``GET /.well-known/jwks.json`` (kid ``webhook_key_id``).
+    ``webhook_user_id`` is the ``X-Fal-Webhook-User-Id`` it sends. ``callback_after``: seconds
+    after submit at which such a request ends by itself (else it ends by status looks). Where
+    the call goes: ``callback_transport`` (in-process), else ``callback_forward`` (an origin
+    standing for the tunnel to a local receiver; the URL's path is kept), else the URL itself
+    only when its host is loopback; never anywhere else. ``callback_sleep`` sleeps for
+    ``callback_after`` and ``callback_slow_seconds`` (a fake clock's in tests).
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -84,12 +113,26 @@ class EmulatorConfig:
     validate_on: Literal["submit", "result"] = "submit"
     cdn_origin: str = CDN_ORIGIN
     answer_origin: str | None = None
+    webhook_key: Ed25519PrivateKey | None = field(default=None, repr=False, compare=False)
+    webhook_key_id: str = "fal-emulator-1"
+    webhook_user_id: str = "emulator-user"
+    callback_after: float | None = None
+    callback_slow_seconds: float = 2.0
+    callback_transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
+    callback_forward: str | None = None
+    callback_sleep: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
+    #: Wall-clock seconds for request times and webhook timestamps (`time.time` when None; a fake clock's in tests).
+    clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.schedule()
         object.__setattr__(self, "injections", tuple(self.injections))
         if self.validate_on not in ("submit", "result"):
             raise ValueError(f"validate_on must be 'submit' or 'result', got {self.validate_on!r}")
+        if (self.callback_after is not None and self.callback_after < 0) or self.callback_slow_seconds < 0:
+            raise ValueError("callback_after and callback_slow_seconds must be >= 0 seconds")
+        if self.callback_forward is not None and not self.callback_forward.lower().startswith(("http://", "https://")):
+            raise ValueError(f"callback_forward must be an http(s):// origin, got {self.callback_forward!r}")
 
     def schedule(self) -> Schedule:
         return Schedule(self.polls_before_in_progress, self.polls_before_completed)
