@@ -108,30 +108,42 @@ class _Writer:
 
     The event loop reads the next batch from the socket while this hashes and writes the previous
     one, so on two cores the network, sha256 and the page-cache copy overlap instead of taking turns
-    (benchmarks/README.md has the figures). One batch is in flight at a time: order is kept and memory
-    stays at about two batches. `put`, `fsync` and `close` hold a lock, so the file is never closed under a write.
+    (benchmarks/README.md has the figures). One batch is in flight at a time, so memory stays at about
+    two batches. Every batch names the offset it starts at and is written only there, so a batch
+    whose turn was lost (its hand-off cancelled) can never land out of order: the file is always a
+    prefix of the stream, and `digest` covers exactly the bytes written. All of it runs under one lock,
+    and nothing touches the descriptor once `close` has run.
     """
 
-    def __init__(self, path: Path, digest: _Hash) -> None:
+    def __init__(self, path: Path, digest: _Hash, size: int) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
-        self.digest = digest
+        self.digest: _Hash | None = digest
+        self.end = size  # bytes in the file
         self._lock = threading.Lock()
         self._unsynced = 0
         self._closed = False
-        self._size = 0
+        self._close_pending = False
 
-    def put(self, batch: list[bytes]) -> None:
+    def put(self, batch: list[bytes], start: int) -> None:
         with self._lock:
-            for chunk in batch:
-                self.digest.update(chunk)  # releases the GIL for chunks this size
+            if not batch or self._closed or start != self.end or self.digest is None:
+                return  # nothing, out of turn, or after a failed write: the caller counts what the file holds
+            total = sum(len(chunk) for chunk in batch)
             if len(batch) > _MAX_BUFFERS or _writev is None:
                 batch = [b"".join(batch)]
-            total = sum(len(chunk) for chunk in batch)
-            done = _writev(self.fd, batch) if _writev is not None else os.write(self.fd, batch[0])
-            if done < total:  # a short write (a signal, a nearly full disk): write the rest plainly
-                rest = memoryview(b"".join(batch))[done:]
-                while rest:
-                    rest = rest[os.write(self.fd, rest) :]
+            try:
+                done = _writev(self.fd, batch) if _writev is not None else os.write(self.fd, batch[0])
+                if done < total:  # a short write (a signal, a nearly full disk): write the rest plainly
+                    rest = memoryview(b"".join(batch))[done:]
+                    while rest:
+                        rest = rest[os.write(self.fd, rest) :]
+            except OSError:
+                self.end = os.fstat(self.fd).st_size
+                self.digest = None  # part of the batch may be on disk: hash the file again on a resume
+                raise
+            for chunk in batch:
+                self.digest.update(chunk)  # releases the GIL for chunks this size
+            self.end += total
             self._unsynced += total
             if self._unsynced >= EARLY_SYNC:
                 self._unsynced = 0
@@ -139,19 +151,29 @@ class _Writer:
 
     def fsync(self) -> None:
         with self._lock:
-            os.fsync(self.fd)
+            if not self._closed:
+                try:
+                    os.fsync(self.fd)
+                finally:
+                    if self._close_pending:
+                        self._close()
 
-    def close(self) -> int:
-        """Close the file (after a write in flight) and return its size."""
-        with self._lock:
-            if self._closed:
-                return self._size
-            self._closed = True
+    def close(self) -> None:
+        """Close the file now, or, if the thread is still in `fsync` (its await was cancelled), when that
+        returns, so a cancellation never blocks the loop on a disk flush. Callers have waited for every
+        `put` first (they change `end`)."""
+        if self._lock.acquire(blocking=False):
             try:
-                self._size = os.fstat(self.fd).st_size
+                self._close()
             finally:
-                os.close(self.fd)
-            return self._size
+                self._lock.release()
+        else:
+            self._close_pending = True
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.fd)
 
 
 _writev = getattr(os, "writev", None)
@@ -216,12 +238,13 @@ class PartFile:
             # A resumed file: hash what is already there once (in a thread: it may be large).
             self._digest = await asyncio.to_thread(_hash_file, self.path, self.size)
             self._hashed = self.size
-        writer = _Writer(self.path, self._digest)
+        writer = _Writer(self.path, self._digest, self.size)
+        loop = asyncio.get_running_loop()
         written = 0
         first = self.size == 0
         batch: list[bytes] = []
-        batch_size = 0
-        in_flight: asyncio.Future[None] | None = None
+        batch_start = self.size
+        in_flight: asyncio.Future[None] | None = None  # a plain future, never a task: nothing is left running
         try:
             try:
                 async for chunk in download.chunks:
@@ -235,34 +258,38 @@ class PartFile:
                                 provider=None,
                             )
                     batch.append(chunk)
-                    batch_size += len(chunk)
                     written += len(chunk)
                     self.size += len(chunk)
                     if on_chunk is not None:
                         on_chunk(len(chunk))
-                    if batch_size >= WRITE_SIZE:
+                    if self.size - batch_start >= WRITE_SIZE:
                         if in_flight is not None:
                             await in_flight
-                        in_flight = asyncio.ensure_future(asyncio.to_thread(writer.put, batch))
-                        batch = []
-                        batch_size = 0
+                        in_flight = loop.run_in_executor(None, writer.put, batch, batch_start)
+                        batch, batch_start = [], self.size
             finally:
-                # Runs on errors and cancellation too, so the file holds exactly `size` bytes.
+                # Runs on errors and cancellation too: what was read reaches the file, in order.
+                interrupted = False
                 if in_flight is not None:
-                    await asyncio.shield(in_flight)
-                if batch:
-                    await asyncio.shield(asyncio.to_thread(writer.put, batch))
-                self._hashed = self.size
-            await asyncio.to_thread(writer.fsync)
+                    try:
+                        await asyncio.shield(in_flight)
+                    except asyncio.CancelledError:
+                        interrupted = True
+                if batch and not interrupted:
+                    try:
+                        await asyncio.shield(loop.run_in_executor(None, writer.put, batch, batch_start))
+                    except asyncio.CancelledError:
+                        interrupted = True
+                if interrupted:  # cancelled while a write was handed off: finish here and now (one batch)
+                    writer.put(batch, batch_start)  # waits for the thread's write; dropped if out of turn
+                    raise asyncio.CancelledError
+            await loop.run_in_executor(None, writer.fsync)
         finally:
-            # Waits for a write still in flight (at most one batch), then closes. A file shorter than
-            # `size` (a failed write, a second cancellation while the last batch was pending) means
-            # the digest may cover bytes the file lacks: count what is there, hash it again later.
-            on_disk = writer.close()
-            if on_disk != self.size:
-                self.size = on_disk
-                self._digest = None
-                self._hashed = 0
+            writer.close()
+            # The file is a prefix of the stream and the digest covers it, unless a write failed.
+            self.size = writer.end
+            self._digest = writer.digest
+            self._hashed = self.size if writer.digest is not None else 0
         return written
 
     def sha256(self) -> str:

@@ -184,3 +184,18 @@ async def test_a_failed_write_counts_only_what_the_file_holds_and_the_resume_reh
     await part.write_stream(download(pieces(BIG[part.size :]), resumed_from=part.size))
     assert part.path.read_bytes() == BIG
     assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+def test_a_batch_out_of_turn_is_never_written_so_the_file_stays_a_prefix_of_the_stream(tmp_path: Path) -> None:
+    """A hand-off whose turn was lost (cancelled before its thread ran) must not land after a later batch."""
+    path = tmp_path / "o.part"
+    path.write_bytes(b"")
+    writer = downloads._Writer(path, hashlib.sha256(), 0)
+    writer.put([b"b" * 10], 10)  # the batch for bytes 10.. arrives before the one for bytes 0..
+    writer.put([b"a" * 10], 0)
+    writer.put([b"c" * 5], 20)  # after the dropped one: out of turn too
+    writer.close()
+    writer.put([b"late"], 10)  # nothing touches the file once closed
+    assert path.read_bytes() == b"a" * 10
+    assert writer.end == 10
+    assert writer.digest is not None and writer.digest.hexdigest() == hashlib.sha256(b"a" * 10).hexdigest()
