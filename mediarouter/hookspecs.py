@@ -53,7 +53,10 @@ def register_providers(register: Register) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add commands to the `mediarouter` click group (`cli.add_command(my_command)`).
+    """Add commands to the `mediarouter` click group.
 
+    Prefer `cli.add_lazy_command("name", "package.module:command", short_help="...")`: `mediarouter
+    --help` shows the line and the module is imported only when the command runs.
+    `cli.add_command(my_command)` works too, at the cost of importing it on every start.
     Called once per process, when the `mediarouter` command starts, after plugins load.
     """
