@@ -6,12 +6,15 @@ at the first poll at or after T; the lag is that poll's time minus T. Printed pe
 mean lag as a percentage of job time, the mean/p95/max polls per job, and whether it meets the
 issue #15 target (mean lag <= 5 % of job time, mean polls <= 15).
 
-The engine's schedule (mediarouter/engine.py `wait`): first poll after `poll_interval`, then the
-interval grows by `poll_growth` (1.25, an engine argument) after every poll, capped at
-`max_poll_interval`. The router passes MediaRouterSettings' poll_interval and max_poll_interval.
+The engine's schedule (mediarouter/engine.py `wait`): first poll after `first_poll` (the router's
+default: 2 x poll_interval), then the interval grows by `poll_growth` after every poll, starting from
+`poll_interval`, capped at `max_poll_interval`; all four are MediaRouterSettings fields.
+`--optimal` computes, by dynamic programming over poll times on a 0.5 s grid, the best any schedule
+can do on these job times for a given mean number of polls, with and without a 10 s minimum between
+polls (OpenRouter documents polling every 10-30 s).
 
     uv run python benchmarks/poll_schedule.py
-    uv run python benchmarks/poll_schedule.py --jobs 100000 --seed 7 --search
+    uv run python benchmarks/poll_schedule.py --jobs 100000 --seed 7 --search --optimal
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ def job_times(count: int, seed: int) -> list[float]:
     return [min(MAX_JOB, max(MIN_JOB, rng.lognormvariate(math.log(MEDIAN_JOB), SIGMA))) for _ in range(count)]
 
 
-def engine_polls(first: float, growth: float, cap: float) -> Iterator[float]:
+def engine_polls(interval: float, growth: float, cap: float, first: float | None = None) -> Iterator[float]:
     """Poll times of JobEngine.wait without webhooks (the sleep before each poll)."""
-    t, interval = first, first
+    t = interval if first is None else first
     while True:
         yield t
         interval = min(cap, interval * growth)
@@ -90,36 +93,91 @@ def prefix(polls: Iterator[float]) -> list[float]:
     return out
 
 
+def _optimal_schedule(times: list[float], cost_per_poll: float, min_gap: float, step: float = 0.5) -> list[float]:
+    """The poll times minimising mean lag fraction + cost_per_poll x mean polls (dynamic programming).
+
+    A poll at grid point k after one at j costs `cost_per_poll` for every job not yet seen (T > t_j)
+    and the lag (t_k - T) / T of every job finishing in (t_j, t_k]; prefix sums make each step O(1).
+    """
+    grid = [MIN_JOB + i * step for i in range(int((MAX_JOB - MIN_JOB) / step) + 1)]
+    n, share = len(grid), 1.0 / len(times)
+    mass, inverse = [0.0] * n, [0.0] * n
+    for t in times:
+        k = min(n - 1, max(0, math.ceil((t - MIN_JOB) / step - 1e-9)))
+        mass[k] += share
+        inverse[k] += share / t
+    c_mass, c_inv = [0.0], [0.0]
+    for k in range(n):
+        c_mass.append(c_mass[-1] + mass[k])
+        c_inv.append(c_inv[-1] + inverse[k])
+    gap = max(1, round(min_gap / step))
+    best, choice = [0.0] * (n + 1), [n - 1] * (n + 1)  # state s: the last poll was at grid[s - 1]
+    for s in range(n - 1, -1, -1):
+        start = s if s == 0 else min(n - 1, s - 1 + gap)
+        unseen = cost_per_poll * (1.0 - c_mass[s])
+        top, pick = math.inf, n - 1
+        for k in range(start, n):
+            value = unseen + grid[k] * (c_inv[k + 1] - c_inv[s]) - (c_mass[k + 1] - c_mass[s]) + best[k + 1]
+            if value < top:
+                top, pick = value, k
+        best[s], choice[s] = top, pick
+    polls, s = [], 0
+    while s < n:
+        polls.append(grid[choice[s]])
+        s = choice[s] + 1
+    return polls
+
+
+def optimal(times: list[float]) -> None:
+    print("best possible (any schedule, on these job times), by the mean polls it costs:")
+    for min_gap in (0.0, 10.0):
+        for cost in (0.003, 0.004, 0.005, 0.008):
+            schedule = _optimal_schedule(times, cost, min_gap)
+            r = simulate(times, schedule)
+            shown = ", ".join(f"{p:g}" for p in schedule[:8])
+            print(
+                f"  min gap {min_gap:4.0f} s: lag {r.lag_pct:4.1f}%, polls {r.polls_mean:4.1f} "
+                f"(p95 {r.polls_p95:.0f}, max {r.polls_max})  polls at {shown}, ..."
+            )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--search", action="store_true", help="also grid-search poll_interval x max_poll_interval")
+    parser.add_argument("--optimal", action="store_true", help="also the best any schedule can do (a few seconds)")
     args = parser.parse_args()
     times = job_times(args.jobs, args.seed)
     growth = JobEngine().poll_growth
+    if args.optimal:
+        optimal(times)
     s = MediaRouterSettings()
     print(
         f"{args.jobs} jobs, seed {args.seed}: median {statistics.median(times):.0f} s, "
         f"mean {statistics.fmean(times):.0f} s, {min(times):.0f}-{max(times):.0f} s"
     )
+    first = s.first_poll or 2 * s.poll_interval
     rows = {
-        f"default: {s.poll_interval:g} s x{growth:g} up to {s.max_poll_interval:g} s": prefix(
-            engine_polls(s.poll_interval, growth, s.max_poll_interval)
+        f"default: {first:g} s, then {s.poll_interval:g} s x{s.poll_growth:g} up to {s.max_poll_interval:g} s": prefix(
+            engine_polls(s.poll_interval, s.poll_growth, s.max_poll_interval, first)
         ),
-        "old default: 10 s x1.25 up to 60 s": prefix(engine_polls(10.0, 1.25, 60.0)),
+        "opt-in: 20 s, then 5 s x1.04 up to 20 s": prefix(engine_polls(5.0, 1.04, 20.0, 20.0)),
+        "previous default: 10 s x1.25 up to 15 s": prefix(engine_polls(10.0, 1.25, 15.0)),
+        "before issue #15: 10 s x1.25 up to 60 s": prefix(engine_polls(10.0, 1.25, 60.0)),
         "fixed 30 s (original notes)": prefix(fixed_polls(30.0)),
         "reference: 20 s, then x1.10 of elapsed": prefix(elapsed_polls(20.0, 1.10)),
     }
-    print(f"{'schedule':42s} {'lag % of job':>12s} {'polls mean':>10s} {'p95':>5s} {'max':>5s}  target")
+    print(f"{'schedule':48s} {'lag % of job':>12s} {'polls mean':>10s} {'p95':>5s} {'max':>5s}  target")
     for name, schedule in rows.items():
         r = simulate(times, schedule)
         print(
-            f"{name:42s} {r.lag_pct:11.1f}% {r.polls_mean:10.1f} {r.polls_p95:5.0f} {r.polls_max:5d}  "
+            f"{name:48s} {r.lag_pct:11.1f}% {r.polls_mean:10.1f} {r.polls_p95:5.0f} {r.polls_max:5d}  "
             f"{'met' if r.meets else 'missed'}"
         )
     if args.search:
-        print(f"\ngrid, growth fixed at the engine's {growth:g}: lowest lag with <= 15 polls on average")
+        print(f"\ngrid (first poll at poll_interval), growth {growth:g}: lowest lag with <= 15 polls on average")
         found = []
         for first in (1, 2, 3, 4, 5, 6, 8, 10):
             for cap in (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 60):

@@ -7,7 +7,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .capabilities import Capabilities, Modality, ModelInfo
 from .clock import Clock, SystemClock
 from .errors import (
     AllCandidatesFailed,
@@ -37,25 +36,48 @@ from .errors import (
     UnknownProvider,
 )
 from .failover import FailoverPolicy
-from .jobs import Job, JobOutput, JobState, JobStatus
 from .observability import default_listeners as _default_listeners  # noqa: F401  (redacts httpx/httpcore logs)
-from .provider import Download, Provider
 from .refs import ModelRef
-from .request import FrameImage, InputReference, VideoRequest
-from .results import Attempt, MediaFile, VideoResult
-from .understanding import DescribeModel, Describer, DescribeRequest, DescribeResult
-from .validation import validate_request
 
 if TYPE_CHECKING:
+    from .capabilities import Capabilities, Modality, ModelInfo
     from .describing import describe_sync, describe_video
     from .hookspecs import hookimpl
+    from .jobs import Job, JobOutput, JobState, JobStatus
+    from .provider import Download, Provider
+    from .request import FrameImage, InputReference, VideoRequest
+    from .results import Attempt, MediaFile, VideoResult
     from .router import Router, generate, generate_sync
     from .settings import MediaRouterSettings
+    from .understanding import DescribeModel, Describer, DescribeRequest, DescribeResult
+    from .validation import validate_request
 
-#: Names imported on first use: the router pulls in settings (pydantic-settings, platformdirs), the
-#: journal (sqlite3) and plugin loading (pluggy, entry points), none of which a script that only
-#: builds a VideoRequest or catches an error needs at import time (issue #15: start-up).
+#: Names imported on first use (issue #15: start-up). The router pulls in settings
+#: (pydantic-settings, platformdirs), the journal (sqlite3) and plugin loading (pluggy, entry
+#: points); the request, job and result models pull in pydantic. A script that only catches an
+#: error, and `mediarouter --help`, need none of them. The errors, the clock, FailoverPolicy and
+#: ModelRef are plain classes and load eagerly.
 _LAZY = {
+    "Capabilities": "capabilities",
+    "Modality": "capabilities",
+    "ModelInfo": "capabilities",
+    "Job": "jobs",
+    "JobOutput": "jobs",
+    "JobState": "jobs",
+    "JobStatus": "jobs",
+    "Download": "provider",
+    "Provider": "provider",
+    "FrameImage": "request",
+    "InputReference": "request",
+    "VideoRequest": "request",
+    "Attempt": "results",
+    "MediaFile": "results",
+    "VideoResult": "results",
+    "DescribeModel": "understanding",
+    "Describer": "understanding",
+    "DescribeRequest": "understanding",
+    "DescribeResult": "understanding",
+    "validate_request": "validation",
     "Router": "router",
     "generate": "router",
     "generate_sync": "router",

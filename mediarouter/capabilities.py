@@ -44,7 +44,7 @@ REFERENCE_TYPES: tuple[str, ...] = ("image_url", "audio_url", "video_url")
 class Capabilities(BaseModel):
     """What a model can do. `None` on any field means "not advertised", never "none allowed"."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     modalities: tuple[Modality, ...] | None = None
     durations: tuple[int, ...] | None = None
@@ -132,7 +132,7 @@ class Capabilities(BaseModel):
 class ModelInfo(BaseModel):
     """One model a provider serves."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     provider: str
     id: str = Field(description="the provider's own model id, e.g. google/veo-3.1")

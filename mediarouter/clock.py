@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol, runtime_checkable
 
@@ -30,4 +29,6 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here, not at the top: `import mediarouter` stays free of asyncio (start-up)
+
         await asyncio.sleep(max(0.0, seconds))

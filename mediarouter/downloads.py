@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,17 @@ if TYPE_CHECKING:
 
 __all__ = ["PartFile", "check_output", "looks_like_text", "output_path", "rescue"]
 
-#: Bytes per write: chunks from the socket (64 KiB in httpcore) are gathered into writes this size.
+#: Bytes per hand-off to the writer thread: chunks from the socket (256 KiB reads, see
+#: mediarouter/http/readsize.py) are gathered into batches this size, hashed and written there.
 WRITE_SIZE = 1 << 20
 
-#: Every this many bytes, an fdatasync starts in a thread (one at a time) while the stream goes on, so
-#: the final fsync before the rename has little left to flush. The final fsync still follows the last
-#: write: durability does not depend on these early ones.
+#: Every this many bytes the writer asks the kernel to start writing the file back (without waiting),
+#: so the final fsync before the rename has little left to flush. The final fsync still follows the
+#: last write: durability does not depend on this.
 EARLY_SYNC = 64 << 20
+
+#: More chunks than this in one batch are joined first (writev takes at most IOV_MAX buffers).
+_MAX_BUFFERS = 64
 
 #: First bytes of bodies that are certainly not video (JSON, HTML/XML error pages).
 _TEXT_STARTS = (b"{", b"[", b"<")
@@ -98,10 +103,90 @@ def _hash_file(path: Path, size: int) -> _Hash:
     return digest
 
 
-def _datasync(fd: int) -> None:
-    """An early flush of written bytes; failures are left to the final fsync to report."""
-    with contextlib.suppress(OSError):
-        (getattr(os, "fdatasync", None) or os.fsync)(fd)
+class _Writer:
+    """Hashes and appends batches of chunks to one open file, in a worker thread.
+
+    The event loop reads the next batch from the socket while this hashes and writes the previous
+    one, so on two cores the network, sha256 and the page-cache copy overlap instead of taking turns
+    (benchmarks/README.md has the figures). One batch is in flight at a time, so memory stays at about
+    two batches. Every batch names the offset it starts at and is written only there, so a batch
+    whose turn was lost (its hand-off cancelled) can never land out of order: the file is always a
+    prefix of the stream, and `digest` covers exactly the bytes written. All of it runs under one lock,
+    and nothing touches the descriptor once `close` has run.
+    """
+
+    def __init__(self, path: Path, digest: _Hash, size: int) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        self.digest: _Hash | None = digest
+        self.end = size  # bytes in the file
+        self._lock = threading.Lock()
+        self._unsynced = 0
+        self._closed = False
+        self._close_pending = False
+
+    def put(self, batch: list[bytes], start: int) -> None:
+        with self._lock:
+            if not batch or self._closed or start != self.end or self.digest is None:
+                return  # nothing, out of turn, or after a failed write: the caller counts what the file holds
+            total = sum(len(chunk) for chunk in batch)
+            if len(batch) > _MAX_BUFFERS or _writev is None:
+                batch = [b"".join(batch)]
+            try:
+                done = _writev(self.fd, batch) if _writev is not None else os.write(self.fd, batch[0])
+                if done < total:  # a short write (a signal, a nearly full disk): write the rest plainly
+                    rest = memoryview(b"".join(batch))[done:]
+                    while rest:
+                        rest = rest[os.write(self.fd, rest) :]
+            except OSError:
+                self.end = os.fstat(self.fd).st_size
+                self.digest = None  # part of the batch may be on disk: hash the file again on a resume
+                raise
+            for chunk in batch:
+                self.digest.update(chunk)  # releases the GIL for chunks this size
+            self.end += total
+            self._unsynced += total
+            if self._unsynced >= EARLY_SYNC:
+                self._unsynced = 0
+                _start_writeback(self.fd)
+
+    def fsync(self) -> None:
+        with self._lock:
+            if not self._closed:
+                try:
+                    os.fsync(self.fd)
+                finally:
+                    if self._close_pending:
+                        self._close()
+
+    def close(self) -> None:
+        """Close the file now, or, if the thread is still in `fsync` (its await was cancelled), when that
+        returns, so a cancellation never blocks the loop on a disk flush. Callers have waited for every
+        `put` first (they change `end`)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self._lock.release()
+        else:
+            self._close_pending = True
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.fd)
+
+
+_writev = getattr(os, "writev", None)
+
+
+def _start_writeback(fd: int) -> None:
+    """Start writing the file's dirty pages back without waiting for them (Linux: POSIX_FADV_DONTNEED
+    starts writeback of dirty pages and drops pages already written). Best effort: where it does not
+    exist, the final fsync does all the work."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 @dataclass
@@ -141,11 +226,11 @@ class PartFile:
     async def write_stream(self, download: Download, *, on_chunk: Callable[[int], None] | None = None) -> int:
         """Append the stream; restart from zero if the server ignored our Range request.
 
-        Chunks are hashed as they arrive and gathered into WRITE_SIZE writes (plain writes on the
-        loop: a writer thread measured no faster on two cores, see benchmarks/README.md), with early
-        fdatasyncs in a thread along the way. Before returning, every byte counted in `size` is
-        written and the file is fsynced, so `commit()` renames only durable bytes; a broken stream
-        still leaves `size` bytes on disk for the Range request that continues it.
+        Chunks are gathered into WRITE_SIZE batches that a worker thread hashes and writes while the
+        loop reads the next batch (see `_Writer`). Before returning, every byte counted in `size` is
+        written and the file is fsynced, so `commit()` renames only durable bytes; a broken or
+        cancelled stream still leaves `size` bytes on disk for the Range request that continues it.
+        A failed write (a full disk) sets `size` to what the file holds and re-raises.
         """
         if download.resumed_from != self.size:
             self.truncate()
@@ -153,14 +238,14 @@ class PartFile:
             # A resumed file: hash what is already there once (in a thread: it may be large).
             self._digest = await asyncio.to_thread(_hash_file, self.path, self.size)
             self._hashed = self.size
-        digest = self._digest
+        writer = _Writer(self.path, self._digest, self.size)
+        loop = asyncio.get_running_loop()
         written = 0
         first = self.size == 0
-        pending: list[bytes] = []
-        pending_size = 0
-        unsynced = 0
-        syncing: asyncio.Future[None] | None = None
-        with open(self.path, "ab") as fh:  # noqa: ASYNC230 (local disk: a thread hop per block costs more)
+        batch: list[bytes] = []
+        batch_start = self.size
+        in_flight: asyncio.Future[None] | None = None  # a plain future, never a task: nothing is left running
+        try:
             try:
                 async for chunk in download.chunks:
                     if not chunk:
@@ -172,32 +257,39 @@ class PartFile:
                                 f"expected a video but the body starts like text: {chunk[:80]!r}",
                                 provider=None,
                             )
-                    digest.update(chunk)
-                    pending.append(chunk)
-                    pending_size += len(chunk)
+                    batch.append(chunk)
                     written += len(chunk)
                     self.size += len(chunk)
                     if on_chunk is not None:
                         on_chunk(len(chunk))
-                    if pending_size >= WRITE_SIZE:
-                        fh.write(b"".join(pending))
-                        unsynced += pending_size
-                        pending.clear()
-                        pending_size = 0
-                        if unsynced >= EARLY_SYNC and (syncing is None or syncing.done()):
-                            syncing = asyncio.ensure_future(asyncio.to_thread(_datasync, fh.fileno()))
-                            unsynced = 0
+                    if self.size - batch_start >= WRITE_SIZE:
+                        if in_flight is not None:
+                            await in_flight
+                        in_flight = loop.run_in_executor(None, writer.put, batch, batch_start)
+                        batch, batch_start = [], self.size
             finally:
-                # Runs on errors and cancellation too, so the file holds exactly `size` bytes.
-                try:
-                    if pending:
-                        fh.write(b"".join(pending))
-                    fh.flush()
-                finally:
-                    if syncing is not None:  # never close the file under a running sync
-                        await asyncio.shield(syncing)
-                self._hashed = self.size
-            await asyncio.to_thread(os.fsync, fh.fileno())
+                # Runs on errors and cancellation too: what was read reaches the file, in order.
+                interrupted = False
+                if in_flight is not None:
+                    try:
+                        await asyncio.shield(in_flight)
+                    except asyncio.CancelledError:
+                        interrupted = True
+                if batch and not interrupted:
+                    try:
+                        await asyncio.shield(loop.run_in_executor(None, writer.put, batch, batch_start))
+                    except asyncio.CancelledError:
+                        interrupted = True
+                if interrupted:  # cancelled while a write was handed off: finish here and now (one batch)
+                    writer.put(batch, batch_start)  # waits for the thread's write; dropped if out of turn
+                    raise asyncio.CancelledError
+            await loop.run_in_executor(None, writer.fsync)
+        finally:
+            writer.close()
+            # The file is a prefix of the stream and the digest covers it, unless a write failed.
+            self.size = writer.end
+            self._digest = writer.digest
+            self._hashed = self.size if writer.digest is not None else 0
         return written
 
     def sha256(self) -> str:

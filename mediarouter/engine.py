@@ -153,6 +153,7 @@ class JobEngine:
         poll_interval: float = 10.0,
         max_poll_interval: float | None = None,
         poll_growth: float = 1.25,
+        first_poll: float | None = None,
         timeout: float = 600.0,
         request_timeout: float = 120.0,
         submit_retries: int = 2,
@@ -173,6 +174,8 @@ class JobEngine:
         self.poll_interval = poll_interval
         self.max_poll_interval = max(poll_interval, max_poll_interval if max_poll_interval is not None else 60.0)
         self.poll_growth = max(1.0, poll_growth)
+        #: Seconds before the first poll when it differs from poll_interval (no job finishes sooner).
+        self.first_poll = first_poll if first_poll is not None and first_poll > 0 else None
         self.timeout = timeout
         self.request_timeout = request_timeout
         self.submit_retries = submit_retries
@@ -497,7 +500,8 @@ class JobEngine:
         poll that follows reads the outputs (docs/webhooks.md).
         """
         interval = self.poll_interval
-        delay = interval if first_poll_delay is None else first_poll_delay
+        first = interval if self.first_poll is None else self.first_poll
+        delay = first if first_poll_delay is None else first_poll_delay
         watch = (
             self.webhooks.watch_job(job.id, journal=self.journal, record_key=run.record_key)
             if self.webhooks and run.callback is not False  # a request without callback_url: nothing to watch

@@ -7,11 +7,12 @@ spec later, never removed or reordered.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
-from .provider import Provider
+if TYPE_CHECKING:  # not at run time: a plugin module imports this, and `mediarouter --help` loads every plugin
+    from .provider import Provider
 
 __all__ = ["CORE_OPTIONS", "EMULATOR_OPTIONS", "ProviderFactory", "Register", "hookimpl", "hookspec"]
 
@@ -26,7 +27,7 @@ hookimpl = pluggy.HookimplMarker("mediarouter")
 #: An option the factory does not accept is a ConfigurationError before anything is sent: a typo
 #: or an option meant for another provider is never silently dropped. The CLI never passes a key;
 #: a provider reads its own (e.g. `ACME_API_KEY`).
-ProviderFactory = Callable[..., Provider]
+ProviderFactory = Callable[..., "Provider"]
 
 #: Core options passed only when the factory accepts them.
 CORE_OPTIONS = frozenset({"clock"})
@@ -52,7 +53,10 @@ def register_providers(register: Register) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add commands to the `mediarouter` click group (`cli.add_command(my_command)`).
+    """Add commands to the `mediarouter` click group.
 
+    Prefer `cli.add_lazy_command("name", "package.module:command", short_help="...")`: `mediarouter
+    --help` shows the line and the module is imported only when the command runs.
+    `cli.add_command(my_command)` works too, at the cost of importing it on every start.
     Called once per process, when the `mediarouter` command starts, after plugins load.
     """

@@ -33,7 +33,7 @@ TERMINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCE
 class Job(BaseModel):
     """An accepted job: from here on it is being paid for, so its id must never be lost."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     provider: str
@@ -49,7 +49,7 @@ class Job(BaseModel):
 class JobOutput(BaseModel):
     """One downloadable output of a completed job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     index: int = 0
     url: str | None = Field(default=None, description="URL that needs the provider's credentials")
@@ -60,7 +60,7 @@ class JobOutput(BaseModel):
 class JobStatus(BaseModel):
     """One observation of a job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     job_id: str
     state: JobState

@@ -11,8 +11,12 @@ httpcore's loggers: their records carry full request URLs, and a signed download
 
 from __future__ import annotations
 
-from .events import Listener
+from typing import TYPE_CHECKING
+
 from .redact import install_http_log_redaction
+
+if TYPE_CHECKING:
+    from .events import Listener
 
 install_http_log_redaction()
 

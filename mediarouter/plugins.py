@@ -9,14 +9,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError, UnknownProvider
 from .hookspecs import ProviderFactory
-from .provider import Provider
+
+if TYPE_CHECKING:  # imported where used: `mediarouter --help` loads plugins but builds no provider
+    from .provider import Provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -253,6 +255,8 @@ def create_provider(
             )
     if clock is not None and (takes_any or "clock" in accepted):
         given.setdefault("clock", clock)
+    from .provider import Provider
+
     provider = factory(**given)
     if not isinstance(provider, Provider):
         raise ConfigurationError(f"provider factory for {name!r} returned {type(provider).__name__}, not a Provider")

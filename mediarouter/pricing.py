@@ -44,7 +44,7 @@ def normalize_resolution(value: str) -> str | None:
 class PriceRule(BaseModel):
     """USD per second of output, and when it applies (a condition left None applies to any value)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     price_per_second: Decimal = Field(ge=0)
     resolution: str | None = Field(default=None, description="e.g. 720p, 4K")
@@ -81,7 +81,7 @@ class PriceRule(BaseModel):
 class CostEstimate(BaseModel):
     """What a request is expected to cost, the rule used, and what had to be assumed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     amount: Decimal
     price_per_second: Decimal

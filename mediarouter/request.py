@@ -198,7 +198,7 @@ def _file_to_data_url(path: Path, shown: str, kind: MediaKind | None, limit: int
 class URLRef(BaseModel):
     """`{"url": …}`. The typed subclasses also check the kind of media; a plain URLRef takes any."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     #: The media this URL must point at (None: image, audio or video).
     kind: ClassVar[MediaKind | None] = None
@@ -231,7 +231,7 @@ def _retype(value: Any) -> Any:
 class FrameImage(BaseModel):
     """Fixes the first or last frame: `{"type":"image_url","image_url":{"url":…},"frame_type":…}`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: Literal["image_url"] = "image_url"
     image_url: ImageURLRef
@@ -246,7 +246,7 @@ class FrameImage(BaseModel):
 class InputReference(BaseModel):
     """A reference asset: `{"type":"image_url"|"audio_url"|"video_url", "<type>": {"url": …}}`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: Literal["image_url", "audio_url", "video_url"]
     image_url: ImageURLRef | None = None
@@ -272,7 +272,7 @@ class VideoRequest(BaseModel):
     shortcut for a first frame.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     prompt: str | None = None
     duration: int | None = Field(default=None, gt=0, description="seconds")

@@ -16,7 +16,7 @@ __all__ = ["MediaFile", "Attempt", "VideoResult"]
 class MediaFile(BaseModel):
     """One output file, already on disk (downloads stream to disk) or held in memory."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     path: Path | None = None
     data: bytes | None = Field(default=None, repr=False)
@@ -53,6 +53,8 @@ class MediaFile(BaseModel):
 class Attempt(BaseModel):
     """One candidate tried by the router."""
 
+    model_config = ConfigDict(defer_build=True)
+
     ref: str
     outcome: str = Field(description="succeeded | failed | skipped | cooldown")
     error_type: str | None = None
@@ -68,7 +70,7 @@ class Attempt(BaseModel):
 class VideoResult(BaseModel):
     """A finished video: files on disk plus who made it, what it cost and how long it took."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     files: list[MediaFile]
     provider: str

@@ -305,6 +305,9 @@ class Router:
             clock=self.clock,
             poll_interval=poll_interval if poll_interval is not None else s.poll_interval,
             max_poll_interval=s.max_poll_interval,
+            poll_growth=s.poll_growth,
+            # A caller's own poll_interval sets the cadence from the first poll on.
+            first_poll=(s.first_poll or 2 * s.poll_interval) if poll_interval is None else None,
             timeout=timeout if timeout is not None else s.timeout,
             request_timeout=s.request_timeout,
             listeners=self.listeners if listeners is None else listeners,

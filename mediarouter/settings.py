@@ -43,13 +43,16 @@ class MediaRouterSettings(BaseSettings):
     default_model: str = Field(
         default="openrouter/google/veo-3.1", description="ref or alias used when no model is given"
     )
-    # 10 s growing x1.25 to 15 s: completion is seen ~10 % of job time late on average with ~9 polls for
-    # 20 s-10 min jobs (was 10 s to 60 s: 18 %, 6 polls), and never more often than OpenRouter's documented
-    # 10-30 s; benchmarks/poll_schedule.py, docs/jobs.md.
-    poll_interval: float = Field(
-        default=10.0, gt=0, description="seconds before the first poll and between the first polls"
+    # First poll at 20 s (2 x poll_interval: no video job is done sooner), then every 10 s: completion is
+    # seen 6.7 % of job time late on average with 11.7 polls for 20 s-10 min jobs (was 10 s x1.25 to 15 s:
+    # 10.3 %, 9.1 polls), never more often than OpenRouter's documented 10-30 s. 5 s x1.04 to 20 s reaches
+    # 4.8 % with 14.4 polls. benchmarks/poll_schedule.py, docs/jobs.md "Polling schedule".
+    first_poll: float | None = Field(
+        default=None, gt=0, description="seconds before the first poll after a submit (default: 2 x poll_interval)"
     )
-    max_poll_interval: float = Field(default=15.0, gt=0, description="polling slows down to at most this")
+    poll_interval: float = Field(default=10.0, gt=0, description="seconds between the first polls")
+    poll_growth: float = Field(default=1.25, ge=1.0, description="each later wait is the previous one times this")
+    max_poll_interval: float = Field(default=10.0, gt=0, description="polling slows down to at most this")
     timeout: float = Field(default=600.0, gt=0, description="overall deadline of a call: every candidate's jobs")
     request_timeout: float = Field(default=120.0, gt=0, description="one HTTP exchange")
     aliases: dict[str, str | list[str]] = Field(

@@ -232,7 +232,7 @@ def load_video(video: VideoLike) -> VideoInput:
 class DescribeModel(BaseModel):
     """One model that takes video input, with the limits the guard checks and the prices the estimate uses."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     provider: str
     id: str
@@ -328,6 +328,7 @@ class DescribeRequest:
 
 
 class TokenUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
@@ -335,6 +336,8 @@ class TokenUsage(BaseModel):
 
 class ShrinkReport(BaseModel):
     """How a video was made to fit a model's limit (shown to the caller: shrinking is never silent)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     mode: str = Field(description="downscale | cut")
     original_size: int
@@ -360,6 +363,8 @@ class ShrinkReport(BaseModel):
 
 class DescribeResult(BaseModel):
     """A model's answer about a video, who gave it, what it cost and how long it took."""
+
+    model_config = ConfigDict(defer_build=True)
 
     text: str
     provider: str

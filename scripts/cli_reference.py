@@ -61,7 +61,10 @@ def help_text(args: list[str]) -> str:
 def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
     """Every runnable command under `group`, as the words that name it."""
     found = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(click.Context(group)):  # lazy commands too (mediarouter.cli.lazy)
+        command = group.get_command(click.Context(group), name)
+        if command is None:
+            continue
         if isinstance(command, click.Group):
             found += leaf_commands(command, (*prefix, name))
         else:

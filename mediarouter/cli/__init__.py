@@ -5,25 +5,14 @@ from __future__ import annotations
 import click
 
 from ..errors import MediaRouterError
-from ..plugins import load_plugins, pm
-from .aliases import aliases_command
-from .batch import batch_command
-from .describe import describe_command
 from .errors import fail
-from .generate import generate_command
-from .install import install_command, uninstall_command
-from .jobs import jobs_group
-from .keys import keys_group
-from .models import models_command
-from .plugins import plugins_command
+from .lazy import LazyGroup
 from .telemetry import LOG_FORMATS, LOG_LEVELS, setup_cli_observability, trace_tree_from_env
-from .webhooks import webhooks_group
-from .worker import worker_command
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mediarouter", prog_name="mediarouter")
 @click.option(
     "--log-format",
@@ -74,18 +63,43 @@ def cli(ctx: click.Context, log_format: str, log_level: str | None, trace_tree: 
         ctx.call_on_close(telemetry.shutdown)
 
 
-cli.add_command(generate_command, name="generate")
-cli.add_command(models_command, name="models")
-cli.add_command(plugins_command, name="plugins")
-cli.add_command(aliases_command, name="aliases")
-cli.add_command(jobs_group, name="jobs")
-cli.add_command(webhooks_group, name="webhooks")
-cli.add_command(keys_group, name="keys")
-cli.add_command(install_command, name="install")
-cli.add_command(uninstall_command, name="uninstall")
-cli.add_command(describe_command, name="describe")
-cli.add_command(batch_command, name="batch")
-cli.add_command(worker_command, name="worker")
+#: The built-in commands: name -> (where the click object lives, the line `--help` shows). Each
+#: module is imported only when its command runs, so `mediarouter --help` loads no router, settings,
+#: journal or httpx (issue #15: start-up); tests/cli/test_lazy_commands.py keeps the lines in step
+#: with the commands' own help.
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("generate:generate_command", "Generate a video from PROMPT and save it to --output."),
+    "models": (
+        "models:models_command",
+        "List video models and their capabilities, optionally only refs starting with PREFIX.",
+    ),
+    "plugins": ("plugins:plugins_command", "List installed plugins, where they come from and what they provide."),
+    "aliases": (
+        "aliases:aliases_command",
+        "List model aliases and failover chains from the config file and MEDIAROUTER_ALIASES.",
+    ),
+    "jobs": ("jobs:jobs_group", "Jobs in the journal: every accepted job is recorded before anything else happens."),
+    "webhooks": (
+        "webhooks:webhooks_group",
+        'Receive provider webhooks: signed "job finished" callbacks (see docs/webhooks.md).',
+    ),
+    "keys": ("keys:keys_group", "Store provider keys in a user file (mode 0600); environment variables still win."),
+    "install": (
+        "install:install_command",
+        "Install plugins (any requirement: a name, `name==1.2`, a path, a URL) next to this mediarouter.",
+    ),
+    "uninstall": ("install:uninstall_command", "Uninstall plugins from the environment this mediarouter runs in."),
+    "describe": (
+        "describe:describe_command",
+        "Describe VIDEO (a file or an https:// URL) as PROMPT asks, with a model that watches video.",
+    ),
+    "batch": ("batch:batch_command", "Generate one video per line of REQUESTS (JSONL) into OUTDIR."),
+    "worker": ("worker:worker_command", "Run durable request workflows until SIGTERM or Ctrl-C."),
+}
+
+assert isinstance(cli, LazyGroup)
+for _name, (_path, _short_help) in BUILTIN_COMMANDS.items():
+    cli.add_lazy_command(_name, f"{__name__}.{_path}", short_help=_short_help)
 
 _plugin_commands_loaded = False
 
@@ -96,6 +110,8 @@ def load_plugin_commands() -> None:
     if _plugin_commands_loaded:
         return
     _plugin_commands_loaded = True
+    from ..plugins import load_plugins, pm
+
     load_plugins()
     pm.hook.register_commands(cli=cli)
 

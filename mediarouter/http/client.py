@@ -464,13 +464,17 @@ class ProviderClient:
         A status in `refused` is raised as `DownloadRefused` (carrying the mapped error), so a caller
         can try another URL for the same output.
         """
+        from .readsize import larger_reads
+
         response = await self._open_media(url, offset=offset, auth=auth, accept=accept, model=model, job_id=job_id)
         chunks: AsyncIterator[bytes] | None = None
+        default_reads = larger_reads(response)  # 256 KiB socket reads for this body only (see readsize.py)
         try:
             download = await self._check_download(response, offset, model=model, job_id=job_id, refused=refused)
             chunks = download.chunks
             yield download
         finally:
+            default_reads()  # the pooled connection goes back with httpcore's own read size
             if chunks is not None:
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hashlib
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import VideoRequest
+from mediarouter import VideoRequest, downloads
 from mediarouter.downloads import WRITE_SIZE, PartFile
 from mediarouter.engine import JobEngine
 from mediarouter.provider import Download, Job, JobOutput, JobStatus
@@ -99,3 +102,100 @@ async def test_the_engine_reports_the_real_sha256_of_a_resumed_download(clock: F
     assert [c for c in provider.calls if c.startswith("download")] == ["download:0:0", "download:0:3000"]
     assert (tmp_path / "o.mp4").read_bytes() == VIDEO
     assert result.files[0].sha256 == hashlib.sha256(VIDEO).hexdigest()
+
+
+async def test_a_stream_broken_with_a_batch_in_flight_leaves_exactly_the_counted_bytes(tmp_path: Path) -> None:
+    """The writer thread may still hold a batch when the stream breaks: it lands before write_stream returns."""
+    cut = 2 * WRITE_SIZE + 777
+
+    async def breaking() -> AsyncIterator[bytes]:
+        for chunk in pieces(BIG[:cut]):
+            yield chunk
+        raise ConnectionResetError("dropped")
+
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    with pytest.raises(ConnectionResetError):
+        await part.write_stream(Download(chunks=breaking()))
+    assert part.size == cut
+    assert part.path.read_bytes() == BIG[:cut]
+    await part.write_stream(download(pieces(BIG[cut:]), resumed_from=cut))
+    assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+async def test_a_cancelled_download_leaves_the_counted_bytes_for_the_resume(tmp_path: Path) -> None:
+    sent = asyncio.Event()
+
+    async def stalls() -> AsyncIterator[bytes]:
+        for chunk in pieces(BIG[: WRITE_SIZE + 4096]):
+            yield chunk
+        sent.set()
+        await asyncio.Event().wait()  # the server goes quiet; the caller gives up
+        yield b""  # pragma: no cover
+
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    task = asyncio.ensure_future(part.write_stream(Download(chunks=stalls())))
+    await sent.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert part.size == WRITE_SIZE + 4096
+    assert part.path.read_bytes() == BIG[: part.size]
+    await part.write_stream(download(pieces(BIG[part.size :]), resumed_from=part.size))
+    assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+async def test_many_small_chunks_and_short_writes_still_write_every_byte_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks are joined (writev takes a bounded number of buffers); a short write is completed."""
+
+    def short_writev(fd: int, buffers: list[bytes]) -> int:  # what a signal mid-write does
+        return os.write(fd, buffers[0][: max(1, len(buffers[0]) // 3)])
+
+    monkeypatch.setattr(downloads, "_writev", short_writev)
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    await part.write_stream(download(pieces(BIG, 4096)))  # ~780 chunks
+    assert part.path.read_bytes() == BIG
+    assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+async def test_a_failed_write_counts_only_what_the_file_holds_and_the_resume_rehashes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk mid-batch: `size` is what is on disk (not what was hashed), and a later resume is right."""
+    real = os.writev
+    calls = 0
+
+    def disk_fills(fd: int, buffers: list[bytes]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            os.write(fd, buffers[0][:1000])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, buffers)
+
+    monkeypatch.setattr(downloads, "_writev", disk_fills)
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    with pytest.raises(OSError, match="No space left"):
+        await part.write_stream(download(pieces(BIG)))
+    on_disk = part.path.read_bytes()
+    assert part.size == len(on_disk) and BIG.startswith(on_disk) and len(on_disk) > WRITE_SIZE
+    monkeypatch.setattr(downloads, "_writev", real)
+    await part.write_stream(download(pieces(BIG[part.size :]), resumed_from=part.size))
+    assert part.path.read_bytes() == BIG
+    assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+def test_a_batch_out_of_turn_is_never_written_so_the_file_stays_a_prefix_of_the_stream(tmp_path: Path) -> None:
+    """A hand-off whose turn was lost (cancelled before its thread ran) must not land after a later batch."""
+    path = tmp_path / "o.part"
+    path.write_bytes(b"")
+    writer = downloads._Writer(path, hashlib.sha256(), 0)
+    writer.put([b"b" * 10], 10)  # the batch for bytes 10.. arrives before the one for bytes 0..
+    writer.put([b"a" * 10], 0)
+    writer.put([b"c" * 5], 20)  # after the dropped one: out of turn too
+    writer.close()
+    writer.put([b"late"], 10)  # nothing touches the file once closed
+    assert path.read_bytes() == b"a" * 10
+    assert writer.end == 10
+    assert writer.digest is not None and writer.digest.hexdigest() == hashlib.sha256(b"a" * 10).hexdigest()

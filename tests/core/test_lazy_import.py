@@ -16,10 +16,17 @@ LAZY_MODULES = (
     "pluggy",  # plugin loading, hookimpl
     "pydantic_settings",  # MediaRouterSettings
     "platformdirs",  # default journal and config paths
+    "pydantic",  # the request, job and result models
+    "httpx",  # the providers' HTTP clients
+    "rich",  # the CLI's progress display
+    "asyncio",  # SystemClock.sleep imports it when first awaited
     "mediarouter.router",
     "mediarouter.journal",
     "mediarouter.plugins",
     "mediarouter.settings",
+    "mediarouter.request",
+    "mediarouter.capabilities",
+    "mediarouter.events",
 )
 
 
@@ -41,6 +48,8 @@ def test_a_plain_import_does_not_load_the_journal_settings_or_plugin_machinery()
 def test_the_lazy_names_load_on_first_use_and_are_the_real_objects() -> None:
     loaded = _modules_after("from mediarouter import Router")
     assert {"mediarouter.router", "sqlite3", "pluggy"} <= loaded
+    loaded = _modules_after("from mediarouter import VideoRequest\nVideoRequest(prompt='a cat')")
+    assert {"mediarouter.request", "pydantic"} <= loaded and "mediarouter.router" not in loaded
     from mediarouter.router import Router
     from mediarouter.settings import MediaRouterSettings
 

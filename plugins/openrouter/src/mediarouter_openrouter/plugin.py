@@ -16,6 +16,10 @@ def register_providers(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .emulator.cli import emulator_command
-
-    cli.add_command(emulator_command, name="emulator")
+    # By name: the module (httpx, the emulator's options) is imported only when the command runs,
+    # so `mediarouter --help` stays fast. The line must match the command's own help (a test checks).
+    cli.add_lazy_command(
+        "emulator",
+        "mediarouter_openrouter.emulator.cli:emulator_command",
+        short_help="Serve an offline OpenRouter-compatible video API (submit, poll, download, models).",
+    )
