@@ -136,6 +136,8 @@ class EngineRun:
     journaled: RecordState | None = None
     #: Whether the request carried a callback_url (None: not known here, e.g. a resumed job).
     callback: bool | None = None
+    #: The job lease the submit took over from its submit lease (its owner), for `complete` to hold.
+    job_lease_owner: str | None = None
 
 
 class JobEngine:
@@ -222,6 +224,7 @@ class JobEngine:
             model_id,
             request,
             run=run,
+            keep_lease=True,
             idempotency_key=idempotency_key,
             target=output,
             fingerprint=fingerprint,
@@ -255,8 +258,12 @@ class JobEngine:
         idempotency_key: str | None = None,
         target: str | Path | None = None,
         fingerprint: RequestFingerprint | None = None,
+        keep_lease: bool = False,
     ) -> Job:
         """Create the job at most once: the intent is journaled before the POST, the job id right after.
+
+        `keep_lease`: the caller completes the job next (`run`), so the submit lease is swapped for the
+        job's lease in one journal step: a call repeating the key in between finds the job held, never free.
 
         A failed submit has one of three outcomes (see `outcomes.py`): *not sent* and a 429
         *refusal* are retried within the deadline; any other refusal is raised as is; an
@@ -281,12 +288,18 @@ class JobEngine:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
             raise
+        job: Job | None = None
         try:
-            return await self._submit_attempts(provider, model_id, request, run)
+            job = await self._submit_attempts(provider, model_id, request, run)
+            return job
         finally:
             if lease is not None and self.writer is not None:
                 with contextlib.suppress(Exception):
-                    await self.writer.call(self.writer.store.release_lease, *lease)
+                    if job is not None and keep_lease:
+                        ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
+                        run.job_lease_owner = await self.writer.call(_hand_over, self.writer.store, lease, job.id, ttl)
+                    else:
+                        await self.writer.call(self.writer.store.release_lease, *lease)
 
     async def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
         """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
@@ -449,7 +462,8 @@ class JobEngine:
         lease: contextlib.AbstractAsyncContextManager[object] = contextlib.nullcontext()
         if self.writer is not None:
             ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
-            lease = self.writer.job_lease(job.id, ttl=ttl, doing="polled and downloaded")
+            lease = self.writer.job_lease(job.id, ttl=ttl, doing="polled and downloaded", taken=run.job_lease_owner)
+            run.job_lease_owner = None
         async with lease:
             try:
                 files: list[MediaFile] | None = None
@@ -743,7 +757,8 @@ class JobEngine:
                 f"could not record the submit in the job journal ({type(exc).__name__}: {exc}); nothing was sent",
                 provider=record.provider,
                 model=record.model,
-                hint="check MEDIAROUTER_JOURNAL (a writable file), or set it to 'off' to run without a journal",
+                hint="check MEDIAROUTER_JOURNAL (a writable file or a reachable postgresql:// URL), "
+                "or set it to 'off' to run without a journal",
             ) from None
         if existing is not None:
             raise Conflict(
@@ -916,6 +931,15 @@ class JobEngine:
                 elapsed=self.clock.monotonic() - run.started,
             ),
         )
+
+
+def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, ttl: float) -> str | None:
+    """Take the accepted job's lease, then let the submit lease go (one writer-thread step): the owner
+    of the job lease, or None when another holder has it (then `complete` reports the conflict)."""
+    owner = lease_owner()
+    holder = store.try_lease(f"job:{job_id}", owner, ttl)
+    store.release_lease(*submit_lease)
+    return owner if holder is None else None
 
 
 def _queue_position(status: JobStatus) -> int | None:

@@ -104,23 +104,27 @@ class JournalWriter:
         return await self.call(self.store.try_lease, name, owner, ttl)
 
     @contextlib.asynccontextmanager
-    async def job_lease(self, job_id: str, *, ttl: float, doing: str = "resumed") -> AsyncIterator[str]:
+    async def job_lease(
+        self, job_id: str, *, ttl: float, doing: str = "resumed", taken: str | None = None
+    ) -> AsyncIterator[str]:
         """`journal.job_lease` with its store calls on the writer thread (same rules: re-entrant in a task,
-        a live holder elsewhere is a Conflict)."""
+        a live holder elsewhere is a Conflict). `taken`: the owner of a lease already taken for this task
+        (the engine's submit hands one over), held and released here."""
         name = f"job:{job_id}"
         held = _held_leases.get()
         mine = dict(held).get(name)
         if mine is not None:
             yield mine
             return
-        owner = lease_owner()
-        try:
-            holder = await self.try_lease(name, owner, ttl)
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            self.later(self.store.release_lease, name, owner)  # the shielded take may still land: undo it
-            raise
-        if holder is not None:
-            raise lease_conflict(job_id, holder, doing)
+        owner = taken or lease_owner()
+        if taken is None:
+            try:
+                holder = await self.try_lease(name, owner, ttl)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                self.later(self.store.release_lease, name, owner)  # the shielded take may still land: undo it
+                raise
+            if holder is not None:
+                raise lease_conflict(job_id, holder, doing)
         token = _held_leases.set((*held, (name, owner)))
         try:
             yield owner

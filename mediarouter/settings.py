@@ -83,7 +83,8 @@ class MediaRouterSettings(BaseSettings):
     )
     journal: str | None = Field(
         default=None,
-        description="job journal: a SQLite file, ':memory:' or 'off' (MEDIAROUTER_JOURNAL; default: user data dir)",
+        description="job journal: a SQLite file, a postgresql:// URL, ':memory:' or 'off' "
+        "(MEDIAROUTER_JOURNAL; default: user data dir)",
     )
 
     @field_validator("config_file", mode="before")
