@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from mediarouter.emulation.callbacks import CallbackTasks, callback_target
 from mediarouter.emulation.injection import BAD_SIGNATURE, DUPLICATE, LOST, SLOW, Injector
 from mediarouter.webhooks.jwks import public_jwk
 
@@ -33,7 +34,6 @@ __all__ = ["CallbackEntry", "FalWebhookCaller", "Payload"]
 
 log = logging.getLogger(__name__)
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: What a finished request reports: (status OK|ERROR, payload, error text or None).
 Payload = Callable[["FalJob"], Awaitable[tuple[str, Any, str | None]]]
 
@@ -51,7 +51,7 @@ class CallbackEntry(TypedDict):
     error: str | None
 
 
-class FalWebhookCaller:
+class FalWebhookCaller(CallbackTasks):
     """Sends the webhooks of one fal emulator's requests, and holds the key it signs them with."""
 
     def __init__(
@@ -63,6 +63,7 @@ class FalWebhookCaller:
         now: Callable[[], float],
         finish: Callable[[FalJob], None],
     ) -> None:
+        super().__init__()
         self.config = config
         self._key = config.webhook_key or Ed25519PrivateKey.generate()
         self._injector = injector
@@ -70,7 +71,6 @@ class FalWebhookCaller:
         self._now = now
         self._finish = finish
         self.calls: list[CallbackEntry] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def jwks(self) -> dict[str, Any]:
         """The key set fal would publish: the emulator's one public key."""
@@ -79,11 +79,6 @@ class FalWebhookCaller:
     @property
     def _sleep(self) -> Callable[[float], Awaitable[None]]:
         return self.config.callback_sleep or asyncio.sleep
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def submitted(self, job: FalJob) -> None:
         """A request with a webhook was queued: with ``callback_after``, it ends by itself then."""
@@ -99,25 +94,8 @@ class FalWebhookCaller:
         """The request ended (by a status look, a cancel, or by itself): call back, on the running loop."""
         self._spawn(self._call(job))
 
-    async def drain(self) -> None:
-        """Wait for every call under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-
     def _target(self, url: str) -> tuple[str, httpx.AsyncBaseTransport | None] | None:
-        if self.config.callback_transport is not None:
-            return url, self.config.callback_transport
-        parts = urlsplit(url)
-        if self.config.callback_forward is not None:
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            return self.config.callback_forward.rstrip("/") + (path or "/"), None
-        if (parts.hostname or "").lower() in _LOOPBACK:
-            return url, None
-        return None  # the emulator never calls the internet
+        return callback_target(url, transport=self.config.callback_transport, forward=self.config.callback_forward)
 
     def headers(
         self, request_id: str, body: bytes, timestamp: int, *, key: Ed25519PrivateKey | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from mediarouter.emulation.callbacks import CallbackTasks, callback_target
 from mediarouter.emulation.injection import BAD_SIGNATURE, DUPLICATE, LOST, SLOW
 from mediarouter.webhooks.signature import SIGNATURE_HEADER, sign
 
@@ -32,7 +33,6 @@ __all__ = ["CallbackEntry", "WebhookCaller"]
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "X-OpenRouter-Idempotency-Key"
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _WRONG_SECRET = SecretStr("not-the-workspace-secret")
 
 
@@ -50,22 +50,17 @@ class CallbackEntry(TypedDict):
     error: str | None
 
 
-class WebhookCaller:
+class WebhookCaller(CallbackTasks):
     """Sends the webhooks of one emulator's jobs."""
 
     def __init__(self, state: EmulatorState) -> None:
+        super().__init__()
         self._state = state
         self.calls: list[CallbackEntry] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def _sleep(self) -> Callable[[float], Awaitable[None]]:
         return self._state.config.callback_sleep or asyncio.sleep
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def submitted(self, job: EmulatedJob) -> None:
         """A job with a callback was accepted: with ``callback_after``, it ends by itself then."""
@@ -82,15 +77,6 @@ class WebhookCaller:
     def finished(self, job: EmulatedJob) -> None:
         """The job ended (by a poll or by itself): call back, on the running loop."""
         self._spawn(self._call(job))
-
-    async def drain(self) -> None:
-        """Wait for every call under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
 
     # -- one call --------------------------------------------------------------------------
 
@@ -112,16 +98,9 @@ class WebhookCaller:
         return {"type": f"video.generation.{job.status}", "created_at": created.isoformat(), "data": data}
 
     def _target(self, url: str) -> tuple[str, httpx.AsyncBaseTransport | None] | None:
-        config = self._state.config
-        if config.callback_transport is not None:
-            return url, config.callback_transport
-        parts = urlsplit(url)
-        if config.callback_forward is not None:
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            return config.callback_forward.rstrip("/") + (path or "/"), None
-        if (parts.hostname or "").lower() in _LOOPBACK:
-            return url, None
-        return None  # the emulator never calls the internet
+        return callback_target(
+            url, transport=self._state.config.callback_transport, forward=self._state.config.callback_forward
+        )
 
     async def _call(self, job: EmulatedJob) -> None:
         url = job.callback_url
