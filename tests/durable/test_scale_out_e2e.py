@@ -118,7 +118,8 @@ def test_two_workers_one_killed_every_request_delivered_once_with_one_submit(
             orphans = [s["job_id"] for s in emu.journal() if s["phase"] == "submit" and s["job_id"] not in known]
             for row, job_id in zip(unknown, orphans + [None] * len(unknown), strict=False):
                 command = ["adopt", row["idempotency_key"], job_id] if job_id else ["forget", row["idempotency_key"]]
-                settled = emu.run("jobs", *command, *(["--yes"] if not job_id else []))
+                settled = subprocess.run([MEDIAROUTER, "jobs", *command, *(["--yes"] if not job_id else [])],
+                                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
                 assert settled.returncode == 0, settled.stderr
             collected = subprocess.run([*batch, "--json", "--worker-id", "collector"], env=env,
                                        capture_output=True, text=True, timeout=90)  # fmt: skip
