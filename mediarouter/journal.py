@@ -670,6 +670,21 @@ def submitting_elsewhere(store: JobStore, record_key: str) -> Lease | None:
     return holder
 
 
+def lease_held_here(name: str) -> str | None:
+    """The owner under which the running task already holds lease `name` (re-entry), or None."""
+    return dict(_held_leases.get()).get(name)
+
+
+@contextmanager
+def holding_lease(name: str, owner: str) -> Iterator[None]:
+    """Mark lease `name` as held by the running task while the block runs (see `lease_held_here`)."""
+    token = _held_leases.set((*_held_leases.get(), (name, owner)))
+    try:
+        yield
+    finally:
+        _held_leases.reset(token)
+
+
 def lease_conflict(job_id: str, holder: Lease, doing: str) -> Conflict:
     """The error for a job whose lease another live call or process holds."""
     where = "" if holder.host == _HOST else f" on {holder.host}"
@@ -691,8 +706,7 @@ def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed
     Re-entrant within one task: an inner `job_lease` for a lease the task already holds is a no-op.
     """
     name = f"job:{job_id}"
-    held = _held_leases.get()
-    mine = dict(held).get(name)
+    mine = lease_held_here(name)
     if mine is not None:
         yield mine
         return
@@ -700,11 +714,10 @@ def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed
     holder = store.try_lease(name, owner, ttl)
     if holder is not None:
         raise lease_conflict(job_id, holder, doing)
-    token = _held_leases.set((*held, (name, owner)))
     try:
-        yield owner
+        with holding_lease(name, owner):
+            yield owner
     finally:
-        _held_leases.reset(token)
         with contextlib.suppress(Exception):
             store.release_lease(name, owner)
 

@@ -28,7 +28,16 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from .journal import JobRecord, JobStore, Lease, MemoryJobStore, _held_leases, lease_conflict, lease_owner
+from .journal import (
+    JobRecord,
+    JobStore,
+    Lease,
+    MemoryJobStore,
+    holding_lease,
+    lease_conflict,
+    lease_held_here,
+    lease_owner,
+)
 
 __all__ = ["JournalWriter", "as_writer"]
 
@@ -111,8 +120,7 @@ class JournalWriter:
         a live holder elsewhere is a Conflict). `taken`: the owner of a lease already taken for this task
         (the engine's submit hands one over), held and released here."""
         name = f"job:{job_id}"
-        held = _held_leases.get()
-        mine = dict(held).get(name)
+        mine = lease_held_here(name)
         if mine is not None:
             yield mine
             return
@@ -125,11 +133,10 @@ class JournalWriter:
                 raise
             if holder is not None:
                 raise lease_conflict(job_id, holder, doing)
-        token = _held_leases.set((*held, (name, owner)))
         try:
-            yield owner
+            with holding_lease(name, owner):
+                yield owner
         finally:
-            _held_leases.reset(token)
             # Awaited: a call made right after this one (same key, a resume) must find the lease free.
             with contextlib.suppress(Exception):
                 await self.call(self.store.release_lease, name, owner)
