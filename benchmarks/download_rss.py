@@ -82,13 +82,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def download(base_url: str, target: Path) -> float:
+async def download(base_url: str, target: Path, *, threaded: bool = True) -> float:
     from mediarouter_openrouter import OpenRouterVideoProvider
 
     from mediarouter.engine import JobEngine
     from mediarouter.request import VideoRequest
 
     provider = OpenRouterVideoProvider(api_key="sk-or-bench", base_url=base_url)
+    provider.http.threaded_downloads = threaded  # False: the body streams on the event loop instead
     engine = JobEngine(poll_interval=0.01, timeout=3600)
     started = time.perf_counter()
     async with provider:

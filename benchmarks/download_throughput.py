@@ -4,7 +4,9 @@ Starts the loopback server of download_rss.py in a separate process, then downlo
 SIZE-byte output from that one server, in alternating rounds, with: curl (`-o FILE`: page cache
 only), curl followed by an fsync of its file (the durability mediarouter gives), a raw httpx async
 stream written to a file, and mediarouter's job engine through the real OpenRouter provider
-(stream, sha256, fsync, atomic rename). Prints MB/s (10^6 bytes) per side, the best round, the
+(stream, sha256, fsync, atomic rename): `mediarouter` as it runs by default (the body read, hashed
+and written in threads), `mr-on-loop` with `threaded_downloads` off (the body streamed on the event
+loop, as with an injected async transport). Prints MB/s (10^6 bytes) per side, the best round, the
 ratios, and the CPU seconds the client and the server spent per round (on a 2-core machine the
 Python sides are CPU-bound: compare the CPU columns).
 
@@ -71,7 +73,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(size)])
     base_url = f"http://127.0.0.1:{port}/api/v1"
     has_curl = shutil.which("curl") is not None
-    sides = (["curl", "curl+fsync"] if has_curl else []) + ["httpx", "mediarouter"]
+    sides = (["curl", "curl+fsync"] if has_curl else []) + ["httpx", "mediarouter", "mr-on-loop"]
     times: dict[str, list[float]] = {side: [] for side in sides}
     cpu: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}  # (client, server) seconds
     me, served_by = psutil.Process(), psutil.Process(server.pid)
@@ -96,7 +98,7 @@ def main() -> None:
                     elif side == "httpx":
                         seconds = asyncio.run(with_httpx(base_url, target))
                     else:
-                        seconds = asyncio.run(download(base_url, target))
+                        seconds = asyncio.run(download(base_url, target, threaded=side == "mediarouter"))
                     cpu[side].append((_cpu(me) - client_cpu, _cpu(served_by) - server_cpu))
                     assert target.stat().st_size == size, (side, target.stat().st_size)
                     target.unlink()

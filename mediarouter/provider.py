@@ -8,17 +8,31 @@ lifecycle so every provider gets the same deadlines, retries and journal.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from .capabilities import Capabilities, Modality, ModelInfo
 from .errors import CancelNotSupported
 from .jobs import Job, JobOutput, JobStatus
 from .request import VideoRequest
 
-__all__ = ["Provider", "Download"]
+__all__ = ["BlockingBody", "Download", "Provider"]
+
+
+class BlockingBody(Protocol):
+    """The body of a download as a blocking reader, for a worker thread.
+
+    Iterating yields the same bytes as `Download.chunks` (and raises the same core errors); the
+    core iterates it in a thread of its own, so the event loop does no per-chunk work for a large
+    file. `abort` may be called from any thread while the iteration blocks in a read: it makes that
+    read end at once (with an error), so a cancelled download never waits for a stalled server.
+    """
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def abort(self) -> None: ...
 
 
 @dataclass
@@ -33,6 +47,9 @@ class Download:
     #: Whether the server honoured a requested byte offset (HTTP 206).
     resumed_from: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    #: The same body as a blocking reader, when the transport has one (a real network connection):
+    #: the core then reads, hashes and writes it in threads. Use either this or `chunks`, never both.
+    blocking: BlockingBody | None = None
 
 
 class Provider(ABC):

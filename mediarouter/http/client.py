@@ -9,11 +9,13 @@ credential header (`x-goog-api-key`, `X-Api-Key`, …) too, so no key reaches an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +158,7 @@ class ProviderClient:
         clock: Clock | None = None,
         max_redirects: int = 5,
         limits: httpx.Limits | None = None,
+        threaded_downloads: bool | None = None,
     ) -> None:
         self.provider = provider
         self.rules = rules
@@ -181,6 +184,18 @@ class ProviderClient:
         # 100, so 64 jobs polling together reconnect most of theirs each round.
         self._limits = limits or DEFAULT_LIMITS
         self._client: httpx.AsyncClient | None = None
+        # Downloads read in worker threads through a blocking client (see `open_download`): on the real
+        # network by default, or through a given transport that also works blocking (httpx.MockTransport).
+        self._sync_transport = transport if isinstance(transport, httpx.BaseTransport) else None
+        if threaded_downloads is None:
+            threaded_downloads = transport is None
+        elif threaded_downloads and transport is not None and self._sync_transport is None:
+            raise ConfigurationError(
+                f"threaded downloads need a blocking transport; {type(transport).__name__} is async only",
+                provider=provider,
+            )
+        self.threaded_downloads = threaded_downloads
+        self._sync_client: httpx.Client | None = None
 
     # -- facts ------------------------------------------------------------------------------
 
@@ -264,12 +279,32 @@ class ProviderClient:
             )
         return self._client
 
+    def blocking_http(self) -> httpx.Client:
+        """The blocking client threaded downloads use: the same timeouts, pool size, redirect and
+        credential rules as `http()`."""
+        if self._sync_client is None:
+            self._sync_client = httpx.Client(
+                transport=self._sync_transport,
+                timeout=self._timeout,
+                limits=self._limits,
+                follow_redirects=True,
+                max_redirects=self._max_redirects,
+                event_hooks={"request": [self._strip_foreign_credentials]},
+            )
+        return self._sync_client
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
+        sync_client, self._sync_client = self._sync_client, None
+        if sync_client is not None:
+            sync_client.close()
         if client is not None:
             await client.aclose()
 
     async def _keep_credentials_home(self, request: httpx.Request) -> None:
+        self._strip_foreign_credentials(request)
+
+    def _strip_foreign_credentials(self, request: httpx.Request) -> None:
         """Runs for every request, redirects included: nothing secret or identifying leaves the origin."""
         if request.url.scheme.lower() not in ("http", "https"):
             raise _RefusedLocation(request.url.scheme)
@@ -341,19 +376,30 @@ class ProviderClient:
         )
 
     async def send(
-        self, request: httpx.Request, *, phase: str, model: str | None = None, job_id: str | None = None
+        self,
+        request: httpx.Request,
+        *,
+        phase: str,
+        model: str | None = None,
+        job_id: str | None = None,
+        blocking: bool = False,
     ) -> httpx.Response:
-        """Send with streaming on; network failures become ProviderUnavailable (with `sent` known)."""
+        """Send with streaming on; network failures become ProviderUnavailable (with `sent` known).
+
+        `blocking=True` sends through `blocking_http()` in a worker thread (a request built by it), for
+        a body that will be read in a thread too."""
         probe = current_probe()
         if probe is not None:
             probe.tracked = True
-            if self._reports_sends:
+            if self._reports_sends and not blocking:
                 request.extensions = {**request.extensions, "trace": _unsent_probe_hook}
             else:
                 probe.sent = True
         log.debug("%s %s %s %s", self.provider, phase, request.method, display_origin(request.url))
         try:
             # auth=None: a caller-supplied client's own auth must not ride along to other origins.
+            if blocking:
+                return await _send_in_thread(self.blocking_http(), request)
             return await self.http().send(request, stream=True)
         except _RefusedLocation as refused:
             raise ProtocolError(
@@ -463,14 +509,28 @@ class ProviderClient:
         206 from that offset (`resumed_from`) or 200 with the whole body (`resumed_from == 0`).
         A status in `refused` is raised as `DownloadRefused` (carrying the mapped error), so a caller
         can try another URL for the same output.
-        """
-        from .readsize import larger_reads
 
-        response = await self._open_media(url, offset=offset, auth=auth, accept=accept, model=model, job_id=job_id)
+        With `threaded_downloads` (the default on the real network) the exchange goes through the
+        blocking client and the `Download` carries a `blocking` body, which the core reads, hashes and
+        writes in threads: the event loop does no per-read work (benchmarks/README.md, downloads).
+        """
+        from .readsize import BLOCKING_READ_SIZE, larger_reads
+
+        threaded = self.threaded_downloads
+        response = await self._open_media(
+            url, offset=offset, auth=auth, accept=accept, model=model, job_id=job_id, blocking=threaded
+        )
         chunks: AsyncIterator[bytes] | None = None
-        default_reads = larger_reads(response)  # 256 KiB socket reads for this body only (see readsize.py)
+        # Larger socket reads for this body only (see readsize.py).
+        default_reads = larger_reads(response, BLOCKING_READ_SIZE) if threaded else larger_reads(response)
         try:
-            download = await self._check_download(response, offset, model=model, job_id=job_id, refused=refused)
+            if threaded:
+                body = _BlockingBody(self, response, model=model, job_id=job_id)
+                download = await self._check_download(
+                    response, offset, model=model, job_id=job_id, refused=refused, body=body
+                )
+            else:
+                download = await self._check_download(response, offset, model=model, job_id=job_id, refused=refused)
             chunks = download.chunks
             yield download
         finally:
@@ -479,20 +539,39 @@ class ProviderClient:
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     await aclose()
-            await response.aclose()
+            if threaded:
+                response.close()  # the body's reader thread has finished (the core waits for it)
+            else:
+                await response.aclose()
 
     async def _open_media(
-        self, url: httpx.URL, *, offset: int, auth: bool, accept: str, model: str | None, job_id: str | None
+        self,
+        url: httpx.URL,
+        *,
+        offset: int,
+        auth: bool,
+        accept: str,
+        model: str | None,
+        job_id: str | None,
+        blocking: bool = False,
     ) -> httpx.Response:
         headers = self._headers(url, accept=accept, auth=auth)
         headers["Accept-Encoding"] = "identity"  # byte offsets must mean bytes of the file
         if offset > 0:
             headers["Range"] = f"bytes={offset}-"
-        request = self.http().build_request("GET", url, headers=headers)
-        return await self.send(request, phase="download", model=model, job_id=job_id)
+        client: httpx.Client | httpx.AsyncClient = self.blocking_http() if blocking else self.http()
+        request = client.build_request("GET", url, headers=headers)
+        return await self.send(request, phase="download", model=model, job_id=job_id, blocking=blocking)
 
     async def _check_download(
-        self, response: httpx.Response, offset: int, *, model: str | None, job_id: str | None, refused: Iterable[int]
+        self,
+        response: httpx.Response,
+        offset: int,
+        *,
+        model: str | None,
+        job_id: str | None,
+        refused: Iterable[int],
+        body: _BlockingBody | None = None,
     ) -> Download:
         context: dict[str, Any] = {
             "provider": self.provider,
@@ -500,18 +579,22 @@ class ProviderClient:
             "job_id": job_id,
             "status_code": response.status_code,
         }
+        read_some: Callable[[int], Awaitable[bytes]] = (
+            (lambda limit: self.read_quietly(response, limit))
+            if body is None
+            else (lambda limit: asyncio.to_thread(_read_quietly_blocking, response, limit))
+        )
         code = response.status_code
         if not 200 <= code < 300:
-            body = await self.read_quietly(response)
-            error = self.status_error(response, body, phase="download", model=model, job_id=job_id)
+            raw = await read_some(MAX_ERROR_BODY)
+            error = self.status_error(response, raw, phase="download", model=model, job_id=job_id)
             if code in set(refused):
                 raise DownloadRefused(error)
             raise error
         content_type = response.headers.get("content-type")
         media_type = (content_type or "").split(";")[0].strip().lower()
         if is_textual(media_type):
-            body = await self.read_quietly(response, 4096)
-            said = self.rules.server_message(body)
+            said = self.rules.server_message(await read_some(4096))
             raise ProtocolError(
                 f"{self.rules.label} download: expected a video, got {media_type}: "
                 f"{redact_text(said.message or '', self.secrets()) or 'an empty body'}",
@@ -532,12 +615,13 @@ class ProviderClient:
                 )
             resumed_from = offset
         return Download(
-            chunks=self._chunks(response, model=model, job_id=job_id),
+            chunks=self._chunks(response, model=model, job_id=job_id) if body is None else _chunks_of(body),
             content_type=media_type or None,
             content_length=length,
             origin=display_origin(response.url),
             resumed_from=resumed_from,
             headers={k: response.headers[k] for k in _DOWNLOAD_HEADERS if k in response.headers},
+            blocking=body,
         )
 
     async def _chunks(self, response: httpx.Response, *, model: str | None, job_id: str | None) -> AsyncIterator[bytes]:
@@ -550,13 +634,87 @@ class ProviderClient:
         except httpx.HTTPError as exc:
             raise self.transport_error(exc, phase="download", model=model, job_id=job_id) from exc
         if total == 0:
-            raise ProtocolError(
-                f"{self.rules.label} download: the server sent an empty body",
-                provider=self.provider,
-                model=model,
-                job_id=job_id,
-                status_code=response.status_code,
-            )
+            raise self.empty_body(response, model=model, job_id=job_id)
+
+    def empty_body(self, response: httpx.Response, *, model: str | None, job_id: str | None) -> ProtocolError:
+        return ProtocolError(
+            f"{self.rules.label} download: the server sent an empty body",
+            provider=self.provider,
+            model=model,
+            job_id=job_id,
+            status_code=response.status_code,
+        )
+
+
+class _BlockingBody:
+    """A download body read by a worker thread (the core's `BlockingBody`), with the same errors as the
+    async chunks: network failures mapped to ProviderUnavailable, an empty body a ProtocolError."""
+
+    def __init__(self, client: ProviderClient, response: httpx.Response, *, model: str | None, job_id: str | None):
+        self._client = client
+        self._response = response
+        self._model = model
+        self._job_id = job_id
+
+    def __iter__(self) -> Iterator[bytes]:
+        total = 0
+        try:
+            for chunk in self._response.iter_bytes():
+                if chunk:
+                    total += len(chunk)
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise self._client.transport_error(exc, phase="download", model=self._model, job_id=self._job_id) from exc
+        if total == 0:
+            raise self._client.empty_body(self._response, model=self._model, job_id=self._job_id)
+
+    def abort(self) -> None:
+        """Shut the connection's socket down, so a read blocked in another thread returns at once. The
+        plain socket's shutdown, not TLS's (which would tear down state the reader is using)."""
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+async def _chunks_of(body: _BlockingBody) -> AsyncIterator[bytes]:
+    """A blocking body as async chunks, one thread hop per read: for callers that do not use `blocking`."""
+    chunks = iter(body)
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _read_quietly_blocking(response: httpx.Response, limit: int) -> bytes:
+    """`ProviderClient.read_quietly` for a blocking response (run in a thread)."""
+    data = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return bytes(data[:limit])
+
+
+async def _send_in_thread(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    """`client.send(request, stream=True)` in a worker thread. If the caller is cancelled meanwhile, the
+    response the thread still gets is closed, so no connection is left checked out of the pool."""
+    pending = asyncio.ensure_future(asyncio.to_thread(client.send, request, stream=True))
+    try:
+        return await asyncio.shield(pending)
+    except asyncio.CancelledError:
+
+        def close(done: asyncio.Future[httpx.Response]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                done.result().close()
+
+        pending.add_done_callback(close)
+        raise
 
 
 class _RefusedLocation(Exception):

@@ -12,7 +12,7 @@ import pytest
 from mediarouter_openrouter.errors import RULES
 
 from mediarouter.http import ProviderClient, readsize
-from mediarouter.http.readsize import READ_SIZE, larger_reads
+from mediarouter.http.readsize import BLOCKING_READ_SIZE, READ_SIZE, larger_reads
 
 BODY = b"\x00\x00\x00\x18ftypmp42" + hashlib.sha256(b"body").digest() * 40_000  # ~1.2 MiB
 DEFAULT = httpcore.AsyncHTTP11Connection.READ_NUM_BYTES
@@ -60,26 +60,32 @@ async def test_a_transport_without_httpcore_connections_is_left_alone() -> None:
         undo()  # a no-op, and no error
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["async", "threaded"])
 async def test_provider_downloads_use_larger_reads_and_restore_the_pooled_connection(
-    server: str, monkeypatch: pytest.MonkeyPatch
+    server: str, monkeypatch: pytest.MonkeyPatch, threaded: bool
 ) -> None:
-    seen: list[httpcore.AsyncHTTP11Connection] = []
+    seen: list[httpcore.AsyncHTTP11Connection | httpcore.HTTP11Connection] = []
     real = readsize.larger_reads
+    size = BLOCKING_READ_SIZE if threaded else READ_SIZE
 
-    def spy(response: httpx.Response) -> object:
-        undo = real(response)
+    def spy(response: httpx.Response, *args: int) -> object:
+        undo = real(response, *args)
         connection = readsize._http11_connection(response)
-        assert connection is not None and connection.READ_NUM_BYTES == READ_SIZE
+        assert connection is not None and connection.READ_NUM_BYTES == size
+        assert isinstance(connection, httpcore.HTTP11Connection if threaded else httpcore.AsyncHTTP11Connection)
         seen.append(connection)
         return undo
 
     monkeypatch.setattr(readsize, "larger_reads", spy)
-    client = ProviderClient(provider="openrouter", rules=RULES, base_url=server + "/api/v1")
+    client = ProviderClient(
+        provider="openrouter", rules=RULES, base_url=server + "/api/v1", threaded_downloads=threaded
+    )
     try:
         for _ in range(2):  # the second download reuses the pooled connection
             async with client.open_download(
                 httpx.URL(server + "/video.mp4"), model="m", job_id="j", auth=False
             ) as download:
+                assert (download.blocking is not None) is threaded
                 received = b"".join([chunk async for chunk in download.chunks])
             assert received == BODY
             assert "READ_NUM_BYTES" not in vars(seen[-1])  # back to httpcore's default once done

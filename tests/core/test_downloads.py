@@ -6,7 +6,8 @@ import asyncio
 import errno
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterable
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mediarouter_contracts.clock import FakeClock
 from mediarouter import VideoRequest, downloads
 from mediarouter.downloads import WRITE_SIZE, PartFile
 from mediarouter.engine import JobEngine
+from mediarouter.errors import ProtocolError
 from mediarouter.provider import Download, Job, JobOutput, JobStatus
 
 from .fakes import VIDEO, ScriptedProvider
@@ -24,12 +26,65 @@ from .fakes import VIDEO, ScriptedProvider
 BIG = b"\x00\x00\x00\x18ftypmp42" + hashlib.sha256(b"seed").digest() * (3 * WRITE_SIZE // 32 + 7)
 
 
-def download(chunks: Iterable[bytes], resumed_from: int = 0) -> Download:
-    async def stream() -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            yield chunk
+#: Whether the test's downloads come as blocking bodies (read in threads: the real network's default)
+#: or as async chunks (an injected async transport, or a plugin's own stream). Tests run both ways.
+_THREADED = [False]
 
-    return Download(chunks=stream(), content_type="video/mp4", resumed_from=resumed_from)
+
+@pytest.fixture(autouse=True, params=["on-loop", "threaded"])
+def _download_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    _THREADED[0] = request.param == "threaded"
+    yield
+    _THREADED[0] = False
+
+
+class Body:
+    """A scripted body: `chunks`, then `then` (an exception to raise, or "stall": block until aborted).
+
+    As a blocking body (`Download.blocking`) it is iterated in the core's reader thread; `abort` ends
+    a stall the way a socket shutdown ends a blocked read. `reached` is set once every chunk is out.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], then: BaseException | str | None = None) -> None:
+        self.chunks = list(chunks)
+        self.then = then
+        self.reached = threading.Event()
+        self.aborted = threading.Event()
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
+        self.reached.set()
+        if self.then == "stall":
+            self.aborted.wait()
+            raise ConnectionResetError("the socket was shut down")
+        if isinstance(self.then, BaseException):
+            raise self.then
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+        self.reached.set()
+        if self.then == "stall":
+            await asyncio.Event().wait()  # the server goes quiet; the caller gives up
+        if isinstance(self.then, BaseException):
+            raise self.then
+
+    def download(self, resumed_from: int = 0) -> Download:
+        if _THREADED[0]:
+            return Download(chunks=_unused(), content_type="video/mp4", resumed_from=resumed_from, blocking=self)
+        return Download(chunks=self.stream(), content_type="video/mp4", resumed_from=resumed_from)
+
+
+async def _unused() -> AsyncIterator[bytes]:
+    raise AssertionError("a download with a blocking body is read through it, not its chunks")
+    yield b""  # pragma: no cover
+
+
+def download(chunks: Iterable[bytes], resumed_from: int = 0) -> Download:
+    return Body(chunks).download(resumed_from)
 
 
 def pieces(data: bytes, size: int = 65536) -> list[bytes]:
@@ -60,19 +115,30 @@ async def test_a_server_that_ignores_the_range_restarts_the_digest_with_the_file
 
 async def test_bytes_counted_before_a_dropped_connection_are_on_disk_and_hashed(tmp_path: Path) -> None:
     """A stream that breaks mid-way must leave `size` bytes in the file, so the resume offset is right."""
-
-    async def breaking() -> AsyncIterator[bytes]:
-        yield BIG[:1000]
-        yield BIG[1000:5000]
-        raise ConnectionResetError("dropped")
-
+    body = Body([BIG[:1000], BIG[1000:5000]], then=ConnectionResetError("dropped"))
     part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
     with pytest.raises(ConnectionResetError):
-        await part.write_stream(Download(chunks=breaking()))
+        await part.write_stream(body.download())
     assert part.size == 5000
     assert part.path.read_bytes() == BIG[:5000]
     await part.write_stream(download([BIG[5000:]], resumed_from=5000))
     assert part.sha256() == hashlib.sha256(BIG).hexdigest()
+
+
+async def test_a_body_that_starts_like_text_is_refused_and_nothing_is_kept(tmp_path: Path) -> None:
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    with pytest.raises(ProtocolError, match="starts like text"):
+        await part.write_stream(download([b'{"error": "not ready"}', BIG]))
+    assert part.size == 0 and part.path.read_bytes() == b""
+
+
+async def test_progress_is_reported_on_the_event_loop_and_adds_up_to_the_body(tmp_path: Path) -> None:
+    loop_thread = threading.get_ident()
+    seen: list[tuple[int, int]] = []
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    await part.write_stream(download(pieces(BIG)), on_chunk=lambda n: seen.append((n, threading.get_ident())))
+    assert sum(n for n, _ in seen) == len(BIG)
+    assert {thread for _, thread in seen} == {loop_thread}
 
 
 class RangeProvider(ScriptedProvider):
@@ -107,15 +173,10 @@ async def test_the_engine_reports_the_real_sha256_of_a_resumed_download(clock: F
 async def test_a_stream_broken_with_a_batch_in_flight_leaves_exactly_the_counted_bytes(tmp_path: Path) -> None:
     """The writer thread may still hold a batch when the stream breaks: it lands before write_stream returns."""
     cut = 2 * WRITE_SIZE + 777
-
-    async def breaking() -> AsyncIterator[bytes]:
-        for chunk in pieces(BIG[:cut]):
-            yield chunk
-        raise ConnectionResetError("dropped")
-
+    body = Body(pieces(BIG[:cut]), then=ConnectionResetError("dropped"))
     part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
     with pytest.raises(ConnectionResetError):
-        await part.write_stream(Download(chunks=breaking()))
+        await part.write_stream(body.download())
     assert part.size == cut
     assert part.path.read_bytes() == BIG[:cut]
     await part.write_stream(download(pieces(BIG[cut:]), resumed_from=cut))
@@ -123,21 +184,14 @@ async def test_a_stream_broken_with_a_batch_in_flight_leaves_exactly_the_counted
 
 
 async def test_a_cancelled_download_leaves_the_counted_bytes_for_the_resume(tmp_path: Path) -> None:
-    sent = asyncio.Event()
-
-    async def stalls() -> AsyncIterator[bytes]:
-        for chunk in pieces(BIG[: WRITE_SIZE + 4096]):
-            yield chunk
-        sent.set()
-        await asyncio.Event().wait()  # the server goes quiet; the caller gives up
-        yield b""  # pragma: no cover
-
+    body = Body(pieces(BIG[: WRITE_SIZE + 4096]), then="stall")
     part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
-    task = asyncio.ensure_future(part.write_stream(Download(chunks=stalls())))
-    await sent.wait()
+    task = asyncio.ensure_future(part.write_stream(body.download()))
+    await asyncio.to_thread(body.reached.wait, 30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 30)  # a guard against a hang, not a timing check
+    assert body.aborted.is_set() is _THREADED[0]  # the blocked read was ended, not waited out
     assert part.size == WRITE_SIZE + 4096
     assert part.path.read_bytes() == BIG[: part.size]
     await part.write_stream(download(pieces(BIG[part.size :]), resumed_from=part.size))

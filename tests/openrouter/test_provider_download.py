@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,19 +43,38 @@ def _no_openrouter_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-class Closing(httpx.AsyncByteStream):
-    """A response body that records whether it was closed and how much was read."""
+#: Whether this test's provider reads downloads in threads (the default on the real network) or on
+#: the event loop (the default with an injected async transport): every test here runs both ways.
+_THREADED = [False]
+
+
+@pytest.fixture(autouse=True, params=["on-loop", "threaded"])
+def _download_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    _THREADED[0] = request.param == "threaded"
+    yield
+    _THREADED[0] = False
+
+
+class Closing(httpx.AsyncByteStream, httpx.SyncByteStream):
+    """A response body that records whether it was closed and how much was read (async or blocking)."""
 
     def __init__(self, chunks: list[bytes], fail_after: int | None = None) -> None:
         self.chunks = chunks
         self.fail_after = fail_after
         self.closed = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
         for i, chunk in enumerate(self.chunks):
             if self.fail_after is not None and i >= self.fail_after:
                 raise httpx.ReadError("connection reset by peer")
             yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self:
+            yield chunk
+
+    def close(self) -> None:
+        self.closed = True
 
     async def aclose(self) -> None:
         self.closed = True
@@ -73,6 +92,7 @@ def make(
     provider = OpenRouterVideoProvider(
         api_key=api_key, base_url=BASE, transport=httpx.MockTransport(record), clock=clock or FakeClock(), **kwargs
     )
+    provider.http.threaded_downloads = _THREADED[0]
     return provider, seen
 
 
@@ -89,6 +109,7 @@ def completed(*outputs: JobOutput) -> JobStatus:
 
 async def fetch(provider: OpenRouterVideoProvider, output: JobOutput, offset: int = 0) -> tuple[Download, bytes]:
     async with provider.open_download(JOB, completed(output), output, offset=offset) as download:
+        assert (download.blocking is not None) is _THREADED[0]
         data = b"".join([chunk async for chunk in download.chunks])
     return download, data
 
