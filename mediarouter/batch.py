@@ -13,6 +13,9 @@ Money rules, in order of importance:
   estimate) plus the estimates of the lines in flight.
 - The results file is appended and flushed as each line finishes, so a crash keeps what was done;
   a rerun skips lines the results file says are done (and whose file exists).
+
+The DBOS batch (`mediarouter.durable.runner`) writes the same results file with the same rules, through the
+public helpers here: `prepare_dirs`, `read_results`, `ResultsFile`, `done_before` and `request_fields`.
 """
 
 from __future__ import annotations
@@ -42,12 +45,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchLine",
+    "BatchListener",
     "BatchReport",
+    "BatchTotals",
     "BatchUpdate",
     "InvalidLine",
     "LineResult",
+    "ResultsFile",
     "default_key",
+    "done_before",
     "parse_lines",
+    "prepare_dirs",
+    "read_results",
+    "request_fields",
     "run_batch",
 ]
 
@@ -254,7 +264,7 @@ def parse_lines(router: Router, lines: Iterable[str]) -> tuple[list[BatchLine], 
     return good, bad
 
 
-# -- the results file ----------------------------------------------------------------------------
+# -- the results file (also written by the DBOS batch, mediarouter.durable.runner) ---------------------
 
 
 def read_results(path: Path) -> dict[str, dict[str, Any]]:
@@ -272,8 +282,8 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-class _ResultsFile:
-    """Append-only, one flushed (and fsynced) line per finished input line."""
+class ResultsFile:
+    """The results file, append-only: one flushed (and fsynced) line per finished input line."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,7 +316,7 @@ class _Batch:
         per_provider: Mapping[str, int],
         listeners: Sequence[BatchListener],
         poll_interval: float | None,
-        results: _ResultsFile,
+        results: ResultsFile,
     ) -> None:
         self.router = router
         self.output_dir = output_dir
@@ -377,7 +387,7 @@ class _Batch:
     async def _estimate(self, line: BatchLine, *, required: bool) -> Decimal | None:
         """The first usable candidate's estimate (what the router will try first); planning submits nothing."""
         try:
-            plan = await self.router.plan(model=line.model, **_fields(line.request))
+            plan = await self.router.plan(model=line.model, **request_fields(line.request))
         except MediaRouterError:
             if required:
                 raise
@@ -416,13 +426,14 @@ class _Batch:
         self.notify("finished", result.line, result)
 
 
-def _prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+def prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    """The output directory, absolute and created, and the results file (default: `results.jsonl` in it)."""
     out = Path(os.path.abspath(os.fspath(output_dir)))
     out.mkdir(parents=True, exist_ok=True)
     return out, Path(results_path) if results_path is not None else out / "results.jsonl"
 
 
-def _done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResult | None:
+def done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResult | None:
     """The earlier run's result when it says done and its file is still there; else None (run the line)."""
     if earlier is None or earlier.get("status") != "done" or not Path(str(earlier.get("file"))).exists():
         return None
@@ -439,7 +450,8 @@ def _done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResu
     )
 
 
-def _fields(request: VideoRequest) -> dict[str, Any]:
+def request_fields(request: VideoRequest) -> dict[str, Any]:
+    """The request fields the line set (the keyword arguments to plan or generate it with)."""
     return {name: getattr(request, name) for name in request.model_fields_set}
 
 
@@ -474,11 +486,11 @@ async def run_batch(
             "a batch needs the job journal (it is what makes a rerun submit nothing twice), which is off",
             hint="unset MEDIAROUTER_JOURNAL=off",
         )
-    out, path = _prepare_dirs(output_dir, results_path)
+    out, path = prepare_dirs(output_dir, results_path)
 
     good, bad = parse_lines(router, lines)
     previous = read_results(path)
-    results_file = _ResultsFile(path)
+    results_file = ResultsFile(path)
     batch = _Batch(
         router,
         output_dir=out,
@@ -505,7 +517,7 @@ async def run_batch(
             batch.notify("invalid", invalid.number, result)
         todo: list[BatchLine] = []
         for line in good:
-            done = _done_before(previous.get(line.key), line)
+            done = done_before(previous.get(line.key), line)
             if done is not None:
                 results.append(done)
                 batch.totals.done += 1

@@ -342,12 +342,14 @@ class JobEngine:
                 raise exc.with_context(provider=provider.name, model=model_id) from None
             # The job id goes to the journal before anything else looks at the answer; the event follows
             # even when a signal lands in between, so the caller is told a job was accepted (and its id).
+            settled = False
             try:
                 await self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
+                settled = True  # record_key is the row's key: its job id, or the old key if the write failed
             finally:
                 run.job = job
-                if run.record_key is not None:
-                    run.record_key = job.id  # the row's key once its job id is written (the write is shielded)
+                if not settled and run.record_key is not None:
+                    run.record_key = job.id  # interrupted: the shielded write still lands, keying the row by job id
                 run.timings["submit"] = self.clock.monotonic() - t0
                 self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
             return job

@@ -24,12 +24,12 @@ from ..batch import (
     BatchTotals,
     BatchUpdate,
     LineResult,
-    _done_before,
-    _fields,
-    _prepare_dirs,
-    _ResultsFile,
+    ResultsFile,
+    done_before,
     parse_lines,
+    prepare_dirs,
     read_results,
+    request_fields,
 )
 from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
 from ..journal import lease_owner
@@ -358,7 +358,7 @@ def _succeeded(status: WorkflowStatus, line: BatchLine) -> LineResult | None:
 
 
 class _DurableBatch:
-    def __init__(self, listeners: Sequence[BatchListener], results: _ResultsFile) -> None:
+    def __init__(self, listeners: Sequence[BatchListener], results: ResultsFile) -> None:
         self.listeners = list(listeners)
         self.results = results
         self.totals = BatchTotals()
@@ -377,7 +377,7 @@ class _DurableBatch:
 
 
 async def _estimate(router: Router, line: BatchLine) -> Decimal | None:
-    plan = await router.plan(model=line.model, **_fields(line.request))
+    plan = await router.plan(model=line.model, **request_fields(line.request))
     usable = [c for c in plan if c.usable]
     if not usable:
         raise InvalidRequest(f"no candidate can serve line {line.number}: {plan[0].reason}")
@@ -416,13 +416,13 @@ async def run_durable_batch(
     budget = Decimal(str(max_total_cost)) if max_total_cost is not None else None
     if budget is not None and (not budget.is_finite() or budget < 0):
         raise InvalidRequest(f"max_total_cost must be a non-negative amount in USD (got {max_total_cost!r})")
-    out, path = _prepare_dirs(output_dir, results_path)
+    out, path = prepare_dirs(output_dir, results_path)
     texts = list(lines)
     good, bad = parse_lines(router, texts)
     previous = read_results(path)
     client = await asyncio.to_thread(client_for, settings)
     engine: DurableEngine | None = None
-    results_file = _ResultsFile(path)
+    results_file = ResultsFile(path)
     batch = _DurableBatch(listeners, results_file)
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
@@ -437,7 +437,7 @@ async def run_durable_batch(
             batch.notify("invalid", invalid.number, result)
         todo: list[BatchLine] = []
         for line in good:
-            done = _done_before(previous.get(line.key), line)
+            done = done_before(previous.get(line.key), line)
             if done is None:
                 todo.append(line)
                 continue

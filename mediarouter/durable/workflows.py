@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS
 
-from ..batch import BatchLine, _fields, parse_lines
+from ..batch import BatchLine, parse_lines, request_fields
 from ..engine import terminal_error
 from ..errors import Conflict, InvalidRequest, MediaRouterError, ProtocolError, ProviderUnavailable
 from ..jobs import Job, JobState
@@ -99,7 +99,7 @@ async def plan_step(spec: dict[str, Any]) -> dict[str, Any]:
         held = router.require_journal().find_idempotent(line.key)
         accepted = held is not None and held.state.holds_key and held.job_id is not None
         try:
-            plan = await router.plan(model=line.model, **_fields(line.request))
+            plan = await router.plan(model=line.model, **request_fields(line.request))
         except MediaRouterError:
             if accepted:
                 return {"estimate": None}

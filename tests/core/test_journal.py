@@ -6,6 +6,7 @@ import asyncio
 import json
 import multiprocessing
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from mediarouter.journal import (
     idempotency_mismatch,
     open_store,
 )
+from mediarouter.journal_writer import JournalWriter
 
 from .fakes import VIDEO, ScriptedProvider
 
@@ -153,6 +155,58 @@ async def test_cancelled_wait_is_journaled_as_interrupted(clock: FakeClock, tmp_
     with pytest.raises(asyncio.CancelledError):
         await task
     assert store.get("job-1").state is RecordState.INTERRUPTED  # type: ignore[union-attr]
+
+
+class _JobIdWriteFails(MemoryJobStore):
+    """A journal whose write of the accepted job's id fails (disk full); every other write lands."""
+
+    def update(self, key: str, **fields: object) -> JobRecord:
+        if "job_id" in fields:
+            raise OSError("disk full")
+        return super().update(key, **fields)
+
+
+async def test_a_failed_job_id_write_leaves_the_row_under_its_key_and_later_writes_land(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    store = _JobIdWriteFails()
+    run = engine(clock, store).start("fake", "video-1")
+    result = await engine(clock, store).run(
+        ScriptedProvider(polls=["completed"]), "video-1", REQ, output=tmp_path / "o.mp4", idempotency_key="k1", run=run
+    )
+    assert result.job_id == "job-1"
+    [record] = store.list()
+    assert run.record_key == record.key  # the key the row is stored under, not the unwritten job id
+    assert record.state is RecordState.DOWNLOADED and record.files[0]["path"] == str(tmp_path / "o.mp4")
+    assert store.find_idempotent("k1") == record  # the key stays held by this row
+
+
+async def test_a_cancel_during_the_job_id_write_keys_the_run_by_the_job_id_the_write_lands(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(MemoryJobStore):
+        def update(self, key: str, **fields: object) -> JobRecord:
+            if "job_id" in fields:
+                entered.set()
+                release.wait(10)
+            return super().update(key, **fields)
+
+    store = Slow()
+    writer = JournalWriter(store, threaded=True)
+    eng = engine(clock, store, writer=writer)
+    run = eng.start("fake", "video-1")
+    task = asyncio.create_task(eng.run(ScriptedProvider(), "video-1", REQ, output=tmp_path / "o.mp4", run=run))
+    assert await asyncio.to_thread(entered.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    writer.flush()  # the shielded write still lands
+    writer.close()
+    assert run.job is not None and run.record_key == "job-1"
+    assert store.get("job-1").key == "job-1"  # type: ignore[union-attr]
 
 
 def test_open_store_locations(tmp_path: Path) -> None:
