@@ -71,7 +71,8 @@ async def test_provider_downloads_use_larger_reads_and_restore_the_pooled_connec
     def spy(response: httpx.Response, *args: int) -> object:
         undo = real(response, *args)
         connection = readsize._http11_connection(response)
-        assert connection is not None and connection.READ_NUM_BYTES == size
+        assert connection is not None
+        assert size == connection.READ_NUM_BYTES
         assert isinstance(connection, httpcore.HTTP11Connection if threaded else httpcore.AsyncHTTP11Connection)
         seen.append(connection)
         return undo
