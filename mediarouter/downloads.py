@@ -36,6 +36,11 @@ EARLY_SYNC = 64 << 20
 #: More chunks than this in one batch are joined first (writev takes at most IOV_MAX buffers).
 _MAX_BUFFERS = 64
 
+#: A blocking body at least this long (or of unknown length) gets its own reader and writer threads
+#: (`PartFile._write_blocking`); a shorter one is read in a few thread hops from the loop, which costs
+#: less than starting two threads (the many small files of a load test).
+THREADED_MIN = 4 << 20
+
 #: How long a cancelled threaded download may hold the loop while its reader, whose socket has just
 #: been shut down, hands back its last batch (it is normally done within milliseconds).
 _ABORT_WAIT = 30.0
@@ -299,7 +304,8 @@ class PartFile:
             self._digest = await asyncio.to_thread(_hash_file, self.path, self.size)
             self._hashed = self.size
         writer = _Writer(self.path, self._digest, self.size)
-        if download.blocking is not None:
+        length = download.content_length
+        if download.blocking is not None and (length is None or length >= THREADED_MIN):
             return await self._write_blocking(download.blocking, writer, on_chunk)
         loop = asyncio.get_running_loop()
         written = 0

@@ -10,6 +10,7 @@ credential header (`x-goog-api-key`, `X-Api-Key`, …) too, so no key reaches an
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -196,6 +197,7 @@ class ProviderClient:
             )
         self.threaded_downloads = threaded_downloads
         self._sync_client: httpx.Client | None = None
+        self._threads: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- facts ------------------------------------------------------------------------------
 
@@ -293,11 +295,25 @@ class ProviderClient:
             )
         return self._sync_client
 
+    def download_threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The threads blocking downloads send and read on: this client's own, as many as its pool has
+        connections, so downloads never queue behind (or hold up) the loop's default executor, which
+        also resolves host names."""
+        if self._threads is None:
+            self._threads = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._limits.max_connections or 100,
+                thread_name_prefix=f"mediarouter-{self.provider}-download",
+            )
+        return self._threads
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
         sync_client, self._sync_client = self._sync_client, None
+        threads, self._threads = self._threads, None
         if sync_client is not None:
             sync_client.close()
+        if threads is not None:
+            threads.shutdown(wait=False)
         if client is not None:
             await client.aclose()
 
@@ -399,7 +415,7 @@ class ProviderClient:
         try:
             # auth=None: a caller-supplied client's own auth must not ride along to other origins.
             if blocking:
-                return await _send_in_thread(self.blocking_http(), request)
+                return await _send_in_thread(self.blocking_http(), request, self.download_threads())
             return await self.http().send(request, stream=True)
         except _RefusedLocation as refused:
             raise ProtocolError(
@@ -582,7 +598,11 @@ class ProviderClient:
         read_some: Callable[[int], Awaitable[bytes]] = (
             (lambda limit: self.read_quietly(response, limit))
             if body is None
-            else (lambda limit: asyncio.to_thread(_read_quietly_blocking, response, limit))
+            else (
+                lambda limit: asyncio.get_running_loop().run_in_executor(
+                    self.download_threads(), _read_quietly_blocking, response, limit
+                )
+            )
         )
         code = response.status_code
         if not 200 <= code < 300:
@@ -615,7 +635,9 @@ class ProviderClient:
                 )
             resumed_from = offset
         return Download(
-            chunks=self._chunks(response, model=model, job_id=job_id) if body is None else _chunks_of(body),
+            chunks=self._chunks(response, model=model, job_id=job_id)
+            if body is None
+            else _chunks_of(body, self.download_threads()),
             content_type=media_type or None,
             content_length=length,
             origin=display_origin(response.url),
@@ -678,11 +700,22 @@ class _BlockingBody:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-async def _chunks_of(body: _BlockingBody) -> AsyncIterator[bytes]:
-    """A blocking body as async chunks, one thread hop per read: for callers that do not use `blocking`."""
+async def _chunks_of(body: _BlockingBody, threads: concurrent.futures.Executor) -> AsyncIterator[bytes]:
+    """A blocking body as async chunks, one thread hop per read (up to 1 MiB): for small bodies, and for
+    callers that do not use `blocking`. A cancellation aborts the read it interrupts and waits for that
+    thread to let go, so the response is never closed under a read still running."""
     chunks = iter(body)
+    loop = asyncio.get_running_loop()
     while True:
-        chunk = await asyncio.to_thread(next, chunks, None)
+        pending = loop.run_in_executor(threads, next, chunks, None)
+        try:
+            chunk = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            body.abort()
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # the aborted read's error: expected, and not worth a warning
+            raise
         if chunk is None:
             return
         yield chunk
@@ -701,10 +734,12 @@ def _read_quietly_blocking(response: httpx.Response, limit: int) -> bytes:
     return bytes(data[:limit])
 
 
-async def _send_in_thread(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+async def _send_in_thread(
+    client: httpx.Client, request: httpx.Request, threads: concurrent.futures.Executor
+) -> httpx.Response:
     """`client.send(request, stream=True)` in a worker thread. If the caller is cancelled meanwhile, the
     response the thread still gets is closed, so no connection is left checked out of the pool."""
-    pending = asyncio.ensure_future(asyncio.to_thread(client.send, request, stream=True))
+    pending = asyncio.get_running_loop().run_in_executor(threads, lambda: client.send(request, stream=True))
     try:
         return await asyncio.shield(pending)
     except asyncio.CancelledError:

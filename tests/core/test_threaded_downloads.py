@@ -25,6 +25,12 @@ BODY = b"\x00\x00\x00\x18ftypmp42" + hashlib.sha256(b"threaded").digest() * 100_
 KEY = "sk-or-v1-threaded-download-secret"
 
 
+@pytest.fixture(autouse=True, params=["reader-thread", "thread-hops"])
+def _body_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large bodies get their own reader and writer threads; small ones are read in hops from the loop."""
+    monkeypatch.setattr(downloads, "THREADED_MIN", 0 if request.param == "reader-thread" else 1 << 40)
+
+
 @dataclass
 class Server:
     """One loopback HTTP/1.1 server; what it does depends on the path. Records each request's headers."""
