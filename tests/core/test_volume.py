@@ -5,6 +5,7 @@ the POST leaves, and `mediarouter.generate()` reuses the loop's default router."
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,41 @@ def test_generate_sync_reuses_one_default_router_across_calls(tmp_path: Path, mo
         _close_sync_loop()
     assert [e["phase"] for e in emulator.emulator.requests].count("models") == 1  # one router, one listing
     assert router._journal is None  # closed with the loop, as asyncio.run would
+
+
+def test_ctrl_c_in_generate_sync_cancels_the_call_and_waits_for_it_to_unwind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: as with asyncio.run, an interrupted blocking call is cancelled and finishes its cleanup (the
+    journal row of the interrupted job) before KeyboardInterrupt reaches the caller."""
+    from mediarouter.router import _SyncLoop
+
+    started = threading.Event()
+    unwound: list[str] = []
+
+    async def call() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0)  # cleanup that needs the loop still runs
+            unwound.append("cleaned up")
+            raise
+
+    real_wait = _SyncLoop._wait
+    interrupts: list[int] = []
+
+    def ctrl_c_once(outcome: Any) -> Any:
+        if not interrupts:
+            interrupts.append(1)
+            started.wait(30)
+            raise KeyboardInterrupt
+        return real_wait(outcome)
+
+    monkeypatch.setattr(_SyncLoop, "_wait", staticmethod(ctrl_c_once))
+    sync = _SyncLoop()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sync.run(call())
+        assert unwound == ["cleaned up"]
+    finally:
+        sync.close()
+    assert not sync.thread.is_alive()
