@@ -333,3 +333,13 @@ def test_ctrl_c_in_generate_sync_cancels_the_call_and_waits_for_it_to_unwind(mon
     finally:
         sync.close()
     assert not sync.thread.is_alive()
+
+
+def test_the_provider_concurrency_variable_merges_over_the_file_field_by_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[router.provider_concurrency.fal]\njobs = 2\nrequests = 4\n")
+    monkeypatch.setenv("MEDIAROUTER_PROVIDER_CONCURRENCY", '{"fal": {"requests": 8}}')
+    limits = Router(settings=load_settings(config_file=config)).limits
+    assert (limits.requests("fal").limit, limits.jobs("fal").limit) == (8, 2)
