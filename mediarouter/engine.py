@@ -833,11 +833,12 @@ class JobEngine:
     # -- request queues -------------------------------------------------------------------
 
     async def _take_turn(self, run: EngineRun, stage: str) -> Slots | None:
-        """This provider's request slot, waited for within the call's deadline only: a queued request is
-        late, not failed (its request timeout starts once it has the slot)."""
+        """This provider's request slot (a download's own queue for the download stage), waited for within
+        the call's deadline only: a queued request is late, not failed (its timeout starts once it has the slot)."""
         if self.limits is None:
             return None
-        slots = self.limits.requests(run.provider)
+        # A transfer may take minutes: holding a request slot for it would starve this provider's polls.
+        slots = self.limits.downloads(run.provider) if stage == "downloading" else self.limits.requests(run.provider)
         remaining = self._remaining(run)
         if remaining <= 0:
             raise self._timeout(run, stage)

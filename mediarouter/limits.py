@@ -1,21 +1,23 @@
-"""Per-provider queues: how many HTTP exchanges (and jobs) run at once; the rest wait their turn.
+"""Per-provider queues: how many HTTP exchanges, downloads (and jobs) run at once; the rest wait their turn.
 
 At volume the failure was the client, not the provider: a thousand calls handed to a pool of a
 hundred connections waited *inside* their request timeouts, failed as if the server were down,
 and a submit that never left the process looked "maybe accepted". The engine takes a slot
 before it starts a request's timeout, so a queued request is late, never failed; only the call's
-own deadline bounds the wait. With `max_concurrent_requests` below the provider client's pool
-size, httpx's pool never has waiters (its bookkeeping is quadratic in them).
+own deadline bounds the wait. Downloads have a queue of their own (`max_concurrent_downloads`):
+a transfer can take minutes, and holding a request slot for it would starve the polls and submits
+of the same provider. With `max_concurrent_requests` plus `max_concurrent_downloads` below the
+provider client's pool size, httpx's pool never has waiters (its bookkeeping is quadratic in them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-__all__ = ["ProviderLimits", "Slots"]
+__all__ = ["KINDS", "ProviderLimits", "Slots"]
 
 
 class Slots:
@@ -73,25 +75,57 @@ class Slots:
             self.release()
 
 
-class ProviderLimits:
-    """The request and job queues of each provider (by name), created on first use."""
+#: The queues each provider has; `provider_concurrency` in the settings may set any of them per provider.
+KINDS: tuple[str, ...] = ("requests", "jobs", "downloads")
 
-    def __init__(self, *, max_requests: int | None = 64, max_jobs: int | None = None) -> None:
+
+class ProviderLimits:
+    """The request, download and job queues of each provider (by name), created on first use.
+
+    `max_*` apply to every provider; `per_provider` overrides some of them for one provider, e.g.
+    `{"fal": {"requests": 8, "jobs": 2}}` (a missing or None value keeps the default).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_requests: int | None = 64,
+        max_jobs: int | None = None,
+        max_downloads: int | None = 8,
+        per_provider: Mapping[str, Mapping[str, int | None]] | None = None,
+    ) -> None:
         self.max_requests = max_requests
         self.max_jobs = max_jobs
-        self._requests: dict[str, Slots] = {}
-        self._jobs: dict[str, Slots] = {}
+        self.max_downloads = max_downloads
+        self.per_provider: dict[str, dict[str, int | None]] = {}
+        for name, values in (per_provider or {}).items():
+            unknown = sorted(set(values) - set(KINDS))
+            if unknown:
+                raise ValueError(f"unknown limit(s) {', '.join(unknown)} for {name!r}; allowed: {', '.join(KINDS)}")
+            self.per_provider[name] = dict(values)
+        self._slots: dict[tuple[str, str], Slots] = {}
+
+    def limit(self, provider: str, kind: str) -> int | None:
+        """The limit of `provider`'s `kind` queue (None: unlimited): its own override, else the default."""
+        defaults = {"requests": self.max_requests, "jobs": self.max_jobs, "downloads": self.max_downloads}
+        own = self.per_provider.get(provider, {}).get(kind)
+        return own if own is not None else defaults[kind]
+
+    def _queue(self, provider: str, kind: str) -> Slots:
+        slots = self._slots.get((provider, kind))
+        if slots is None:
+            slots = self._slots[(provider, kind)] = Slots(self.limit(provider, kind))
+        return slots
 
     def requests(self, provider: str) -> Slots:
-        """HTTP exchanges in flight (submit, poll, download) for `provider`."""
-        slots = self._requests.get(provider)
-        if slots is None:
-            slots = self._requests[provider] = Slots(self.max_requests)
-        return slots
+        """HTTP exchanges in flight (submit, poll) for `provider`."""
+        return self._queue(provider, "requests")
+
+    def downloads(self, provider: str) -> Slots:
+        """Downloads in flight for `provider`: their own queue, so a long transfer never holds a request
+        slot that the provider's polls and submits wait for."""
+        return self._queue(provider, "downloads")
 
     def jobs(self, provider: str) -> Slots:
         """Jobs between their submit and their download for `provider`."""
-        slots = self._jobs.get(provider)
-        if slots is None:
-            slots = self._jobs[provider] = Slots(self.max_jobs)
-        return slots
+        return self._queue(provider, "jobs")

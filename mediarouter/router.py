@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
+import contextvars
 import copy
 import inspect
 import logging
+import os
 import socket
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .candidates import resolve_candidates
 from .capabilities import Capabilities, ModelInfo
@@ -143,9 +146,15 @@ class Router:
         self._provider_options = {k: dict(v) for k, v in (provider_options or {}).items()}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._owned: set[str] = set()
-        #: Per-provider queues for HTTP exchanges and jobs (settings max_concurrent_requests / _jobs).
+        #: Per-provider queues for HTTP exchanges, downloads and jobs (settings max_concurrent_requests /
+        #: _downloads / _jobs, and provider_concurrency for one provider's own).
         self.limits = ProviderLimits(
-            max_requests=self.settings.max_concurrent_requests, max_jobs=self.settings.max_concurrent_jobs
+            max_requests=self.settings.max_concurrent_requests,
+            max_jobs=self.settings.max_concurrent_jobs,
+            max_downloads=self.settings.max_concurrent_downloads,
+            per_provider={
+                name: own.model_dump(exclude_none=True) for name, own in self.settings.provider_concurrency.items()
+            },
         )
         self._writer: JournalWriter | None = None
 
@@ -1099,7 +1108,9 @@ async def default_router() -> Router:
 
 def _close_default_routers() -> None:
     """At exit, for loops never shut down: finish queued journal writes and close the journals (no loop is
-    left to close HTTP clients on; their sockets go with the process)."""
+    left to close HTTP clients on; their sockets go with the process). `generate_sync()`'s loop is still
+    running, so it is shut down properly first."""
+    _close_sync_loop()
     with _DEFAULT_LOCK:
         shared = list(_DEFAULT_ROUTERS.values())
         _DEFAULT_ROUTERS.clear()
@@ -1113,9 +1124,119 @@ def _close_default_routers() -> None:
 
 
 def generate_sync(prompt: str | None = None, *, model: str | Sequence[str] | None = None, **kwargs: Any) -> VideoResult:
-    """Blocking facade for scripts: `generate_sync("A cat", model="openrouter/alibaba/wan-2.6", output="cat.mp4")`."""
+    """Blocking facade for scripts: `generate_sync("A cat", model="openrouter/alibaba/wan-2.6", output="cat.mp4")`.
+
+    Every call runs on one event loop kept in a background thread, so like `generate()` it reuses that
+    loop's default Router (plugins loaded once, listings cached, one connection pool, one journal) from
+    one call to the next; listeners run on that thread. Ctrl-C cancels the call and waits for it to
+    record the interruption, as `asyncio.run` does.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(generate(prompt, model=model, **kwargs))
+        return _sync_loop().run(generate(prompt, model=model, **kwargs))
     raise RuntimeError("generate_sync() cannot run inside an event loop; use `await mediarouter.generate(...)`")
+
+
+_T = TypeVar("_T")
+
+
+class _SyncLoop:
+    """The event loop behind `generate_sync()`: one per process, run by a daemon thread.
+
+    `asyncio.run` per call would build (and close) a default Router per call: a Router's HTTP clients
+    belong to the loop they were opened on, so it cannot outlive that loop. This loop lives on instead
+    (a forked child makes its own); it is shut down at exit like `asyncio.run` would (`_close_sync_loop`).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, name="mediarouter-generate-sync", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    @property
+    def usable(self) -> bool:
+        return self.pid == os.getpid() and self.thread.is_alive() and not self.loop.is_closed()
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run `coro` on the loop, in the caller's context variables, and block until it ends. Ctrl-C cancels
+        it and waits for it to unwind before re-raising (a second Ctrl-C stops the wait)."""
+        context = contextvars.copy_context()
+        outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        tasks: list[asyncio.Task[_T]] = []
+
+        def settle(task: asyncio.Task[_T]) -> None:
+            if task.cancelled():
+                outcome.set_exception(asyncio.CancelledError())
+            elif (error := task.exception()) is not None:
+                outcome.set_exception(error)
+            else:
+                outcome.set_result(task.result())
+
+        def start() -> None:
+            task = self.loop.create_task(coro, context=context)
+            task.add_done_callback(settle)
+            tasks.append(task)
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            return self._wait(outcome)
+        except KeyboardInterrupt:
+            self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())  # start() ran first: the queue is FIFO
+            with contextlib.suppress(BaseException):
+                self._wait(outcome)
+            raise
+
+    @staticmethod
+    def _wait(outcome: concurrent.futures.Future[_T]) -> _T:
+        # In short waits: a blocking wait on a lock does not see Ctrl-C on every platform (Windows).
+        while not outcome.done():
+            concurrent.futures.wait([outcome], timeout=0.5)
+        return outcome.result()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel what still runs, close the async generators (the default Router with them: its journal
+        writes land, its HTTP clients close), stop the loop and its thread."""
+        if not self.usable:
+            return
+
+        async def shut_down() -> None:
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            await self.loop.shutdown_asyncgens()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shut_down(), self.loop).result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+_SYNC_LOOP: _SyncLoop | None = None
+_SYNC_LOCK = threading.Lock()
+
+
+def _sync_loop() -> _SyncLoop:
+    """`generate_sync()`'s loop, started on first use (and again in a forked child)."""
+    global _SYNC_LOOP
+    with _SYNC_LOCK:
+        if _SYNC_LOOP is None or not _SYNC_LOOP.usable:
+            _SYNC_LOOP = _SyncLoop()
+        return _SYNC_LOOP
+
+
+def _close_sync_loop() -> None:
+    """Shut `generate_sync()`'s loop down (at exit, or in tests); the next call starts a new one."""
+    global _SYNC_LOOP
+    with _SYNC_LOCK:
+        sync, _SYNC_LOOP = _SYNC_LOOP, None
+    if sync is not None:
+        sync.close()

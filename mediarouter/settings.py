@@ -13,21 +13,44 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .config import ALIASES_TABLE, CONFIG_ENV, ROUTER_TABLE, ConfigFileSource, ConfigLocation, config_location
 from .errors import ConfigurationError
 from .request import DEFAULT_MAX_BODY_BYTES
 
-__all__ = ["FitPolicy", "FIT_POLICIES", "MediaRouterSettings", "load_settings", "settings_error"]
+__all__ = [
+    "FitPolicy",
+    "FIT_POLICIES",
+    "MediaRouterSettings",
+    "ProviderConcurrency",
+    "load_settings",
+    "settings_error",
+]
 
 ENV_PREFIX = "MEDIAROUTER_"
 ALIASES_FIELD = ALIASES_TABLE
+PROVIDER_CONCURRENCY_FIELD = "provider_concurrency"
 
 #: How a candidate whose capabilities do not fit the request is treated (see mediarouter/fitting.py).
 FitPolicy = Literal["strict", "adjust", "skip"]
 FIT_POLICIES: tuple[FitPolicy, ...] = ("strict", "adjust", "skip")
+
+
+class ProviderConcurrency(BaseModel):
+    """One provider's own queue limits (`[router.provider_concurrency.NAME]`); a field left out keeps the
+    router-wide default (`max_concurrent_requests` / `_jobs` / `_downloads`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int | None = Field(default=None, gt=0, description="HTTP exchanges (submit, poll) in flight")
+    jobs: int | None = Field(default=None, gt=0, description="jobs from submit to download")
+    downloads: int | None = Field(default=None, gt=0, description="downloads in flight")
+
+
+#: The fields of a `provider_concurrency` entry, for error messages.
+CONCURRENCY_FIELDS: tuple[str, ...] = tuple(ProviderConcurrency.model_fields)
 
 
 class MediaRouterSettings(BaseSettings):
@@ -72,14 +95,28 @@ class MediaRouterSettings(BaseSettings):
     max_concurrent_requests: int = Field(
         default=64,
         gt=0,
-        description="HTTP exchanges (submit, poll, download) in flight per provider; more wait their turn, "
+        description="HTTP exchanges (submit, poll) in flight per provider; more wait their turn, "
         "and the wait is not part of request_timeout",
+    )
+    # Downloads queue apart from requests, so a minutes-long transfer never holds a slot a poll waits for.
+    # 8 streams fill a link (more share the same bandwidth, each finishing later); 64 + 8 stays below the
+    # provider client's 100 pooled connections. docs/jobs.md "Volume".
+    max_concurrent_downloads: int = Field(
+        default=8,
+        gt=0,
+        description="downloads in flight per provider; more wait their turn, and the wait is not part of "
+        "request_timeout",
     )
     max_concurrent_jobs: int | None = Field(
         default=None,
         gt=0,
         description="jobs per provider from submit to download (unset: no limit); more wait before their "
         "submit, and the wait is not part of timeout",
+    )
+    provider_concurrency: dict[str, ProviderConcurrency] = Field(
+        default_factory=dict,
+        description='one provider\'s own limits, e.g. {"fal": {"requests": 8, "jobs": 2}} '
+        "(fields: requests, jobs, downloads; unset: the max_concurrent_* default)",
     )
     journal: str | None = Field(
         default=None,
@@ -102,6 +139,14 @@ class MediaRouterSettings(BaseSettings):
             if not targets or any(not t.strip() for t in targets):
                 raise ValueError(f"alias {name!r} must name at least one ref, and no empty ones")
         return aliases
+
+    @field_validator(PROVIDER_CONCURRENCY_FIELD)
+    @classmethod
+    def _check_provider_names(cls, limits: dict[str, ProviderConcurrency]) -> dict[str, ProviderConcurrency]:
+        for name in limits:
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"provider name {name!r} must be non-empty, without '/' or surrounding spaces")
+        return limits
 
     @classmethod
     def settings_customise_sources(
@@ -166,12 +211,26 @@ def settings_error(
         if field == ALIASES_FIELD and len(loc) >= 3:  # a union's member tags: say it once, plainly
             key = f"{field}.{loc[1]}"
             message = "must be a ref or a list of refs"
+        elif field == PROVIDER_CONCURRENCY_FIELD and len(loc) >= 2:
+            key = ".".join(str(p) for p in loc)
+            message = _concurrency_message(loc, error["type"], error.get("input"))
         else:
             key = ".".join(str(p) for p in loc) or field
             message = str(error["msg"]).removeprefix("Value error, ")
         where = _source(field, loc, env_prefix, given or {}, file, env)
         problems.setdefault(key, f"{where}: {message}")
     return ConfigurationError(f"invalid setting: {'; '.join(problems.values())}")
+
+
+def _concurrency_message(loc: tuple[int | str, ...], kind: str, value: Any) -> str:
+    """`fal.request: unknown field (allowed: requests, jobs, downloads)`: the provider, the field and the fix."""
+    allowed = ", ".join(CONCURRENCY_FIELDS)
+    path = ".".join(str(p) for p in loc[1:])
+    if len(loc) == 2:
+        return f"{path} must be a table of {allowed}"
+    if kind == "extra_forbidden":
+        return f"{path}: unknown field (allowed: {allowed})"
+    return f"{path} must be a whole number >= 1, or left out for the default (got {value!r})"
 
 
 def _source(

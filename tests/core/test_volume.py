@@ -5,6 +5,7 @@ the POST leaves, and `mediarouter.generate()` reuses the loop's default router."
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +58,17 @@ def _router(tmp_path: Path, transport: Any, **settings: Any) -> Router:
 async def test_calls_beyond_the_request_limit_queue_and_all_complete(tmp_path: Path) -> None:
     emulator = emulator_transport(EmulatorConfig(polls_before_in_progress=1, polls_before_completed=1))
     transport = Counting(emulator, hold=0.02)
-    # 20 jobs x 4 requests x 20 ms through 2 slots queue for ~0.8 s, far beyond the 0.1 s request timeout:
-    # the queue wait must not count against it.
-    async with _router(tmp_path, transport, max_concurrent_requests=2, request_timeout=0.1) as router:
+    # 20 jobs x 3 requests x 20 ms through 2 slots (and their downloads through 1) queue for ~0.6 s, far
+    # beyond the 0.1 s request timeout: the queue wait must not count against it.
+    limits = {"max_concurrent_requests": 2, "max_concurrent_downloads": 1}
+    async with _router(tmp_path, transport, request_timeout=0.1, **limits) as router:
         results = await asyncio.gather(
             *(router.generate(f"q {i}", model=MODEL, duration=5, output=tmp_path / f"{i}.mp4") for i in range(20))
         )
         states = {r.state for r in router.require_journal().list()}
     assert len(results) == 20 and all(Path(r.files[0].path).stat().st_size > 0 for r in results)
-    assert transport.peak <= 2
+    assert transport.peak <= 3  # 2 requests + 1 download
+    assert router.limits.requests("openrouter").peak == 2 and router.limits.downloads("openrouter").peak == 1
     assert states == {RecordState.DOWNLOADED}
 
 
@@ -181,3 +184,162 @@ def test_generate_reuses_the_loops_default_router_and_closes_it_at_loop_shutdown
         return await default_router()
 
     assert asyncio.run(other_loop()) is not used[0]
+
+
+# -- per-provider limits, the download queue, generate_sync ------------------------------------------
+
+
+async def test_a_provider_concurrency_override_applies_to_that_provider_only(tmp_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from mediarouter_fal.emulator import EmulatorConfig as FalConfig
+    from mediarouter_fal.emulator import emulator_transport as fal_transport
+    from mediarouter_fal.provider import FalVideoProvider
+
+    fal = FalVideoProvider(emulator=True, transport=fal_transport(FalConfig(polls_before_completed=1)))
+    openrouter = OpenRouterVideoProvider(
+        api_key="k",
+        base_url=EMULATOR_BASE_URL,
+        transport=emulator_transport(EmulatorConfig(polls_before_in_progress=0, polls_before_completed=1)),
+    )
+    settings = load_settings(
+        journal=":memory:",
+        poll_interval=0.01,
+        max_poll_interval=0.01,
+        cooldown=0,
+        max_concurrent_jobs=5,
+        provider_concurrency={"fal": {"jobs": 2, "requests": 3}},
+    )
+    async with Router(settings=settings, providers={"fal": fal, "openrouter": openrouter}) as router:
+        await asyncio.gather(
+            *(router.generate(f"f {i}", model="fal/fal-ai/veo3", output=tmp_path / f"f{i}.mp4") for i in range(6)),
+            *(router.generate(f"o {i}", model=MODEL, duration=5, output=tmp_path / f"o{i}.mp4") for i in range(6)),
+        )
+        limits = router.limits
+    assert limits.jobs("fal").peak == 2 and limits.requests("fal").peak <= 3
+    assert limits.jobs("openrouter").peak == 5  # the default, not fal's override
+    assert limits.requests("openrouter").limit == 64 and limits.downloads("fal").limit == 8
+
+
+async def test_a_download_in_progress_does_not_hold_the_request_slot_a_poll_needs(tmp_path: Path) -> None:
+    first_download = asyncio.Event()
+    release = asyncio.Event()
+
+    class HoldFirstDownload(Counting):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/content") and not first_download.is_set():
+                first_download.set()
+                await release.wait()
+            return await super().handle_async_request(request)
+
+    emulator = emulator_transport(EmulatorConfig(polls_before_in_progress=0, polls_before_completed=1))
+    async with _router(tmp_path, HoldFirstDownload(emulator), max_concurrent_requests=1) as router:
+        a = asyncio.create_task(router.generate("a", model=MODEL, duration=5, output=tmp_path / "a.mp4"))
+        async with asyncio.timeout(30):  # a hang here is the failure (B queued behind A's download)
+            await first_download.wait()
+            # A's transfer is stalled mid-download; B submits, polls and downloads through the one request slot.
+            b = await router.generate("b", model=MODEL, duration=5, output=tmp_path / "b.mp4")
+        assert not a.done()
+        release.set()
+        a_result = await a
+    assert Path(b.files[0].path).stat().st_size > 0 and Path(a_result.files[0].path).stat().st_size > 0
+    assert router.limits.requests("openrouter").peak == 1 and router.limits.downloads("openrouter").peak == 2
+
+
+def test_bad_provider_concurrency_is_a_configuration_error_naming_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[router.provider_concurrency.fal]\nrequests = 8\nrequest = 2\njobs = 0\n")
+    with pytest.raises(mediarouter.ConfigurationError) as caught:
+        load_settings(config_file=config)
+    message = str(caught.value)
+    assert f"provider_concurrency in [router] of {config}" in message
+    assert "fal.request: unknown field (allowed: requests, jobs, downloads)" in message
+    assert "fal.jobs must be a whole number >= 1" in message
+
+    monkeypatch.setenv("MEDIAROUTER_PROVIDER_CONCURRENCY", '{"fal": 8}')
+    with pytest.raises(mediarouter.ConfigurationError, match=r"MEDIAROUTER_PROVIDER_CONCURRENCY=.*fal must be a table"):
+        load_settings(config_file="")
+
+    monkeypatch.setenv("MEDIAROUTER_PROVIDER_CONCURRENCY", '{"fal": {"downloads": 4}}')
+    limits = Router(settings=load_settings(config_file="")).limits
+    assert limits.downloads("fal").limit == 4 and limits.requests("fal").limit == 64
+
+
+def test_limits_reject_an_unknown_queue_kind() -> None:
+    from mediarouter.limits import ProviderLimits
+
+    with pytest.raises(ValueError, match="allowed: requests, jobs, downloads"):
+        ProviderLimits(per_provider={"fal": {"request": 2}})
+
+
+def test_generate_sync_reuses_one_default_router_across_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediarouter.router import _close_sync_loop, _sync_loop
+
+    monkeypatch.setenv("MEDIAROUTER_JOURNAL", str(tmp_path / "journal.sqlite"))
+    monkeypatch.setenv("MEDIAROUTER_POLL_INTERVAL", "0.01")
+    monkeypatch.setenv("MEDIAROUTER_MAX_POLL_INTERVAL", "0.01")
+    monkeypatch.setenv("MEDIAROUTER_CONFIG", "")
+    emulator = emulator_transport(EmulatorConfig(polls_before_in_progress=0, polls_before_completed=1))
+    _close_sync_loop()
+    try:
+        router = _sync_loop().run(default_router())
+        router._providers["openrouter"] = OpenRouterVideoProvider(
+            api_key="k", base_url=EMULATOR_BASE_URL, transport=emulator
+        )
+        for i in range(2):
+            mediarouter.generate_sync(f"s {i}", model=MODEL, duration=5, output=tmp_path / f"s{i}.mp4")
+        assert _sync_loop().run(default_router()) is router
+        assert router.journal is not None and len(router.journal.list()) == 2
+    finally:
+        _close_sync_loop()
+    assert [e["phase"] for e in emulator.emulator.requests].count("models") == 1  # one router, one listing
+    assert router._journal is None  # closed with the loop, as asyncio.run would
+
+
+def test_ctrl_c_in_generate_sync_cancels_the_call_and_waits_for_it_to_unwind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule: as with asyncio.run, an interrupted blocking call is cancelled and finishes its cleanup (the
+    journal row of the interrupted job) before KeyboardInterrupt reaches the caller."""
+    from mediarouter.router import _SyncLoop
+
+    started = threading.Event()
+    unwound: list[str] = []
+
+    async def call() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0)  # cleanup that needs the loop still runs
+            unwound.append("cleaned up")
+            raise
+
+    real_wait = _SyncLoop._wait
+    interrupts: list[int] = []
+
+    def ctrl_c_once(outcome: Any) -> Any:
+        if not interrupts:
+            interrupts.append(1)
+            started.wait(30)
+            raise KeyboardInterrupt
+        return real_wait(outcome)
+
+    monkeypatch.setattr(_SyncLoop, "_wait", staticmethod(ctrl_c_once))
+    sync = _SyncLoop()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sync.run(call())
+        assert unwound == ["cleaned up"]
+    finally:
+        sync.close()
+    assert not sync.thread.is_alive()
+
+
+def test_the_provider_concurrency_variable_merges_over_the_file_field_by_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[router.provider_concurrency.fal]\njobs = 2\nrequests = 4\n")
+    monkeypatch.setenv("MEDIAROUTER_PROVIDER_CONCURRENCY", '{"fal": {"requests": 8}}')
+    limits = Router(settings=load_settings(config_file=config)).limits
+    assert (limits.requests("fal").limit, limits.jobs("fal").limit) == (8, 2)
