@@ -465,8 +465,7 @@ def _unusable(path: str, reason: str) -> ConfigurationError:
 
 
 class SQLiteJobStore:
-    """SQLite journal in WAL mode; every write is its own short transaction, so processes interleave safely
-    (or, inside `batch()`, a savepoint of the batch's one transaction)."""
+    """SQLite journal in WAL mode; every write is its own short transaction, so processes interleave safely."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
@@ -478,9 +477,7 @@ class SQLiteJobStore:
                 raise _unusable(self.path, f"cannot create its directory: {exc.strerror or exc}") from None
             if Path(self.path).is_dir():
                 raise _unusable(self.path, "it is a directory")
-        self._lock = threading.RLock()  # re-entered by the calls inside a `batch()` on its thread
-        #: The open `batch()` transaction's cursor (only ever read with `_lock` held, by its thread).
-        self._batch_cursor: sqlite3.Cursor | None = None
+        self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout=30000")
@@ -521,52 +518,8 @@ class SQLiteJobStore:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Run several calls (on this thread) in one transaction: one commit, so one fsync, for all of
-        them. Each call is a savepoint: one that raises is undone alone and the others stand. Nothing is
-        durable before the block ends, so whoever waits for one of these calls must be told only then
-        (the journal writer does so). Other threads and processes wait for the block, as for a write."""
-        with self._lock:
-            if self._batch_cursor is not None:  # nested: part of the outer batch
-                yield
-                return
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            self._batch_cursor = cur
-            try:
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    cur.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    cur.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        cur.execute("ROLLBACK")
-                    raise
-            finally:
-                self._batch_cursor = None
-                cur.close()
-
-    @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
-            if self._batch_cursor is not None:
-                batch = self._batch_cursor
-                if not self._conn.in_transaction:  # SQLite dropped the batch (an error): never autocommit
-                    raise sqlite3.OperationalError("the batch's transaction was rolled back")
-                batch.execute("SAVEPOINT call")
-                try:
-                    yield batch
-                except BaseException:
-                    batch.execute("ROLLBACK TO call")
-                    batch.execute("RELEASE call")
-                    raise
-                else:
-                    batch.execute("RELEASE call")
-                return
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:

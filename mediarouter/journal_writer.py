@@ -11,13 +11,6 @@ apply in order.
 An awaited call is shielded: a cancelled caller stops waiting, but its write still lands (a job
 id accepted by the provider must reach the journal whatever happens to the task).
 
-Batched commits: the thread drains whatever has queued up while it was busy (up to `MAX_BATCH`
-calls) and, for a store with `batch()` (`SQLiteJobStore`), runs them in one transaction, each in
-its own savepoint: one commit and one fsync for many jobs' writes, and one wake-up of the event
-loop for all their waiters. No call is reported done before the commit that covers it, so "durable
-before the POST" and "the job id before polling" hold as for one call per commit; a kill -9 loses
-only calls nobody has been told are done. A store without `batch()` gets one call per transaction.
-
 The `JobStore` protocol stays synchronous, so a host's own store needs nothing new; it must only
 tolerate being called from a thread other than the one that built it (the bundled ones do).
 `MemoryJobStore` has no I/O to wait for and is called inline.
@@ -54,10 +47,6 @@ T = TypeVar("T")
 logger = logging.getLogger("mediarouter.journal")
 
 
-#: Most store calls one commit covers (a batch holds the SQLite write lock while it runs).
-MAX_BATCH = 64
-
-
 class JournalWriter:
     """`await writer.update(key, state=...)`: the store's call, made on the writer thread."""
 
@@ -67,62 +56,21 @@ class JournalWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        #: Calls queued for the writer thread, in order: (the call, its waiter or None).
-        self._pending: list[tuple[Callable[[], Any], _Waiter | None]] = []
-        self._draining = False
-        batch = getattr(store, "batch", None)
-        self._batch: Callable[[], contextlib.AbstractContextManager[object]] | None = batch if callable(batch) else None
 
-    def _submit(self, fn: Callable[[], Any], waiter: _Waiter | None) -> None:
-        """Queue one call; the writer thread drains the queue in order, a batch at a time."""
+    def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
-            if self._pid != os.getpid():  # a forked child: its own thread, none of the parent's queue
-                self._executor, self._pending, self._draining = None, [], False
-                self._pid = os.getpid()
-            self._pending.append((fn, waiter))
-            if self._draining:
-                return
-            self._draining = True
-            if self._executor is None:
+            if self._executor is None or self._pid != os.getpid():  # a forked child gets its own thread
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mediarouter-journal")
-            executor = self._executor
-        executor.submit(self._drain)
-
-    def _drain(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
-                if not batch:
-                    self._draining = False
-                    return
-            try:
-                _settle(batch, self._apply(batch))
-            except Exception:  # pragma: no cover  (never leave the queue without a drainer)
-                logger.exception("the journal writer failed to report a batch")
-
-    def _apply(self, batch: list[tuple[Callable[[], Any], _Waiter | None]]) -> list[tuple[bool, Any]]:
-        """Run the calls in order: several in one store transaction (one commit, one fsync) when the store
-        offers `batch()`, each rolled back alone if it raises. Nothing is reported before that commit;
-        if the batch itself fails (the commit, say), it is rolled back and the calls run one by one."""
-        if self._batch is not None and len(batch) > 1:
-            try:
-                with self._batch():
-                    outcomes = [_run(fn) for fn, _ in batch]
-                return outcomes
-            except Exception:
-                logger.debug("a batched journal commit failed; running its calls one by one", exc_info=True)
-        return [_run(fn) for fn, _ in batch]
+                self._pid = os.getpid()
+            return self._executor
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one store call (in order with every other) and wait until it is committed; cancelling the
-        caller does not cancel the write."""
+        """Run one store call (in order with every other) and wait for it; cancelling the caller does not
+        cancel the write."""
         if not self.threaded:
             return fn(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._submit(functools.partial(fn, *args, **kwargs), (loop, future))
-        return await future
+        future = self._pool().submit(functools.partial(fn, *args, **kwargs))
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     def later(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Queue a call nothing waits for; a failure is logged (it must never cost the job)."""
@@ -132,14 +80,13 @@ class JournalWriter:
             except Exception:
                 logger.exception("a journal write failed")
             return
-        self._submit(functools.partial(fn, *args, **kwargs), None)
+        future: Future[Any] = self._pool().submit(functools.partial(fn, *args, **kwargs))
+        future.add_done_callback(_log_failure)
 
     def flush(self) -> None:
-        """Block until every queued call has run (for shutdown and tests); not on the writer thread."""
+        """Block until every queued call has run (for shutdown and tests)."""
         if self._executor is not None and self.threaded:
-            done: Future[None] = Future()
-            self._submit(lambda: None, done)
-            done.result()
+            self._pool().submit(lambda: None).result()
 
     def close(self) -> None:
         """Finish the queued calls and stop the thread (the store itself stays open: its owner closes it)."""
@@ -195,45 +142,9 @@ class JournalWriter:
                 await self.call(self.store.release_lease, name, owner)
 
 
-#: Who waits for a call: an event loop's future (`call`), a thread's (`flush`), or nobody (`later`: None).
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"] | Future[Any]
-
-
-def _run(fn: Callable[[], Any]) -> tuple[bool, Any]:
-    try:
-        return True, fn()
-    except Exception as exc:
-        return False, exc
-
-
-def _settle(batch: list[tuple[Callable[[], Any], _Waiter | None]], outcomes: list[tuple[bool, Any]]) -> None:
-    """Hand each outcome to its waiter: one wake-up per event loop for the whole batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-    for (_, waiter), (ok, value) in zip(batch, outcomes, strict=True):
-        if waiter is None:
-            if not ok:
-                logger.error("a journal write failed", exc_info=value)
-        elif isinstance(waiter, Future):
-            if ok:
-                waiter.set_result(value)
-            else:
-                waiter.set_exception(value)
-        else:
-            by_loop.setdefault(waiter[0], []).append((waiter[1], ok, value))
-    for loop, settled in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to tell (the writes landed)
-            loop.call_soon_threadsafe(_resolve, settled)
-
-
-def _resolve(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in settled:
-        if future.done():  # the caller was cancelled; its write landed all the same
-            if not ok:
-                logger.error("a journal write failed", exc_info=value)
-        elif ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+def _log_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("a journal write failed", exc_info=future.exception())
 
 
 def as_writer(journal: JobStore | JournalWriter | None) -> JournalWriter | None:
