@@ -61,9 +61,13 @@ _DOWNLOAD_HEADERS = ("content-type", "content-length", "content-range", "accept-
 
 Origin = tuple[str, str, int]
 
-#: A provider client's connection pool; the router's `max_concurrent_requests` (64) stays below it, so
-#: no request waits inside httpx's pool (where the wait would count against its timeout).
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
+#: A provider client's connection pool; the router's `max_concurrent_requests` (64) and
+#: `max_concurrent_downloads` (8) stay below it, so no request waits inside httpx's pool (where the wait
+#: would count against its timeout). At most 16 idle connections are kept: httpcore walks every pooled
+#: connection on each request start and close (an `is_readable` syscall per idle one, and a quadratic
+#: idle count), so a pool that stays at 64 after a burst made every poll cost about twice the CPU
+#: (benchmarks/README.md, overhead.py); polls 10 s apart outlive the 5 s expiry anyway.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=16, keepalive_expiry=5.0)
 
 
 def origin_of(url: httpx.URL | str | None) -> Origin | None:
