@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import InvalidRequest, ProtocolError
 from .provider import BlockingBody, Download
@@ -196,6 +196,39 @@ class _Writer:
 _writev = getattr(os, "writev", None)
 
 
+class _Batch(NamedTuple):
+    chunks: list[bytes]
+    start: int  # offset in the file of its first byte
+    size: int
+
+
+class _Batches:
+    """Gathers a body's chunks into WRITE_SIZE batches for `_Writer.put`, refusing a body whose first
+    chunk starts like text (an error page is not a video)."""
+
+    def __init__(self, start: int, *, first: bool) -> None:
+        self._start = start
+        self._first = first
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> _Batch | None:
+        """Take `chunk`; a full batch once there is one."""
+        if self._first:
+            self._first = False
+            _refuse_text(chunk)
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        return self.take() if self._size >= WRITE_SIZE else None
+
+    def take(self) -> _Batch:
+        """The batch so far (possibly empty), and start the next."""
+        batch = _Batch(self._chunks, self._start, self._size)
+        self._start += self._size
+        self._chunks, self._size = [], 0
+        return batch
+
+
 def _pump(
     chunks: Iterator[bytes], writer: _Writer, stop: threading.Event, report: Callable[[int], None], *, first: bool
 ) -> int:
@@ -203,28 +236,20 @@ def _pump(
     (run in a thread of its own; see `PartFile._write_blocking`). Returns the bytes read; on an error
     or a stop, the batches read so far are still written, in order, before it returns or raises."""
     written = 0
-    batch: list[bytes] = []
-    filled = 0
-    start = writer.end
+    batches = _Batches(writer.end, first=first)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mediarouter-write") as pool:
         in_flight: concurrent.futures.Future[None] | None = None
         try:
             for chunk in chunks:
                 if not chunk:
                     continue
-                if first:
-                    first = False
-                    _refuse_text(chunk)
-                batch.append(chunk)
+                full = batches.add(chunk)
                 written += len(chunk)
-                filled += len(chunk)
-                if filled >= WRITE_SIZE:
+                if full is not None:
                     if in_flight is not None:
                         in_flight.result()
-                    in_flight = pool.submit(writer.put, batch, start)
-                    report(filled)
-                    start += filled
-                    batch, filled = [], 0
+                    in_flight = pool.submit(writer.put, full.chunks, full.start)
+                    report(full.size)
                 if stop.is_set():
                     break
         except BaseException:
@@ -236,9 +261,10 @@ def _pump(
             # Runs on errors and stops too: what was read reaches the file, in order.
             if in_flight is not None:
                 in_flight.result()
-            if batch:
-                writer.put(batch, start)
-                report(filled)
+            last = batches.take()
+            if last.chunks:
+                writer.put(last.chunks, last.start)
+                report(last.size)
     if not stop.is_set():
         writer.fsync()
     return written
@@ -309,43 +335,38 @@ class PartFile:
             return await self._write_blocking(download.blocking, writer, on_chunk)
         loop = asyncio.get_running_loop()
         written = 0
-        first = self.size == 0
-        batch: list[bytes] = []
-        batch_start = self.size
+        batches = _Batches(self.size, first=self.size == 0)
         in_flight: asyncio.Future[None] | None = None  # a plain future, never a task: nothing is left running
         try:
             try:
                 async for chunk in download.chunks:
                     if not chunk:
                         continue
-                    if first:
-                        first = False
-                        _refuse_text(chunk)
-                    batch.append(chunk)
+                    full = batches.add(chunk)
                     written += len(chunk)
                     self.size += len(chunk)
                     if on_chunk is not None:
                         on_chunk(len(chunk))
-                    if self.size - batch_start >= WRITE_SIZE:
+                    if full is not None:
                         if in_flight is not None:
                             await in_flight
-                        in_flight = loop.run_in_executor(None, writer.put, batch, batch_start)
-                        batch, batch_start = [], self.size
+                        in_flight = loop.run_in_executor(None, writer.put, full.chunks, full.start)
             finally:
                 # Runs on errors and cancellation too: what was read reaches the file, in order.
+                last = batches.take()
                 interrupted = False
                 if in_flight is not None:
                     try:
                         await asyncio.shield(in_flight)
                     except asyncio.CancelledError:
                         interrupted = True
-                if batch and not interrupted:
+                if last.chunks and not interrupted:
                     try:
-                        await asyncio.shield(loop.run_in_executor(None, writer.put, batch, batch_start))
+                        await asyncio.shield(loop.run_in_executor(None, writer.put, last.chunks, last.start))
                     except asyncio.CancelledError:
                         interrupted = True
                 if interrupted:  # cancelled while a write was handed off: finish here and now (one batch)
-                    writer.put(batch, batch_start)  # waits for the thread's write; dropped if out of turn
+                    writer.put(last.chunks, last.start)  # waits for the thread's write; dropped if out of turn
                     raise asyncio.CancelledError
             await loop.run_in_executor(None, writer.fsync)
         finally:

@@ -276,12 +276,7 @@ class ProviderClient:
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=self._timeout,
-                limits=self._limits,
-                follow_redirects=True,
-                max_redirects=self._max_redirects,
-                event_hooks={"request": [self._keep_credentials_home]},
+                transport=self._transport, event_hooks={"request": [self._keep_credentials_home]}, **self._options()
             )
         return self._client
 
@@ -291,13 +286,19 @@ class ProviderClient:
         if self._sync_client is None:
             self._sync_client = httpx.Client(
                 transport=self._sync_transport,
-                timeout=self._timeout,
-                limits=self._limits,
-                follow_redirects=True,
-                max_redirects=self._max_redirects,
                 event_hooks={"request": [self._strip_foreign_credentials]},
+                **self._options(),
             )
         return self._sync_client
+
+    def _options(self) -> dict[str, Any]:
+        """What the async and the blocking client share: timeouts, pool, redirects."""
+        return {
+            "timeout": self._timeout,
+            "limits": self._limits,
+            "follow_redirects": True,
+            "max_redirects": self._max_redirects,
+        }
 
     def download_threads(self) -> concurrent.futures.ThreadPoolExecutor:
         """The threads blocking downloads send and read on: this client's own, as many as its pool has
