@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .errors import (
     BudgetExceeded,
@@ -57,6 +57,7 @@ __all__ = [
     "parse_lines",
     "prepare_dirs",
     "read_results",
+    "settle_known_lines",
     "request_fields",
     "run_batch",
 ]
@@ -450,6 +451,49 @@ def done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResul
     )
 
 
+class _Reports(Protocol):
+    totals: BatchTotals
+
+    def notify(self, kind: str, line: int, result: LineResult | None = None) -> None: ...
+
+
+def settle_known_lines(
+    batch: _Reports,
+    bad: Sequence[InvalidLine],
+    good: Sequence[BatchLine],
+    previous: Mapping[str, Mapping[str, Any]],
+    results_file: ResultsFile,
+    results: list[LineResult],
+) -> list[BatchLine]:
+    """What a batch knows before running anything: each invalid line's result is written, each line an
+    earlier run finished (`done_before`) is added to `results` as skipped; returns the lines still to run.
+    The same rules for the in-process batch and the durable one (mediarouter.durable.runner)."""
+    for invalid in bad:
+        result = LineResult(
+            line=invalid.number,
+            idempotency_key=None,
+            status="invalid",
+            error_type=invalid.error_type,
+            error=invalid.message,
+        )
+        results_file.write(result)
+        batch.totals.invalid += 1
+        batch.notify("invalid", invalid.number, result)
+    todo: list[BatchLine] = []
+    for line in good:
+        done = done_before(previous.get(line.key), line)
+        if done is None:
+            todo.append(line)
+            continue
+        results.append(done)
+        batch.totals.done += 1
+        batch.totals.skipped += 1
+        batch.totals.spent += done.spent
+        batch.totals.estimated += done.estimated_cost or done.spent
+        batch.notify("skipped", line.number, done)
+    return todo
+
+
 def request_fields(request: VideoRequest) -> dict[str, Any]:
     """The request fields the line set (the keyword arguments to plan or generate it with)."""
     return {name: getattr(request, name) for name in request.model_fields_set}
@@ -504,29 +548,7 @@ async def run_batch(
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
     try:
-        for invalid in bad:
-            result = LineResult(
-                line=invalid.number,
-                idempotency_key=None,
-                status="invalid",
-                error_type=invalid.error_type,
-                error=invalid.message,
-            )
-            results_file.write(result)
-            batch.totals.invalid += 1
-            batch.notify("invalid", invalid.number, result)
-        todo: list[BatchLine] = []
-        for line in good:
-            done = done_before(previous.get(line.key), line)
-            if done is not None:
-                results.append(done)
-                batch.totals.done += 1
-                batch.totals.skipped += 1
-                batch.totals.spent += done.spent
-                batch.totals.estimated += done.estimated_cost or done.spent
-                batch.notify("skipped", line.number, done)
-            else:
-                todo.append(line)
+        todo = settle_known_lines(batch, bad, good, previous, results_file, results)
         # A TaskGroup: an unexpected error or a cancel (Ctrl-C) stops every line; accepted jobs stay journaled.
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(batch.run_line(line)) for line in todo]

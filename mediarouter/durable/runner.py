@@ -25,11 +25,11 @@ from ..batch import (
     BatchUpdate,
     LineResult,
     ResultsFile,
-    done_before,
     parse_lines,
     prepare_dirs,
     read_results,
     request_fields,
+    settle_known_lines,
 )
 from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
 from ..journal import lease_owner
@@ -427,26 +427,7 @@ async def run_durable_batch(
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
     try:
-        for invalid in bad:
-            result = LineResult(
-                line=invalid.number, idempotency_key=None, status="invalid", error_type=invalid.error_type,
-                error=invalid.message,
-            )  # fmt: skip
-            results_file.write(result)
-            batch.totals.invalid += 1
-            batch.notify("invalid", invalid.number, result)
-        todo: list[BatchLine] = []
-        for line in good:
-            done = done_before(previous.get(line.key), line)
-            if done is None:
-                todo.append(line)
-                continue
-            results.append(done)
-            batch.totals.done += 1
-            batch.totals.skipped += 1
-            batch.totals.spent += done.spent
-            batch.totals.estimated += done.estimated_cost or done.spent
-            batch.notify("skipped", line.number, done)
+        todo = settle_known_lines(batch, bad, good, previous, results_file, results)
 
         attempts = await asyncio.to_thread(_attempts, client, [line.key for line in todo])
         waiting: dict[str, BatchLine] = {}
