@@ -535,7 +535,7 @@ class ProviderClient:
         blocking client and the `Download` carries a `blocking` body, which the core reads, hashes and
         writes in threads: the event loop does no per-read work (benchmarks/README.md, downloads).
         """
-        from .readsize import BLOCKING_READ_SIZE, larger_reads
+        from .readsize import BLOCKING_READ_SIZE, READ_SIZE, larger_reads
 
         threaded = self.threaded_downloads
         response = await self._open_media(
@@ -543,15 +543,12 @@ class ProviderClient:
         )
         chunks: AsyncIterator[bytes] | None = None
         # Larger socket reads for this body only (see readsize.py).
-        default_reads = larger_reads(response, BLOCKING_READ_SIZE) if threaded else larger_reads(response)
+        default_reads = larger_reads(response, BLOCKING_READ_SIZE if threaded else READ_SIZE)
         try:
-            if threaded:
-                body = _BlockingBody(self, response, model=model, job_id=job_id)
-                download = await self._check_download(
-                    response, offset, model=model, job_id=job_id, refused=refused, body=body
-                )
-            else:
-                download = await self._check_download(response, offset, model=model, job_id=job_id, refused=refused)
+            body = _BlockingBody(self, response, model=model, job_id=job_id) if threaded else None
+            download = await self._check_download(
+                response, offset, model=model, job_id=job_id, refused=refused, body=body
+            )
             chunks = download.chunks
             yield download
         finally:
