@@ -386,7 +386,6 @@ class PartFile:
         blocked read and leaves the counted bytes for the Range request that continues them.
         """
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[int] = loop.create_future()
         stop = threading.Event()
         first = self.size == 0
 
@@ -395,30 +394,22 @@ class PartFile:
                 with contextlib.suppress(RuntimeError):  # the loop is closing
                     loop.call_soon_threadsafe(on_chunk, count)
 
-        def settle(result: int | None, error: BaseException | None) -> None:
-            if done.done():
-                return
-            if error is not None:
-                done.set_exception(error)
-            else:
-                done.set_result(result or 0)
+        pumped: concurrent.futures.Future[int] = concurrent.futures.Future()
 
         def run() -> None:
-            result: int | None = None
-            error: BaseException | None = None
+            pumped.set_running_or_notify_cancel()
             try:
-                result = _pump(iter(body), writer, stop, report, first=first)
+                pumped.set_result(_pump(iter(body), writer, stop, report, first=first))
             except BaseException as exc:  # handed to the awaiting task, never lost in the thread
-                error = exc
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(settle, result, error)
+                pumped.set_exception(exc)
 
-        context = contextvars.copy_context()
-        thread = threading.Thread(target=context.run, args=(run,), name="mediarouter-download", daemon=True)
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(run,), name="mediarouter-download", daemon=True
+        )
         try:
             thread.start()
             try:
-                return await asyncio.shield(done)
+                return await asyncio.shield(asyncio.wrap_future(pumped))
             except asyncio.CancelledError:
                 stop.set()
                 body.abort()  # the blocked read ends now; the reader hands its last batch to the writer
