@@ -6,9 +6,10 @@ only), curl followed by an fsync of its file (the durability mediarouter gives),
 stream written to a file, and mediarouter's job engine through the real OpenRouter provider
 (stream, sha256, fsync, atomic rename): `mediarouter` as it runs by default (the body read, hashed
 and written in threads), `mr-on-loop` with `threaded_downloads` off (the body streamed on the event
-loop, as with an injected async transport). Prints MB/s (10^6 bytes) per side, the best round, the
-ratios, and the CPU seconds the client and the server spent per round (on a 2-core machine the
-Python sides are CPU-bound: compare the CPU columns).
+loop, as with an injected async transport), and `sha256` alone: the same bytes hashed in memory, no
+network and no disk, the ceiling of any download that hashes every byte on one core. Prints MB/s
+(10^6 bytes) per side, the best round, the ratios, and the CPU seconds the client and the server
+spent per round (on a 2-core machine the Python sides are CPU-bound: compare the CPU columns).
 
     uv run python benchmarks/download_throughput.py                # 1 GiB, 3 rounds, system temp dir
     uv run python benchmarks/download_throughput.py --size 256M --rounds 5
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import shutil
 import subprocess
@@ -48,6 +50,17 @@ def with_curl(base_url: str, target: Path, *, fsync: bool = False) -> float:
     return time.perf_counter() - started
 
 
+def with_sha256(size: int) -> float:
+    """sha256 of `size` bytes from memory, 1 MiB per update (the download's batch size)."""
+    block = b"\0" * (1 << 20)
+    digest = hashlib.sha256()
+    started = time.perf_counter()
+    for _ in range(size >> 20):
+        digest.update(block)
+    digest.update(block[: size & ((1 << 20) - 1)])
+    return time.perf_counter() - started
+
+
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system + times.children_user + times.children_system)
@@ -73,7 +86,7 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(size)])
     base_url = f"http://127.0.0.1:{port}/api/v1"
     has_curl = shutil.which("curl") is not None
-    sides = (["curl", "curl+fsync"] if has_curl else []) + ["httpx", "mediarouter", "mr-on-loop"]
+    sides = (["curl", "curl+fsync"] if has_curl else []) + ["httpx", "mediarouter", "mr-on-loop", "sha256"]
     times: dict[str, list[float]] = {side: [] for side in sides}
     cpu: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}  # (client, server) seconds
     me, served_by = psutil.Process(), psutil.Process(server.pid)
@@ -93,6 +106,11 @@ def main() -> None:
                 for side in sides:
                     target = Path(tmp) / f"{side}-{round_}.mp4"
                     client_cpu, server_cpu = _cpu(me), _cpu(served_by)
+                    if side == "sha256":
+                        seconds = with_sha256(size)
+                        cpu[side].append((_cpu(me) - client_cpu, 0.0))
+                        times[side].append(seconds)
+                        continue
                     if side.startswith("curl"):
                         seconds = with_curl(base_url, target, fsync=side == "curl+fsync")
                     elif side == "httpx":
@@ -123,6 +141,7 @@ def main() -> None:
     if has_curl:
         durable = best["mediarouter"] / best["curl+fsync"]
         print(f"mediarouter / curl+fsync (same durability): {durable:.2f}x")
+    print(f"mediarouter / sha256 alone (the hash's ceiling): {best['mediarouter'] / best['sha256']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ WRITE_SIZE = 1 << 20
 #: Every this many bytes the writer asks the kernel to start writing the file back (without waiting),
 #: so the final fsync before the rename has little left to flush. The final fsync still follows the
 #: last write: durability does not depend on this.
-EARLY_SYNC = 64 << 20
+EARLY_SYNC = 16 << 20
 
 #: More chunks than this in one batch are joined first (writev takes at most IOV_MAX buffers).
 _MAX_BUFFERS = 64
@@ -49,11 +49,11 @@ _ABORT_WAIT = 30.0
 _TEXT_STARTS = (b"{", b"[", b"<")
 
 
-def looks_like_text(head: bytes) -> bool:
+def looks_like_text(head: bytes | bytearray) -> bool:
     return head.lstrip()[:1] in _TEXT_STARTS
 
 
-def _refuse_text(head: bytes) -> None:
+def _refuse_text(head: bytes | bytearray) -> None:
     """The first chunk of a body: an error page or JSON is not a video (checked before it is kept)."""
     if looks_like_text(head[:64]):
         raise ProtocolError(f"expected a video but the body starts like text: {head[:80]!r}", provider=None)
@@ -137,17 +137,23 @@ class _Writer:
         self.digest: _Hash | None = digest
         self.end = size  # bytes in the file
         self._lock = threading.Lock()
-        self._unsynced = 0
+        self._synced_to = size  # the file's bytes before this offset have had their writeback started
         self._closed = False
         self._close_pending = False
 
-    def put(self, batch: list[bytes], start: int) -> None:
+    def put(
+        self, batch: list[bytes | bytearray], start: int, *, hasher: concurrent.futures.Executor | None = None
+    ) -> None:
+        """Write and hash `batch` if it starts at the file's end. With `hasher` (a threaded download) the
+        batch is hashed there while this thread writes it: sha256 is a download's longest stage, so on
+        two cores the write hides behind it."""
         with self._lock:
             if not batch or self._closed or start != self.end or self.digest is None:
                 return  # nothing, out of turn, or after a failed write: the caller counts what the file holds
             total = sum(len(chunk) for chunk in batch)
             if len(batch) > _MAX_BUFFERS or _writev is None:
                 batch = [b"".join(batch)]
+            hashed = hasher.submit(_update, self.digest, batch) if hasher is not None else None
             try:
                 done = _writev(self.fd, batch) if _writev is not None else os.write(self.fd, batch[0])
                 if done < total:  # a short write (a signal, a nearly full disk): write the rest plainly
@@ -155,16 +161,19 @@ class _Writer:
                     while rest:
                         rest = rest[os.write(self.fd, rest) :]
             except OSError:
+                if hashed is not None:
+                    concurrent.futures.wait([hashed])  # nothing may touch the digest once this returns
                 self.end = os.fstat(self.fd).st_size
                 self.digest = None  # part of the batch may be on disk: hash the file again on a resume
                 raise
-            for chunk in batch:
-                self.digest.update(chunk)  # releases the GIL for chunks this size
+            if hashed is None:
+                _update(self.digest, batch)
+            else:
+                hashed.result()
             self.end += total
-            self._unsynced += total
-            if self._unsynced >= EARLY_SYNC:
-                self._unsynced = 0
-                _start_writeback(self.fd)
+            if self.end - self._synced_to >= EARLY_SYNC:
+                _start_writeback(self.fd, self._synced_to)
+                self._synced_to = self.end
 
     def fsync(self) -> None:
         with self._lock:
@@ -197,7 +206,7 @@ _writev = getattr(os, "writev", None)
 
 
 class _Batch(NamedTuple):
-    chunks: list[bytes]
+    chunks: list[bytes | bytearray]
     start: int  # offset in the file of its first byte
     size: int
 
@@ -209,10 +218,10 @@ class _Batches:
     def __init__(self, start: int, *, first: bool) -> None:
         self._start = start
         self._first = first
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes | bytearray] = []
         self._size = 0
 
-    def add(self, chunk: bytes) -> _Batch | None:
+    def add(self, chunk: bytes | bytearray) -> _Batch | None:
         """Take `chunk`; a full batch once there is one."""
         if self._first:
             self._first = False
@@ -230,14 +239,20 @@ class _Batches:
 
 
 def _pump(
-    chunks: Iterator[bytes], writer: _Writer, stop: threading.Event, report: Callable[[int], None], *, first: bool
+    chunks: Iterator[bytes | bytearray],
+    writer: _Writer,
+    stop: threading.Event,
+    report: Callable[[int], None],
+    *,
+    first: bool,
 ) -> int:
     """Read `chunks` into WRITE_SIZE batches and hand each to a writer thread while the next is read
     (run in a thread of its own; see `PartFile._write_blocking`). Returns the bytes read; on an error
     or a stop, the batches read so far are still written, in order, before it returns or raises."""
     written = 0
     batches = _Batches(writer.end, first=first)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mediarouter-write") as pool:
+    # Two threads: one writes a batch while the other hashes it (`_Writer.put`).
+    with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="mediarouter-write") as pool:
         in_flight: concurrent.futures.Future[None] | None = None
         try:
             for chunk in chunks:
@@ -248,7 +263,7 @@ def _pump(
                 if full is not None:
                     if in_flight is not None:
                         in_flight.result()
-                    in_flight = pool.submit(writer.put, full.chunks, full.start)
+                    in_flight = pool.submit(writer.put, full.chunks, full.start, hasher=pool)
                     report(full.size)
                 if stop.is_set():
                     break
@@ -263,21 +278,27 @@ def _pump(
                 in_flight.result()
             last = batches.take()
             if last.chunks:
-                writer.put(last.chunks, last.start)
+                writer.put(last.chunks, last.start, hasher=pool)
                 report(last.size)
     if not stop.is_set():
         writer.fsync()
     return written
 
 
-def _start_writeback(fd: int) -> None:
-    """Start writing the file's dirty pages back without waiting for them (Linux: POSIX_FADV_DONTNEED
-    starts writeback of dirty pages and drops pages already written). Best effort: where it does not
-    exist, the final fsync does all the work."""
+def _update(digest: _Hash, batch: list[bytes | bytearray]) -> None:
+    for chunk in batch:
+        digest.update(chunk)  # releases the GIL for chunks this size
+
+
+def _start_writeback(fd: int, start: int) -> None:
+    """Start writing the file's dirty pages from `start` on back without waiting for them (Linux:
+    POSIX_FADV_DONTNEED starts writeback of dirty pages and drops pages already written). Only the part
+    not advised yet: advising the whole file every time walks its pages again and again. Best effort:
+    where it does not exist, the final fsync does all the work."""
     advise = getattr(os, "posix_fadvise", None)
     if advise is not None:
         with contextlib.suppress(OSError):
-            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            advise(fd, start, 0, os.POSIX_FADV_DONTNEED)
 
 
 @dataclass

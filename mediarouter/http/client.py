@@ -37,6 +37,7 @@ from ..errors import (
 from ..provider import Download
 from ..redact import redact_text
 from .sending import current_probe
+from .socketbody import iter_body
 from .statuses import PHASE_TEXT, StatusRules, error_for_status
 
 __all__ = [
@@ -680,10 +681,10 @@ class _BlockingBody:
         self._model = model
         self._job_id = job_id
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[bytes | bytearray]:
         total = 0
         try:
-            for chunk in self._response.iter_bytes():
+            for chunk in iter_body(self._response):  # past h11 where it safely can (socketbody.py)
                 if chunk:
                     total += len(chunk)
                     yield chunk
@@ -720,7 +721,7 @@ async def _chunks_of(body: _BlockingBody, threads: concurrent.futures.Executor) 
             raise
         if chunk is None:
             return
-        yield chunk
+        yield bytes(chunk) if isinstance(chunk, bytearray) else chunk  # `Download.chunks` are bytes
 
 
 def _read_quietly_blocking(response: httpx.Response, limit: int) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BLOCKING_READ_SIZE", "READ_SIZE", "larger_reads"]
+__all__ = ["BLOCKING_READ_SIZE", "READ_SIZE", "http11_connection", "larger_reads"]
 
 #: Bytes per socket read while a download streams: asyncio's largest single receive.
 READ_SIZE = 256 << 10
@@ -31,7 +31,7 @@ def _nothing() -> None:
     return None
 
 
-def _http11_connection(response: Any) -> Any:
+def http11_connection(response: Any) -> Any:
     """The httpcore HTTP/1.1 connection (async or blocking) serving `response`, or None.
 
     The chain in httpx 0.28 / httpcore 1.0: the client's bound stream (`_stream`) wraps the
@@ -52,13 +52,13 @@ def _http11_connection(response: Any) -> Any:
     return None
 
 
-#: The attributes that lead from one wrapper to the next (see `_http11_connection`).
+#: The attributes that lead from one wrapper to the next (see `http11_connection`).
 _LINKS = ("_stream", "_httpcore_stream", "_connection")
 
 
 def larger_reads(response: Any, size: int = READ_SIZE) -> Callable[[], None]:
     """Read `response`'s body `size` bytes at a time; call the result to restore httpcore's default."""
-    connection = _http11_connection(response)
+    connection = http11_connection(response)
     if connection is None or "READ_NUM_BYTES" in vars(connection):
         return _nothing
     connection.READ_NUM_BYTES = size

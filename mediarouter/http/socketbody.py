@@ -1,0 +1,127 @@
+"""The rest of a threaded download's body read straight from its socket, past h11.
+
+A blocking download still spends most of its CPU in the HTTP stack, not in the socket: every read
+goes through httpcore and h11, which copy the bytes into h11's buffer and out again (issue #15:
+downloads; figures in benchmarks/README.md). Once httpx has handed over the first body chunk of a
+response with a known length and no content coding, h11 holds nothing more of the body, and every
+byte still to come is body: `iter_body` then reads those bytes with `recv_into` into whole 1 MiB
+buffers, never more than the Content-Length, with the request's read timeout.
+
+The connection is left with h11 mid-body, so httpcore closes it when the response closes instead of
+pooling it (one new connection per large download, nothing reused in a wrong state). Errors are
+httpx's own (`ReadTimeout`, `ReadError`, `RemoteProtocolError` for a body cut short), so callers map
+them as they map the stack's, and the bytes received before an error are yielded first: a Range
+request continues from them.
+
+Like readsize.py it finds the connection through httpcore's private attributes; when anything is not
+what it expects (another httpcore version, TLS inside a proxy's TLS, a mock transport) it returns
+None and the body is read through httpx as before.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from .readsize import BLOCKING_READ_SIZE, http11_connection
+
+__all__ = ["iter_body"]
+
+
+def iter_body(response: httpx.Response) -> Iterator[bytes | bytearray]:
+    """`response.iter_bytes()`, except that after the first chunk the rest is read from the socket
+    when that is safe (see the module docstring)."""
+    chunks = response.iter_bytes()
+    for chunk in chunks:
+        if chunk:
+            yield chunk
+            rest = _socket_body(response, len(chunk))
+            yield from chunks if rest is None else rest
+            return
+
+
+def _socket_body(response: httpx.Response, received: int) -> Iterator[bytearray] | None:
+    """The rest of `response`'s body after its first `received` bytes (the chunks httpx has yielded),
+    read from the socket; None when that cannot be done safely."""
+    length = _length(response)
+    if length is None or received >= length:
+        return None
+    if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return None  # the caller wants decoded bytes; Content-Length counts encoded ones
+    sock = _plain_socket(response)
+    if sock is None or not _h11_buffer_empty(response):
+        return None
+    timeouts = response.request.extensions.get("timeout")
+    timeout = timeouts.get("read") if isinstance(timeouts, dict) else None
+    return _read(sock, response.request, length - received, timeout)
+
+
+def _length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _plain_socket(response: httpx.Response) -> socket.socket | None:
+    """The socket the body arrives on, if reading it directly yields the body: a plain TCP socket, or a
+    TLS socket whose own TLS is the connection's (not TLS tunnelled through a proxy's TLS)."""
+    stream: Any = response.extensions.get("network_stream")
+    if stream is None or not hasattr(stream, "get_extra_info"):
+        return None
+    sock = stream.get_extra_info("socket")
+    tls = stream.get_extra_info("ssl_object")
+    if isinstance(sock, ssl.SSLSocket):
+        return sock if tls is not None and tls is getattr(sock, "_sslobj", None) else None
+    if isinstance(sock, socket.socket) and tls is None:
+        return sock
+    return None
+
+
+def _h11_buffer_empty(response: httpx.Response) -> bool:
+    """h11 has nothing of the body left in its buffer and is still reading it."""
+    import h11
+
+    connection = http11_connection(response)
+    state: Any = getattr(connection, "_h11_state", None)
+    if not isinstance(state, h11.Connection):
+        return False
+    data, closed = state.trailing_data
+    return not data and not closed and state.their_state is h11.SEND_BODY
+
+
+def _read(sock: socket.socket, request: httpx.Request, left: int, timeout: float | None) -> Iterator[bytearray]:
+    expected = left
+    while left > 0:
+        buffer = bytearray(min(left, BLOCKING_READ_SIZE))
+        view = memoryview(buffer)
+        filled = 0
+        error: httpx.TransportError | None = None
+        try:
+            sock.settimeout(timeout)
+            while filled < len(buffer):
+                count = sock.recv_into(view[filled:])
+                if count == 0:
+                    got = expected - left + filled
+                    error = httpx.RemoteProtocolError(
+                        f"peer closed connection without sending complete message body "
+                        f"(received {got} of {expected} remaining bytes)",
+                        request=request,
+                    )
+                    break
+                filled += count
+        except TimeoutError as exc:  # socket.timeout
+            error = httpx.ReadTimeout(str(exc) or "timed out", request=request)
+        except OSError as exc:
+            error = httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+        view.release()
+        if filled:
+            left -= filled
+            del buffer[filled:]
+            yield buffer  # a bytearray, not copied into bytes: hashing and writev take any buffer
+        if error is not None:
+            raise error
