@@ -146,6 +146,7 @@ class Router:
         self._provider_options = {k: dict(v) for k, v in (provider_options or {}).items()}
         self._providers: dict[str, Provider] = dict(providers or {})
         self._owned: set[str] = set()
+        self._concurrency_checked = False
         #: Per-provider queues for HTTP exchanges, downloads and jobs (settings max_concurrent_requests /
         #: _downloads / _jobs, and provider_concurrency for one provider's own).
         self.limits = ProviderLimits(
@@ -162,6 +163,7 @@ class Router:
 
     def provider(self, name: str) -> Provider:
         """The provider instance for `name`, created on first use from its plugin."""
+        self._check_concurrency_names()
         if name not in self._providers:
             self._providers[name] = create_provider(
                 name,
@@ -172,6 +174,22 @@ class Router:
             )
             self._owned.add(name)
         return self._providers[name]
+
+    def _check_concurrency_names(self) -> None:
+        """A `provider_concurrency` entry for no known provider is a typo whose limit would silently not
+        apply (a `jobs = 1` meant to cap spending, say): refused when the first provider is made, which
+        loads the plugins anyway, rather than at construction, which must stay cheap."""
+        if self._concurrency_checked:
+            return
+        unknown = sorted(set(self.settings.provider_concurrency) - set(self.provider_names()))
+        if unknown:
+            raise ConfigurationError(
+                f"provider_concurrency names {', '.join(map(repr, unknown))}, which is not an installed provider; "
+                f"installed: {', '.join(self.provider_names()) or 'none'}",
+                hint="fix the name in [router.provider_concurrency] (or MEDIAROUTER_PROVIDER_CONCURRENCY), "
+                "or install the plugin; `mediarouter plugins` lists them",
+            )
+        self._concurrency_checked = True
 
     def provider_names(self) -> list[str]:
         return sorted(set(provider_factories()) | set(self._providers))

@@ -48,6 +48,13 @@ class ProviderConcurrency(BaseModel):
     jobs: int | None = Field(default=None, gt=0, description="jobs from submit to download")
     downloads: int | None = Field(default=None, gt=0, description="downloads in flight")
 
+    @field_validator("requests", "jobs", "downloads", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # `jobs = true` would otherwise pass as 1
+            raise ValueError("must be a whole number greater than 0, not true/false")
+        return value
+
 
 #: The fields of a `provider_concurrency` entry, for error messages.
 CONCURRENCY_FIELDS: tuple[str, ...] = tuple(ProviderConcurrency.model_fields)

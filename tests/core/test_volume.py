@@ -266,6 +266,26 @@ def test_bad_provider_concurrency_is_a_configuration_error_naming_the_field(
     assert limits.downloads("fal").limit == 4 and limits.requests("fal").limit == 64
 
 
+async def test_a_provider_concurrency_entry_for_no_installed_provider_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    transport = Counting(emulator_transport(EmulatorConfig()))
+    async with _router(tmp_path, transport, provider_concurrency={"openroutr": {"jobs": 1}}) as router:
+        with pytest.raises(mediarouter.ConfigurationError) as caught:
+            await router.generate("a typo", model=MODEL, duration=5, output=tmp_path / "o.mp4")
+    message = str(caught.value)
+    assert "provider_concurrency names 'openroutr'" in message and "installed: " in message
+    assert "openrouter" in message.split("installed: ")[1]
+    assert transport.peak == 0  # the limit meant to apply was not silently skipped: nothing was sent
+
+
+def test_a_provider_concurrency_limit_is_a_number_not_a_boolean(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[router.provider_concurrency.fal]\njobs = true\n")
+    with pytest.raises(mediarouter.ConfigurationError, match=r"fal\.jobs must be a whole number >= 1.*got True"):
+        load_settings(config_file=config)
+
+
 def test_limits_reject_an_unknown_queue_kind() -> None:
     from mediarouter.limits import ProviderLimits
 
