@@ -240,3 +240,34 @@ def test_a_transport_without_a_socket_is_read_through_httpx(direct_reads: list[i
         fetch(client, "http://example.test/video", got.extend)
     assert bytes(got) == BODY
     assert direct_reads == []
+
+
+def test_shutting_the_socket_down_ends_a_blocked_direct_read_at_once(
+    setup: tuple[Server, httpx.Client], direct_reads: list[int]
+) -> None:
+    """What `_BlockingBody.abort` does on a cancellation: the plain socket's shutdown, TLS or not."""
+    server, client = setup
+    got = bytearray()
+    outcome: list[BaseException] = []
+    with client.stream("GET", server.url + "/stall") as response:
+
+        def read() -> None:
+            try:
+                for chunk in iter_body(response):
+                    got.extend(chunk)
+            except BaseException as exc:  # handed to the test
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while len(got) < len(BODY) // 2 - BLOCKING_READ_SIZE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the reader is now blocked on the silent server, in the middle of a buffer
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        reader.join(5)
+        assert not reader.is_alive()  # the stalled server would have held it for 30 s
+    assert outcome and isinstance(outcome[0], httpx.TransportError)
+    assert bytes(got) == BODY[: len(BODY) // 2]  # every byte that arrived, the partial buffer too
+    assert direct_reads
