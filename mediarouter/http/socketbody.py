@@ -4,8 +4,9 @@ A blocking download still spends most of its CPU in the HTTP stack, not in the s
 goes through httpcore and h11, which copy the bytes into h11's buffer and out again (issue #15:
 downloads; figures in benchmarks/README.md). Once httpx has handed over the first body chunk of a
 response with a known length and no content coding, h11 holds nothing more of the body, and every
-byte still to come is body: `iter_body` then reads those bytes with `recv_into` into whole 1 MiB
-buffers, never more than the Content-Length, with the request's read timeout.
+byte still to come is body: when at least DIRECT_MIN of them are left, `iter_body` reads them with
+`recv_into` into whole 1 MiB buffers, never more than the Content-Length, with the request's read
+timeout.
 
 The connection is left with h11 mid-body, so httpcore closes it when the response closes instead of
 pooling it (one new connection per large download, nothing reused in a wrong state). Errors are
@@ -29,7 +30,12 @@ import httpx
 
 from .readsize import BLOCKING_READ_SIZE, http11_connection
 
-__all__ = ["iter_body"]
+__all__ = ["DIRECT_MIN", "iter_body"]
+
+#: A body with less than this left after its first chunk is read through httpx, so its connection goes
+#: back to the pool: for a few MiB, the copies saved cost less than the new connection (TCP and TLS
+#: handshakes) the next download to that host would need.
+DIRECT_MIN = 4 << 20
 
 
 def iter_body(response: httpx.Response) -> Iterator[bytes | bytearray]:
@@ -48,7 +54,7 @@ def _socket_body(response: httpx.Response, received: int) -> Iterator[bytearray]
     """The rest of `response`'s body after its first `received` bytes (the chunks httpx has yielded),
     read from the socket; None when that cannot be done safely."""
     length = _length(response)
-    if length is None or received >= length:
+    if length is None or length - received < max(DIRECT_MIN, 1):
         return None
     if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
         return None  # the caller wants decoded bytes; Content-Length counts encoded ones

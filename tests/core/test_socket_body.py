@@ -153,6 +153,7 @@ def direct_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every chunk read straight from the socket."""
     sizes: list[int] = []
     real = socketbody._read
+    monkeypatch.setattr(socketbody, "DIRECT_MIN", 0)  # BODY is smaller than a real download's threshold
 
     def spy(*args: object) -> Iterator[bytes]:
         for chunk in real(*args):  # type: ignore[arg-type]
@@ -231,6 +232,19 @@ def test_a_coded_or_unsized_body_is_read_through_httpx(
     fetch(client, server.url + path, got.extend)
     assert bytes(got) == BODY  # gzip decoded, chunks unframed: httpx's work, so not bypassed
     assert direct_reads == []
+
+
+def test_a_body_with_little_left_after_its_first_chunk_is_read_through_httpx_and_its_connection_pooled(
+    setup: tuple[Server, httpx.Client], direct_reads: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, client = setup
+    monkeypatch.setattr(socketbody, "DIRECT_MIN", len(BODY) - HEAD + 1)  # one byte more than is left
+    for _ in range(2):
+        got = bytearray()
+        fetch(client, server.url + "/video", got.extend)
+        assert bytes(got) == BODY
+    assert direct_reads == []
+    assert server.connections == 1  # no new handshake for the next download of a small file
 
 
 def test_a_transport_without_a_socket_is_read_through_httpx(direct_reads: list[int]) -> None:

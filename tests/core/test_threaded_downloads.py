@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from mediarouter import downloads
 from mediarouter.downloads import PartFile
 from mediarouter.errors import NotFound, ProviderUnavailable
-from mediarouter.http import ProviderClient
+from mediarouter.http import ProviderClient, socketbody
 
 BODY = b"\x00\x00\x00\x18ftypmp42" + hashlib.sha256(b"threaded").digest() * 100_000  # ~3.2 MB
 KEY = "sk-or-v1-threaded-download-secret"
@@ -27,8 +27,11 @@ KEY = "sk-or-v1-threaded-download-secret"
 
 @pytest.fixture(autouse=True, params=["reader-thread", "thread-hops"])
 def _body_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large bodies get their own reader and writer threads; small ones are read in hops from the loop."""
-    monkeypatch.setattr(downloads, "THREADED_MIN", 0 if request.param == "reader-thread" else 1 << 40)
+    """Large bodies get their own reader and writer threads, and are read past h11 (socketbody.py); small
+    ones are read in hops from the loop, through h11."""
+    large = request.param == "reader-thread"
+    monkeypatch.setattr(downloads, "THREADED_MIN", 0 if large else 1 << 40)
+    monkeypatch.setattr(socketbody, "DIRECT_MIN", 0 if large else 1 << 40)
 
 
 @dataclass
