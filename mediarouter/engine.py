@@ -116,6 +116,10 @@ def terminal_error(state: str, server_message: str | None, **context: Any) -> Jo
     return error_type(message, server_message=server_message, **context)
 
 
+#: The fields of a failed journal write that are sent again until they land (EngineRun.owed).
+_OWED = ("job_id", "polling_url")
+
+
 @dataclass
 class EngineRun:
     """Book-keeping of one job's run (also what a journal records)."""
@@ -138,6 +142,10 @@ class EngineRun:
     callback: bool | None = None
     #: The job lease the submit took over from its submit lease (its owner), for `complete` to hold.
     job_lease_owner: str | None = None
+    #: What a failed journal write still owes the row (the accepted job's id and polling URL): written again
+    #: with the next awaited write and after every poll until it lands, so a paid job does not stay keyed
+    #: only by its intent because one write failed (a locked database, a disk briefly full).
+    owed: dict[str, Any] = field(default_factory=dict)
 
 
 class JobEngine:
@@ -550,6 +558,8 @@ class JobEngine:
                 raise error.with_context(job_id=job.id) from None
             failures = 0
             run.polls += 1
+            if run.owed:
+                await self._journal_update(run)  # the job id a failed write left out, again
             if status.state != run.last_state:
                 self._journal_status(run, status)
                 previous = run.last_state
@@ -777,10 +787,23 @@ class JobEngine:
         """A state change the engine acts on next: awaited, so it is durable first."""
         if self.writer is None or run.record_key is None:
             return
+        if run.owed:  # with what an earlier write failed to record; alone if that fails again
+            try:
+                run.record_key = (await self.writer.update(run.record_key, **{**run.owed, **fields})).key
+                run.journaled = fields.get("state", run.journaled)
+                run.owed = {}
+                return
+            except Exception as exc:  # each poll tries again: one line, not a traceback per poll
+                logger.warning(
+                    "the journal still lacks job %s's id: %s: %s", run.owed.get("job_id"), type(exc).__name__, exc
+                )
+                if not fields:
+                    return
         try:
             run.record_key = (await self.writer.update(run.record_key, **fields)).key
             run.journaled = fields.get("state", run.journaled)
         except Exception:
+            run.owed.update({name: fields[name] for name in _OWED if name in fields})
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
 
     def _journal_later(self, run: EngineRun, **fields: Any) -> None:
@@ -797,6 +820,11 @@ class JobEngine:
             return
         try:
             self.writer.flush()
+            if run.owed:  # with what an earlier write failed to record; alone if that fails again
+                with contextlib.suppress(Exception):
+                    run.record_key = self.writer.store.update(run.record_key, **{**run.owed, **fields}).key
+                    run.owed = {}
+                    return
             run.record_key = self.writer.store.update(run.record_key, **fields).key
         except Exception:
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)

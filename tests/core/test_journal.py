@@ -40,6 +40,7 @@ from mediarouter.journal import (
     open_store,
 )
 from mediarouter.journal_writer import JournalWriter
+from mediarouter.provider import Job, JobStatus
 
 from .fakes import VIDEO, ScriptedProvider
 
@@ -179,6 +180,32 @@ async def test_a_failed_job_id_write_leaves_the_row_under_its_key_and_later_writ
     assert run.record_key == record.key  # the key the row is stored under, not the unwritten job id
     assert record.state is RecordState.DOWNLOADED and record.files[0]["path"] == str(tmp_path / "o.mp4")
     assert store.find_idempotent("k1") == record  # the key stays held by this row
+
+
+async def test_a_job_id_write_that_failed_once_is_written_at_the_next_poll(clock: FakeClock, tmp_path: Path) -> None:
+    class FailsOnce(MemoryJobStore):
+        failed = False
+
+        def update(self, key: str, **fields: object) -> JobRecord:
+            if "job_id" in fields and not self.failed:
+                self.failed = True
+                raise sqlite3.OperationalError("database is locked")
+            return super().update(key, **fields)
+
+    store = FailsOnce()
+    seen: list[str | None] = []  # the row's job id as each poll starts
+
+    class Watching(ScriptedProvider):
+        async def poll(self, job: Job) -> JobStatus:
+            seen.append(store.list()[0].job_id)
+            return await super().poll(job)
+
+    provider = Watching(polls=["in_progress", "in_progress", "completed"])
+    result = await engine(clock, store).run(provider, "video-1", REQ, output=tmp_path / "o.mp4")
+    assert store.failed and result.job_id == "job-1"
+    assert seen == [None, "job-1", "job-1"]  # recorded right after the first poll, not at the end
+    record = store.get("job-1")
+    assert record is not None and record.key == "job-1" and record.state is RecordState.DOWNLOADED
 
 
 async def test_a_cancel_during_the_job_id_write_keys_the_run_by_the_job_id_the_write_lands(
