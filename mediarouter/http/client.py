@@ -37,7 +37,7 @@ from ..errors import (
 from ..provider import Download
 from ..redact import redact_text
 from .sending import current_probe
-from .socketbody import iter_body
+from .socketbody import connection_socket, iter_body
 from .statuses import PHASE_TEXT, StatusRules, error_for_status
 
 __all__ = [
@@ -684,7 +684,8 @@ class _BlockingBody:
     def __iter__(self) -> Iterator[bytes | bytearray]:
         total = 0
         try:
-            for chunk in iter_body(self._response):  # past h11 where it safely can (socketbody.py)
+            length = _int_header(self._response.headers.get("content-length"))
+            for chunk in iter_body(self._response, length):  # past h11 where it safely can (socketbody.py)
                 if chunk:
                     total += len(chunk)
                     yield chunk
@@ -696,9 +697,8 @@ class _BlockingBody:
     def abort(self) -> None:
         """Shut the connection's socket down, so a read blocked in another thread returns at once. The
         plain socket's shutdown, not TLS's (which would tear down state the reader is using)."""
-        stream = self._response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
+        sock = connection_socket(self._response)
+        if sock is not None:
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 

@@ -30,7 +30,7 @@ import httpx
 
 from .readsize import BLOCKING_READ_SIZE, http11_connection
 
-__all__ = ["DIRECT_MIN", "iter_body"]
+__all__ = ["DIRECT_MIN", "connection_socket", "iter_body"]
 
 #: A body with less than this left after its first chunk is read through httpx, so its connection goes
 #: back to the pool: for a few MiB, the copies saved cost less than the new connection (TCP and TLS
@@ -38,22 +38,22 @@ __all__ = ["DIRECT_MIN", "iter_body"]
 DIRECT_MIN = 4 << 20
 
 
-def iter_body(response: httpx.Response) -> Iterator[bytes | bytearray]:
+def iter_body(response: httpx.Response, length: int | None) -> Iterator[bytes | bytearray]:
     """`response.iter_bytes()`, except that after the first chunk the rest is read from the socket
-    when that is safe (see the module docstring)."""
+    when that is safe (see the module docstring). `length` is the body's Content-Length as the caller
+    parsed it (None: unknown, so everything goes through httpx)."""
     chunks = response.iter_bytes()
     for chunk in chunks:
         if chunk:
             yield chunk
-            rest = _socket_body(response, len(chunk))
+            rest = _socket_body(response, length, len(chunk))
             yield from chunks if rest is None else rest
             return
 
 
-def _socket_body(response: httpx.Response, received: int) -> Iterator[bytearray] | None:
-    """The rest of `response`'s body after its first `received` bytes (the chunks httpx has yielded),
-    read from the socket; None when that cannot be done safely."""
-    length = _length(response)
+def _socket_body(response: httpx.Response, length: int | None, received: int) -> Iterator[bytearray] | None:
+    """The rest of `response`'s `length`-byte body after its first `received` bytes (the chunks httpx
+    has yielded), read from the socket; None when that cannot be done safely."""
     if length is None or length - received < max(DIRECT_MIN, 1):
         return None
     if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
@@ -66,26 +66,23 @@ def _socket_body(response: httpx.Response, received: int) -> Iterator[bytearray]
     return _read(sock, response.request, length - received, timeout)
 
 
-def _length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value)
+def connection_socket(response: httpx.Response) -> socket.socket | None:
+    """The socket under `response`'s connection (plain or TLS), or None (a mock or ASGI transport)."""
+    stream: Any = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if hasattr(stream, "get_extra_info") else None
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _plain_socket(response: httpx.Response) -> socket.socket | None:
     """The socket the body arrives on, if reading it directly yields the body: a plain TCP socket, or a
     TLS socket whose own TLS is the connection's (not TLS tunnelled through a proxy's TLS)."""
-    stream: Any = response.extensions.get("network_stream")
-    if stream is None or not hasattr(stream, "get_extra_info"):
+    sock = connection_socket(response)
+    if sock is None:
         return None
-    sock = stream.get_extra_info("socket")
-    tls = stream.get_extra_info("ssl_object")
+    tls = response.extensions["network_stream"].get_extra_info("ssl_object")
     if isinstance(sock, ssl.SSLSocket):
         return sock if tls is not None and tls is getattr(sock, "_sslobj", None) else None
-    if isinstance(sock, socket.socket) and tls is None:
-        return sock
-    return None
+    return sock if tls is None else None
 
 
 def _h11_buffer_empty(response: httpx.Response) -> bool:

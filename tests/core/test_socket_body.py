@@ -168,7 +168,8 @@ def fetch(client: httpx.Client, url: str, sink: Callable[[bytes], None]) -> None
     with client.stream("GET", url) as response:
         undo = larger_reads(response, BLOCKING_READ_SIZE)  # as open_download does
         try:
-            for chunk in iter_body(response):
+            length = response.headers.get("content-length")
+            for chunk in iter_body(response, int(length) if length is not None else None):
                 sink(bytes(chunk))
         finally:
             undo()
@@ -268,7 +269,7 @@ def test_shutting_the_socket_down_ends_a_blocked_direct_read_at_once(
 
         def read() -> None:
             try:
-                for chunk in iter_body(response):
+                for chunk in iter_body(response, len(BODY)):
                     got.extend(chunk)
             except BaseException as exc:  # handed to the test
                 outcome.append(exc)
