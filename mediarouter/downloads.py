@@ -391,18 +391,22 @@ class PartFile:
                     raise asyncio.CancelledError
             await loop.run_in_executor(None, writer.fsync)
         finally:
-            writer.close()
-            # The file is a prefix of the stream and the digest covers it, unless a write failed.
-            self.size = writer.end
-            self._digest = writer.digest
-            self._hashed = self.size if writer.digest is not None else 0
+            self._settle(writer)
         return written
 
+    def _settle(self, writer: _Writer) -> None:
+        """Close `writer` and take over what the file holds: it is a prefix of the stream and the digest
+        covers it, unless a write failed (then the digest is None and a resume hashes the file again)."""
+        writer.close()  # deferred by the writer itself if its thread is still in a write (a stuck disk)
+        self.size = writer.end
+        self._digest = writer.digest
+        self._hashed = self.size if writer.digest is not None else 0
+
     async def _write_blocking(self, body: BlockingBody, writer: _Writer, on_chunk: Callable[[int], None] | None) -> int:
-        """`write_stream` for a body with a blocking reader: one thread reads and batches, a second hashes
-        and writes (`_Writer`), and the loop only waits. On two cores this is what lets a download run
-        near curl's speed (benchmarks/README.md): the per-read work of an async HTTP stack on the loop
-        was the limit. The same guarantees as the async path: the file is always a prefix of the body,
+        """`write_stream` for a body with a blocking reader: one thread reads and batches, two more write
+        and hash each batch side by side (`_pump`, `_Writer.put`), and the loop only waits: the per-read
+        work of an async HTTP stack on the loop was the limit (benchmarks/README.md; sha256 now is). The
+        same guarantees as the async path: the file is always a prefix of the body,
         every counted byte is written and fsynced before this returns, and a cancellation aborts the
         blocked read and leaves the counted bytes for the Range request that continues them.
         """
@@ -437,10 +441,7 @@ class PartFile:
                 thread.join(_ABORT_WAIT)
                 raise
         finally:
-            writer.close()  # deferred by the writer itself if the thread is still in a write (a stuck disk)
-            self.size = writer.end
-            self._digest = writer.digest
-            self._hashed = self.size if writer.digest is not None else 0
+            self._settle(writer)
 
     def sha256(self) -> str:
         """The hex sha256 of the whole part file: the streamed digest, or a read of the file when

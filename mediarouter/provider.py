@@ -26,8 +26,8 @@ class BlockingBody(Protocol):
 
     Iterating yields the same bytes as `Download.chunks` (and raises the same core errors), as
     `bytes` or as `bytearray` buffers the reader filled and hands over (the core never reuses or
-    changes them); the core iterates it in a thread of its own, so the event loop does no per-chunk work for a large
-    file. `abort` may be called from any thread while the iteration blocks in a read: it makes that
+    changes them); the core iterates it in a thread of its own, so the event loop does no per-chunk
+    work for a large file. `abort` may be called from any thread while the iteration blocks in a read: it makes that
     read end at once (with an error), so a cancelled download never waits for a stalled server.
     """
 

@@ -181,11 +181,12 @@ class Router:
         loads the plugins anyway, rather than at construction, which must stay cheap."""
         if self._concurrency_checked:
             return
-        unknown = sorted(set(self.settings.provider_concurrency) - set(self.provider_names()))
+        installed = self.provider_names()
+        unknown = sorted(set(self.settings.provider_concurrency) - set(installed))
         if unknown:
             raise ConfigurationError(
                 f"provider_concurrency names {', '.join(map(repr, unknown))}, which is not an installed provider; "
-                f"installed: {', '.join(self.provider_names()) or 'none'}",
+                f"installed: {', '.join(installed) or 'none'}",
                 hint="fix the name in [router.provider_concurrency] (or MEDIAROUTER_PROVIDER_CONCURRENCY), "
                 "or install the plugin; `mediarouter plugins` lists them",
             )
