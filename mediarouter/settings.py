@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .config import ALIASES_TABLE, CONFIG_ENV, ROUTER_TABLE, ConfigFileSource, ConfigLocation, config_location
 from .errors import ConfigurationError
+from .limits import KINDS
 from .request import DEFAULT_MAX_BODY_BYTES
 
 __all__ = [
@@ -54,10 +55,6 @@ class ProviderConcurrency(BaseModel):
         if isinstance(value, bool):  # `jobs = true` would otherwise pass as 1
             raise ValueError("must be a whole number greater than 0, not true/false")
         return value
-
-
-#: The fields of a `provider_concurrency` entry, for error messages.
-CONCURRENCY_FIELDS: tuple[str, ...] = tuple(ProviderConcurrency.model_fields)
 
 
 class MediaRouterSettings(BaseSettings):
@@ -231,7 +228,7 @@ def settings_error(
 
 def _concurrency_message(loc: tuple[int | str, ...], kind: str, value: Any) -> str:
     """`fal.request: unknown field (allowed: requests, jobs, downloads)`: the provider, the field and the fix."""
-    allowed = ", ".join(CONCURRENCY_FIELDS)
+    allowed = ", ".join(KINDS)  # the queues ProviderLimits has: ProviderConcurrency's fields
     path = ".".join(str(p) for p in loc[1:])
     if len(loc) == 2:
         return f"{path} must be a table of {allowed}"

@@ -287,7 +287,10 @@ def test_a_provider_concurrency_limit_is_a_number_not_a_boolean(tmp_path: Path) 
 
 
 def test_limits_reject_an_unknown_queue_kind() -> None:
-    from mediarouter.limits import ProviderLimits
+    from mediarouter.limits import KINDS, ProviderLimits
+    from mediarouter.settings import ProviderConcurrency
+
+    assert tuple(ProviderConcurrency.model_fields) == KINDS  # the settings table names exactly these queues
 
     with pytest.raises(ValueError, match="allowed: requests, jobs, downloads"):
         ProviderLimits(per_provider={"fal": {"request": 2}})
