@@ -304,10 +304,23 @@ class JobEngine:
             if lease is not None and self.writer is not None:
                 with contextlib.suppress(Exception):
                     if job is not None and keep_lease:
-                        ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
-                        run.job_lease_owner = await self.writer.call(_hand_over, self.writer.store, lease, job.id, ttl)
+                        run.job_lease_owner = await self._hand_over(run, lease, job)
                     else:
                         await self.writer.call(self.writer.store.release_lease, *lease)
+
+    async def _hand_over(self, run: EngineRun, lease: tuple[str, str], job: Job) -> str | None:
+        """Swap the submit lease for the accepted job's (see `_hand_over`). Cancelled meanwhile, the job goes
+        on upstream: once the shielded swap lands, the row says interrupted and the job lease is let go."""
+        assert self.writer is not None
+        store, owner = self.writer.store, lease_owner()
+        ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
+        try:
+            return await self.writer.call(_hand_over, store, lease, job.id, owner, ttl)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            fields = {**run.owed, "state": RecordState.INTERRUPTED, "error": "interrupted"}
+            cut = functools.partial(store.update, run.record_key or job.id, **fields)
+            self.writer.later(self.writer.undo_take, f"job:{job.id}", owner, ttl, cut)
+            raise
 
     async def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
         """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
@@ -356,8 +369,8 @@ class JobEngine:
                 settled = True  # record_key is the row's key: its job id, or the old key if the write failed
             finally:
                 run.job = job
-                if not settled and run.record_key is not None:
-                    run.record_key = job.id  # interrupted: the shielded write still lands, keying the row by job id
+                if not settled:
+                    self._journal_cut_accept(run, job)
                 run.timings["submit"] = self.clock.monotonic() - t0
                 self._emit(run, JobSubmittedEvent(polling_url=job.polling_url))
             return job
@@ -472,7 +485,15 @@ class JobEngine:
         lease: contextlib.AbstractAsyncContextManager[object] = contextlib.nullcontext()
         if self.writer is not None:
             ttl = max(self._remaining(run), 0.0) + LEASE_MARGIN
-            lease = self.writer.job_lease(job.id, ttl=ttl, doing="polled and downloaded", taken=run.job_lease_owner)
+            # Cancelled while taking it: the row says interrupted, like a cancel once it is held.
+            cut = None
+            if run.record_key is not None:
+                cut = functools.partial(
+                    self.writer.store.update, run.record_key, state=RecordState.INTERRUPTED, error="interrupted"
+                )
+            lease = self.writer.job_lease(
+                job.id, ttl=ttl, doing="polled and downloaded", taken=run.job_lease_owner, cut=cut
+            )
             run.job_lease_owner = None
         async with lease:
             try:
@@ -829,6 +850,26 @@ class JobEngine:
         except Exception:
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
 
+    def _journal_cut_accept(self, run: EngineRun, job: Job) -> None:
+        """Cancelled while the accepted job's id was being written. That shielded write still lands (or
+        fails) on the writer thread; the row is marked interrupted after it, in order and without blocking
+        the loop, and carries the id itself if that write failed. Either way the row is keyed by the job id."""
+        if self.writer is None or run.record_key is None:
+            return
+        store, key = self.writer.store, run.record_key
+
+        def mark() -> None:
+            try:
+                store.update(job.id, state=RecordState.INTERRUPTED, error="interrupted")
+            except Exception:  # the id never landed: the row is still under its intent key
+                store.update(
+                    key, job_id=job.id, polling_url=job.polling_url, state=RecordState.INTERRUPTED, error="interrupted"
+                )
+
+        self.writer.later(mark)
+        run.record_key = job.id
+        run.journaled = RecordState.INTERRUPTED
+
     def _journal_status(self, run: EngineRun, status: JobStatus) -> None:
         if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
             state = RecordState(status.state.value)
@@ -964,10 +1005,9 @@ class JobEngine:
         )
 
 
-def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, ttl: float) -> str | None:
+def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:
     """Take the accepted job's lease, then let the submit lease go (one writer-thread step): the owner
     of the job lease, or None when another holder has it (then `complete` reports the conflict)."""
-    owner = lease_owner()
     holder = store.try_lease(f"job:{job_id}", owner, ttl)
     store.release_lease(*submit_lease)
     return owner if holder is None else None

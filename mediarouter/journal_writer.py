@@ -69,8 +69,12 @@ class JournalWriter:
         cancel the write."""
         if not self.threaded:
             return fn(*args, **kwargs)
-        future = self._pool().submit(functools.partial(fn, *args, **kwargs))
-        return await asyncio.shield(asyncio.wrap_future(future))
+        waiting = asyncio.wrap_future(self._pool().submit(functools.partial(fn, *args, **kwargs)))
+        try:
+            return await asyncio.shield(waiting)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            waiting.add_done_callback(_log_failure)  # nobody awaits the write now: its failure is logged here
+            raise
 
     def later(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Queue a call nothing waits for; a failure is logged (it must never cost the job)."""
@@ -114,11 +118,19 @@ class JournalWriter:
 
     @contextlib.asynccontextmanager
     async def job_lease(
-        self, job_id: str, *, ttl: float, doing: str = "resumed", taken: str | None = None
+        self,
+        job_id: str,
+        *,
+        ttl: float,
+        doing: str = "resumed",
+        taken: str | None = None,
+        cut: Callable[[], object] | None = None,
     ) -> AsyncIterator[str]:
         """`journal.job_lease` with its store calls on the writer thread (same rules: re-entrant in a task,
         a live holder elsewhere is a Conflict). `taken`: the owner of a lease already taken for this task
-        (the engine's submit hands one over), held and released here."""
+        (the engine's submit hands one over), held and released here. `cut`: a store call for a caller
+        cancelled while the lease was being taken; it runs on the writer thread only if the lease is then
+        this caller's (so no other process is at the job), before it is released."""
         name = f"job:{job_id}"
         mine = lease_held_here(name)
         if mine is not None:
@@ -129,7 +141,7 @@ class JournalWriter:
             try:
                 holder = await self.try_lease(name, owner, ttl)
             except (asyncio.CancelledError, KeyboardInterrupt):
-                self.later(self.store.release_lease, name, owner)  # the shielded take may still land: undo it
+                self.later(self.undo_take, name, owner, ttl, cut)  # the shielded take may still land
                 raise
             if holder is not None:
                 raise lease_conflict(job_id, holder, doing)
@@ -141,8 +153,17 @@ class JournalWriter:
             with contextlib.suppress(Exception):
                 await self.call(self.store.release_lease, name, owner)
 
+    def undo_take(self, name: str, owner: str, ttl: float, cut: Callable[[], object] | None = None) -> None:
+        """On the writer thread, after a lease take whose caller was cancelled: run `cut` if the lease is
+        `owner`'s (no one else is at the job), then let it go."""
+        try:
+            if cut is not None and self.store.try_lease(name, owner, ttl) is None:  # ours (renewed or taken)
+                cut()
+        finally:
+            self.store.release_lease(name, owner)
 
-def _log_failure(future: Future[Any]) -> None:
+
+def _log_failure(future: Future[Any] | asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.error("a journal write failed", exc_info=future.exception())
 

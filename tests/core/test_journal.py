@@ -30,6 +30,7 @@ from mediarouter.journal import (
     SCHEMA_VERSION,
     JobRecord,
     JobStore,
+    Lease,
     MemoryJobStore,
     RecordState,
     SQLiteJobStore,
@@ -37,6 +38,7 @@ from mediarouter.journal import (
     compare_request,
     fingerprint_request,
     idempotency_mismatch,
+    lease_owner,
     open_store,
 )
 from mediarouter.journal_writer import JournalWriter
@@ -233,7 +235,97 @@ async def test_a_cancel_during_the_job_id_write_keys_the_run_by_the_job_id_the_w
     writer.flush()  # the shielded write still lands
     writer.close()
     assert run.job is not None and run.record_key == "job-1"
-    assert store.get("job-1").key == "job-1"  # type: ignore[union-attr]
+    record = store.get("job-1")
+    assert record is not None and record.key == "job-1"
+    assert record.state is RecordState.INTERRUPTED  # after the write it cut short, not `pending` for good
+
+
+async def test_a_cancel_during_a_job_id_write_that_then_fails_still_journals_the_id(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowThenFull(MemoryJobStore):
+        failed = False
+
+        def update(self, key: str, **fields: object) -> JobRecord:
+            if "job_id" in fields and not self.failed:
+                entered.set()
+                release.wait(10)
+                self.failed = True
+                raise OSError("disk full")
+            return super().update(key, **fields)
+
+    store = SlowThenFull()
+    writer = JournalWriter(store, threaded=True)
+    eng = engine(clock, store, writer=writer)
+    task = asyncio.create_task(eng.run(ScriptedProvider(), "video-1", REQ, output=tmp_path / "o.mp4"))
+    assert await asyncio.to_thread(entered.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    writer.close()
+    assert store.failed
+    [record] = store.list()
+    assert record.key == record.job_id == "job-1"
+    assert record.state is RecordState.INTERRUPTED
+
+
+class _SlowJobLease(MemoryJobStore):
+    """A journal whose first take of a job lease blocks until released (a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def try_lease(self, name: str, owner: str, ttl: float, *, now: float | None = None) -> Lease | None:
+        if name.startswith("job:") and not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(10)
+        return super().try_lease(name, owner, ttl, now=now)
+
+
+@pytest.mark.parametrize("key", [None, "k1"], ids=["taken-by-complete", "handed-over-by-submit"])
+async def test_a_cancel_while_the_job_lease_is_taken_journals_the_job_as_interrupted(
+    clock: FakeClock, tmp_path: Path, key: str | None
+) -> None:
+    store = _SlowJobLease()
+    writer = JournalWriter(store, threaded=True)
+    eng = engine(clock, store, writer=writer)
+    provider = ScriptedProvider()
+    task = asyncio.create_task(eng.run(provider, "video-1", REQ, output=tmp_path / "o.mp4", idempotency_key=key))
+    assert await asyncio.to_thread(store.entered.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store.release.set()
+    writer.close()
+    assert provider.calls.count("submit") == 1 and "poll" not in provider.calls
+    record = store.get("job-1")
+    assert record is not None and record.state is RecordState.INTERRUPTED
+    assert store.try_lease("job:job-1", lease_owner(), 60) is None  # nothing is left holding the job
+
+
+async def test_a_cancelled_lease_take_leaves_a_job_another_process_holds_alone(clock: FakeClock) -> None:
+    store = _SlowJobLease()
+    store.add(JobRecord(key="job-1", provider="fake", model="video-1", job_id="job-1", state=RecordState.IN_PROGRESS))
+    other = "elsewhere:1:abc"  # a holder on another host is live until its lease expires
+    store.release.set()
+    assert store.try_lease("job:job-1", other, 600) is None
+    store.entered.clear()
+    store.release.clear()
+    writer = JournalWriter(store, threaded=True)
+    job = Job(id="job-1", provider="fake", model="video-1", polling_url="https://fake/jobs/job-1")
+    task = asyncio.create_task(engine(clock, store, writer=writer).complete(ScriptedProvider(), job))
+    assert await asyncio.to_thread(store.entered.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store.release.set()
+    writer.close()
+    assert store.get("job-1").state is RecordState.IN_PROGRESS  # type: ignore[union-attr]
+    assert store.try_lease("job:job-1", other, 600) is None  # still the other process's
 
 
 def test_open_store_locations(tmp_path: Path) -> None:
