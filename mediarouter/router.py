@@ -498,7 +498,11 @@ class Router:
         existing = self._held(key, call)
         if existing is None or existing.job_id is None:
             return None
-        return await self.resume(existing.job_id, output=call.output)
+        # The call's own cadence and deadline, as if it had submitted the job itself.
+        remaining = max(call.deadline - call.clock.monotonic(), 0.001)
+        return await self.resume(
+            existing.job_id, output=call.output, poll_interval=call.poll_interval, timeout=remaining
+        )
 
     def _held(self, key: str, call: _RoutedCall) -> JobRecord | None:
         """The row holding `key` with a job id (None when no row holds it); Conflict when its submit is in

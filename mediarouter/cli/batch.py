@@ -18,6 +18,7 @@ from ..errors import MediaRouterError
 from ..router import Router
 from .errors import exit_code_for, fail
 from .generate import EMULATOR_POLL_INTERVAL, USDAmount
+from .signals import interrupted_exit, sigterm_as_interrupt
 
 __all__ = ["batch_command"]
 
@@ -213,7 +214,7 @@ def batch_command(
     Exit codes: 0 every line done; otherwise the highest code among the
     failed lines (as for `generate`: 2 bad input or over budget, 3 auth,
     4 credits, 5 rate limited, 6 unavailable, 7 job failed, 8 timeout,
-    9 submit outcome unknown, 1 anything else); 130 interrupted.
+    9 submit outcome unknown, 1 anything else); 130/143 interrupted (SIGINT/SIGTERM).
     """
     if engine == "dbos" and emulator:
         raise click.UsageError(
@@ -271,15 +272,17 @@ def batch_command(
         )
 
     try:
-        with display:
+        with display, sigterm_as_interrupt() as terminated:
             report = asyncio.run(_run())
     except MediaRouterError as exc:
         fail(exc)
     except KeyboardInterrupt:
+        signal_name, code = interrupted_exit(terminated)
         click.echo(
-            "mediarouter: interrupted; accepted jobs are journaled: run the same command again to resume", err=True
+            f"mediarouter: {signal_name}; accepted jobs are journaled: run the same command again to resume",
+            err=True,
         )
-        raise SystemExit(130) from None
+        raise SystemExit(code) from None
     totals = report.totals
     if as_json:
         invalid = [

@@ -16,6 +16,7 @@ from ..router import Router
 from ..understanding import PROCESSING_MODES, SHRINK_MODES, DescribeModel, Describer, DescribeResult
 from .errors import fail
 from .generate import USDAmount
+from .signals import interrupted_exit, sigterm_as_interrupt
 
 
 @click.command()
@@ -108,7 +109,7 @@ def describe_command(
     does not take video, over the size limit or --max-cost (nothing sent);
     3 authentication; 4 insufficient credits; 5 rate limited; 6 provider
     unavailable, or the answer was lost after sending (not retried: it may
-    have been billed); 8 timeout; 130 interrupted; 1 anything else.
+    have been billed); 8 timeout; 130/143 interrupted (SIGINT/SIGTERM); 1 anything else.
     """
     if emulator_inject and not emulator:
         raise click.UsageError("--emulator-inject needs --emulator")
@@ -141,7 +142,8 @@ def describe_command(
             )
 
     try:
-        result = asyncio.run(_run())
+        with sigterm_as_interrupt() as terminated:
+            result = asyncio.run(_run())
     except MediaRouterError as exc:
         if as_json:
             attempts = [a.model_dump(mode="json") for a in exc.attempts] if isinstance(exc, AllCandidatesFailed) else []
@@ -149,8 +151,9 @@ def describe_command(
             click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "attempts": attempts}))
         fail(exc)
     except KeyboardInterrupt:
-        click.echo("mediarouter: interrupted (a request already sent may still be billed)", err=True)
-        raise SystemExit(130) from None
+        signal_name, code = interrupted_exit(terminated)
+        click.echo(f"mediarouter: {signal_name} (a request already sent may still be billed)", err=True)
+        raise SystemExit(code) from None
     shrunk = result.video.get("shrunk")
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))

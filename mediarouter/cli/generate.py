@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -23,6 +19,7 @@ from ..settings import FIT_POLICIES, FitPolicy
 from .errors import fail
 from .params import JSON_OBJECT
 from .progress import progress_for, summary_line
+from .signals import interrupted_exit, sigterm_as_interrupt
 
 #: Polling the in-process emulator every 10 s would only make people wait.
 EMULATOR_POLL_INTERVAL = 0.2
@@ -241,7 +238,7 @@ def generate_command(
             )
 
     try:
-        with progress, _sigterm_as_interrupt() as terminated:
+        with progress, sigterm_as_interrupt() as terminated:
             result = asyncio.run(_run())
     except MediaRouterError as exc:
         if as_json:
@@ -250,8 +247,7 @@ def generate_command(
             click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "attempts": attempts}))
         fail(exc)
     except KeyboardInterrupt:
-        signal_name = "SIGTERM" if terminated else "interrupted"
-        code = 143 if terminated else 130
+        signal_name, code = interrupted_exit(terminated)
         if accepted and not emulator:
             job_id = accepted[-1]
             click.echo(
@@ -274,26 +270,6 @@ def generate_command(
         return
     if not quiet:
         click.echo(summary_line(result))
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[list[bool]]:
-    """SIGTERM (a container stop, `kill`) is handled like Ctrl-C: the job is journaled, a hint printed."""
-    terminated: list[bool] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        terminated.append(True)
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (an embedding host): leave signals alone
-        yield terminated
-        return
-    try:
-        yield terminated
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _dry_run(

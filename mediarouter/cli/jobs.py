@@ -27,6 +27,7 @@ from ..results import VideoResult
 from ..router import Router
 from .errors import fail
 from .progress import progress_for
+from .signals import interrupted_exit, sigterm_as_interrupt
 
 T = TypeVar("T")
 
@@ -77,13 +78,14 @@ def _run(coro_factory: Callable[[Router], Awaitable[T]], store: JobStore, *, qui
             return await coro_factory(router)
 
     try:
-        with progress:
+        with progress, sigterm_as_interrupt() as terminated:
             return asyncio.run(main())
     except MediaRouterError as exc:
         fail(exc)
     except KeyboardInterrupt:
-        click.echo("mediarouter: interrupted; the job stays resumable", err=True)
-        raise SystemExit(130) from None
+        signal_name, code = interrupted_exit(terminated)
+        click.echo(f"mediarouter: {signal_name}; the job stays resumable", err=True)
+        raise SystemExit(code) from None
 
 
 def _print_result(result: VideoResult, as_json: bool) -> None:

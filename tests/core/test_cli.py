@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from mediarouter import (
     plugins,
 )
 from mediarouter.cli import cli, load_plugin_commands
+from mediarouter.cli.signals import sigterm_as_interrupt
 
 from .fakes import VIDEO, ScriptedProvider
 
@@ -152,3 +156,23 @@ def test_plugins_json_lists_registered_plugins(use_provider: Any) -> None:
     data = json.loads(run("plugins", "--json").stdout)
     names = {p["name"]: p for p in data}
     assert names["fake-cli"]["providers"] == ["fake"]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
+def test_sigterm_during_generate_cancels_the_task_at_an_await_like_ctrl_c() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        signal.raise_signal(signal.SIGTERM)
+        seen.append("went on")  # the signal did not raise here, in the middle of whatever ran
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt() as terminated:
+        asyncio.run(main())
+    assert terminated == [True] and seen == ["went on", "cancelled"]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -3,13 +3,15 @@ never to forget the row (forgetting it and retrying could pay twice)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import Conflict, VideoRequest
+from mediarouter import Conflict, JobTimeout, VideoRequest
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request, submit_lease_name
+from mediarouter.provider import Job, JobStatus
 from mediarouter.router import Router
 
 from .fakes import ScriptedProvider
@@ -49,3 +51,37 @@ async def test_the_engine_holds_the_submit_lease_only_while_submitting(tmp_path:
     record = journal.get(result.job_id)
     assert record is not None
     assert journal.try_lease(submit_lease_name(record.key), "me", 1.0) is None  # released after the submit
+
+
+async def test_repeating_the_key_of_an_accepted_job_resumes_it_on_the_calls_poll_interval_and_timeout(
+    tmp_path: Path,
+) -> None:
+    journal = MemoryJobStore()
+    fingerprint = fingerprint_request(VideoRequest.build(prompt="a dog"), ["fake/video-1"])
+    journal.add(
+        JobRecord(
+            key="job-1", provider="fake", model="video-1", job_id="job-1", idempotency_key="order-7",
+            fingerprint=fingerprint, state=RecordState.INTERRUPTED,
+        )
+    )  # fmt: skip
+    clock = FakeClock()
+    polled_at: list[float] = []
+
+    class NeverDone(ScriptedProvider):
+        async def poll(self, job: Job) -> JobStatus:
+            polled_at.append(clock.monotonic())
+            return await super().poll(job)
+
+    provider = NeverDone(polls=[])
+    settings = quiet_settings(poll_growth=1.0)  # a steady cadence, so every gap is the interval asked for
+    router = Router(providers={"fake": provider}, journal=journal, settings=settings, clock=clock)
+    start = clock.monotonic()
+    with pytest.raises(JobTimeout):
+        await router.generate(
+            "a dog", model="fake/video-1", output=tmp_path / "o.mp4", idempotency_key="order-7",
+            poll_interval=2.0, timeout=30.0,
+        )  # fmt: skip
+    assert "submit" not in provider.calls
+    assert clock.monotonic() - start == pytest.approx(30.0)  # the call's timeout, not the default 600 s
+    gaps = [b - a for a, b in itertools.pairwise(polled_at)]
+    assert len(gaps) >= 10 and all(gap == pytest.approx(2.0) for gap in gaps)  # its interval, not 10 s

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
 
 from .conftest import FAST, MEDIAROUTER, VEO, WAN, Emulator
 from .test_resume_cli import slow_emulator, submits, wait_for_accepted_job
@@ -69,3 +72,35 @@ def test_sigterm_after_the_submit_exits_143_with_the_resume_hint(slow_emulator: 
     shown = json.loads(slow_emulator.run("jobs", "show", job_id, "--json").stdout)
     assert shown["state"] == "interrupted"
     assert submits(slow_emulator) == 1
+
+
+def test_sigterm_during_a_batch_exits_143_and_the_rerun_resumes_without_a_new_submit(
+    slow_emulator: Emulator, tmp_path: Path
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps({"prompt": p, "model": VEO}) + "\n" for p in ("A cat", "A dog")))
+    command = [MEDIAROUTER, "batch", str(requests), "-o", str(tmp_path / "out"), *FAST, "--concurrency", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slow_emulator.env)
+    deadline = time.monotonic() + 30
+    while len([r for r in _rows(slow_emulator) if r.job_id]) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, "the batch accepted no two jobs"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    assert "SIGTERM" in stderr.strip().splitlines()[-1]
+    assert [r.state for r in _rows(slow_emulator)] == [RecordState.INTERRUPTED] * 2
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120, env=slow_emulator.env, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "batch: 2 of 2 done" in rerun.stderr
+    assert submits(slow_emulator) == 2
+
+
+def _rows(emu: Emulator) -> list[JobRecord]:
+    if not Path(emu.journal_file).exists():
+        return []
+    store = SQLiteJobStore(emu.journal_file)
+    try:
+        return store.list()
+    finally:
+        store.close()
