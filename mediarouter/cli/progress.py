@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -121,25 +122,37 @@ def _router_line(event: Event, failed: dict[str | None, str]) -> str | None:
         case RouterEstimateEvent(ref=ref, estimated_cost=cost, price_rule=rule):
             if cost is None:
                 return f"estimated cost on {ref}: unknown (no published price)"
-            return f"submitting to {ref}: estimated {rule or f'${cost}'}"
+            return f"estimated cost on {ref}: {rule or f'${cost}'}"
         case JobSubmitUnknownEvent(error=error, status_code=code):
             status = f" (HTTP {code})" if code is not None else ""
             return f"the submit's outcome is unknown after {error}{status}: a job may exist and be billed"
     return None
 
 
-def _stamp(event: Event, line: str) -> str:
-    elapsed = f"{event.elapsed:5.1f}s" if event.elapsed is not None else ""
-    return f"[{elapsed}] {line}"
-
-
 class StatusPrinter(Progress):
-    """One plain line per job state change on stderr (not per poll)."""
+    """One plain line per job state change on stderr (not per poll).
+
+    Every line is stamped on one clock, started when the first event arrived (less that event's own
+    `elapsed`): an event's `elapsed` counts from its routed call or from its engine run, and the
+    engine's run starts after the call planned, so stamping each with its own would make the log go
+    back in time at the submit (and, in a batch, jump between calls).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._origin: float | None = None
+
+    def _stamp(self, event: Event, line: str) -> str:
+        now = self._clock()
+        if self._origin is None:
+            self._origin = now - (event.elapsed or 0.0)
+        return f"[{now - self._origin:5.1f}s] {line}"
 
     def __call__(self, event: Event) -> None:
         line = _status_line(event)
         if line:
-            click.echo(_stamp(event, line), err=True)
+            click.echo(self._stamp(event, line), err=True)
 
 
 class PlainProgress(StatusPrinter):
@@ -148,7 +161,7 @@ class PlainProgress(StatusPrinter):
     def __call__(self, event: Event) -> None:
         line = _status_line(event) or _router_line(event, self._failed)
         if line:
-            click.echo(_stamp(event, line), err=True)
+            click.echo(self._stamp(event, line), err=True)
 
 
 class LiveProgress(Progress):

@@ -34,6 +34,7 @@ from mediarouter.events import (
     JobSubmittingEvent,
     RouterAttemptFinishedEvent,
     RouterCallFinishedEvent,
+    RouterEstimateEvent,
     RouterFailoverEvent,
 )
 from mediarouter.results import Attempt, MediaFile, VideoResult
@@ -101,11 +102,30 @@ def test_the_live_line_runs_a_whole_call(tmp_path: Path, clock: FakeClock) -> No
 def test_plain_lines_keep_the_status_format_and_say_when_the_router_fails_over(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    plain = PlainProgress()
+    ticks = iter([50.0, 51.0])
+    plain = PlainProgress(clock=lambda: next(ticks))
     plain(_event(JobStatusChangedEvent(status="completed", previous="in_progress", raw_status=None, polls=3)))
     plain(_event(JobPolledEvent(status="completed", polls=4)))  # per-poll noise: nothing
     plain(Event(elapsed=2.0, payload=RouterFailoverEvent(from_ref="a/b", to_ref=VEO, error_type=None)))
     assert capsys.readouterr().err.splitlines() == ["[  1.0s] status: completed", f"[  2.0s] failing over to {VEO}"]
+
+
+def test_plain_lines_run_on_one_clock_when_the_engine_counts_from_its_own_start(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The router's estimate counts from the call (0.6 s of planning); the engine's submit, a moment
+    # later, counts from its own run (0.0 s): the log must not go back in time.
+    ticks = iter([100.0, 100.1, 101.1])
+    plain = PlainProgress(clock=lambda: next(ticks))
+    estimate = RouterEstimateEvent(ref=VEO, estimated_cost=Decimal("2.00"), price_rule="4 s × $0.50/s")
+    plain(Event(elapsed=0.6, payload=estimate))
+    plain(Event(provider="openrouter", model="google/veo-3.1", elapsed=0.0, payload=JobSubmittingEvent(attempt=1)))
+    plain(Event(job_id="gen-1", elapsed=1.0, payload=JobSubmittedEvent(polling_url=None)))
+    assert capsys.readouterr().err.splitlines() == [
+        f"[  0.6s] estimated cost on {VEO}: 4 s × $0.50/s",
+        "[  0.7s] submitting to openrouter/google/veo-3.1",
+        "[  1.7s] job gen-1 accepted",
+    ]
 
 
 def test_a_failed_candidate_is_said_with_its_failover_and_the_last_one_not_twice(
