@@ -294,3 +294,49 @@ async def test_a_cancel_request_leaves_the_row_resumable_until_the_backend_says_
     record = journal.get("job-c")
     assert record is not None and record.state is RecordState.IN_PROGRESS and record.state.resumable
     assert record.error == "cancel requested by the caller"
+
+
+# -- a submit in flight is never forgotten or adopted ------------------------------------------------
+
+
+def _submitting(journal: SQLiteJobStore, tmp_path: Path) -> None:
+    """A keyed submit another task or process is sending right now: its row, and its live submit lease."""
+    journal.add(row(None, RecordState.SUBMITTING, 0, tmp_path / "o.mp4", idempotency_key="order-8"))
+    assert journal.try_lease("submit:local-0", "another-task", 3600) is None
+
+
+def test_forget_refuses_a_submit_still_in_flight_so_its_key_cannot_pay_twice(
+    journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    _submitting(journal, tmp_path)
+    with pytest.raises(Conflict) as info:
+        forget(journal, "order-8", confirm=True)
+    assert "order-8" in str(info.value) and "in flight" in str(info.value)
+    assert info.value.hint is not None and "wait" in info.value.hint and "jobs resume" in info.value.hint
+    refused = run("jobs", "forget", "order-8", "--yes")
+    assert refused.exit_code != 0 and "in flight" in refused.stderr
+    record = journal.get("local-0")
+    assert record is not None and record.state is RecordState.SUBMITTING  # the key is still held
+    assert journal.claim(JobRecord(key="local-new", provider="fake", model="m", idempotency_key="order-8")) is not None
+    journal.release_lease("submit:local-0", "another-task")  # the submitter died (or finished): now it may go
+    assert forget(journal, "order-8", confirm=True).state is RecordState.FORGOTTEN
+
+
+def test_adopt_refuses_a_submit_still_in_flight_and_a_job_another_task_is_finishing(
+    journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    _submitting(journal, tmp_path)
+    with pytest.raises(Conflict, match="in flight"):
+        adopt(journal, "order-8", "gen-1")
+    refused = run("jobs", "adopt", "order-8", "gen-1")
+    assert refused.exit_code != 0 and "in flight" in refused.stderr
+    assert journal.get("local-0").job_id is None  # type: ignore[union-attr]
+    # An unknown row whose job (found on the dashboard) another task is already polling under its lease.
+    journal.add(row(None, RecordState.UNKNOWN, 2, tmp_path / "u.mp4", idempotency_key="order-10"))
+    assert journal.try_lease("job:gen-2", "another-task", 3600) is None
+    with pytest.raises(Conflict) as info:
+        adopt(journal, "order-10", "gen-2")
+    assert "gen-2" in str(info.value) and info.value.hint is not None and "jobs resume gen-2" in info.value.hint
+    assert journal.get("local-2").job_id is None  # type: ignore[union-attr]
+    journal.release_lease("job:gen-2", "another-task")
+    assert adopt(journal, "order-10", "gen-2").state is RecordState.PENDING
