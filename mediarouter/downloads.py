@@ -358,6 +358,8 @@ class PartFile:
         written = 0
         batches = _Batches(self.size, first=self.size == 0)
         in_flight: asyncio.Future[None] | None = None  # a plain future, never a task: nothing is left running
+        handed: _Batch | None = None  # the batch `in_flight` writes
+        waiting: _Batch | None = None  # a full batch read, waiting for `in_flight` before its own hand-off
         try:
             try:
                 async for chunk in download.chunks:
@@ -370,25 +372,23 @@ class PartFile:
                         on_chunk(len(chunk))
                     if full is not None:
                         if in_flight is not None:
-                            await in_flight
+                            waiting = full  # read: whatever happens to this wait, it is written (below)
+                            await asyncio.shield(in_flight)
                         in_flight = loop.run_in_executor(None, writer.put, full.chunks, full.start)
+                        handed, waiting = full, None
             finally:
-                # Runs on errors and cancellation too: what was read reaches the file, in order.
-                last = batches.take()
-                interrupted = False
-                if in_flight is not None:
-                    try:
+                # Runs on errors and cancellation too: every batch read reaches the file, in order.
+                rest = [b for b in (waiting, batches.take()) if b is not None and b.chunks]
+                try:
+                    if in_flight is not None:
                         await asyncio.shield(in_flight)
-                    except asyncio.CancelledError:
-                        interrupted = True
-                if last.chunks and not interrupted:
-                    try:
-                        await asyncio.shield(loop.run_in_executor(None, writer.put, last.chunks, last.start))
-                    except asyncio.CancelledError:
-                        interrupted = True
-                if interrupted:  # cancelled while a write was handed off: finish here and now (one batch)
-                    writer.put(last.chunks, last.start)  # waits for the thread's write; dropped if out of turn
-                    raise asyncio.CancelledError
+                    for batch in rest:
+                        await asyncio.shield(loop.run_in_executor(None, writer.put, batch.chunks, batch.start))
+                except asyncio.CancelledError:  # cancelled (again) meanwhile: finish here and now (a batch or two)
+                    # In order; a batch the thread is writing is waited for, one already written is skipped.
+                    for each in [handed, *rest] if handed is not None else rest:
+                        writer.put(each.chunks, each.start)
+                    raise
             await loop.run_in_executor(None, writer.fsync)
         finally:
             self._settle(writer)
