@@ -519,7 +519,8 @@ class JobEngine:
                 await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
-                self._journal_now(run, state=RecordState.INTERRUPTED, error="interrupted")
+                if run.journaled is not RecordState.DOWNLOADED:  # saved, and being journaled so: not interrupted
+                    self._journal_now(run, state=RecordState.INTERRUPTED, error="interrupted")
                 raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
@@ -679,11 +680,16 @@ class JobEngine:
             )
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
         run.timings["download"] = self.clock.monotonic() - t0
-        await self._journal_update(
-            run,
-            state=RecordState.DOWNLOADED,
-            files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
-        )
+        try:
+            await self._journal_update(
+                run,
+                state=RecordState.DOWNLOADED,
+                files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
+            run.journaled = RecordState.DOWNLOADED
+            raise
         if problems:
             wanted, why = problems[0]
             kept_at = ", ".join(str(f.path) for f in files)
