@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
-from .downloads import PartFile, output_path, rescue
+from .downloads import PartFile, PartWriteError, output_path, rescue
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -508,6 +508,8 @@ class JobEngine:
                     status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
                     files = await self.download(provider, job, status, output=output, run=run)
             except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
+                if "part_file" in exc.details:  # or not saved at all: the row says where its bytes are
+                    await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except JobError as exc:
                 self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
@@ -658,16 +660,25 @@ class JobEngine:
                 part = PartFile.create(target, tag=tag)
             except OSError as exc:
                 problems.append((target, exc))
-                part = PartFile.create(outputs_dir(self.journal) / kept, tag=tag)
+                try:
+                    part = PartFile.create(outputs_dir(self.journal) / kept, tag=tag)
+                except OSError as again:
+                    raise _nowhere_to_write(job, base, target, again) from None
             try:
-                content_type = await self._download_one(provider, job, status, item, part, run)
+                try:
+                    content_type = await self._download_one(provider, job, status, item, part, run)
+                except PartWriteError as exc:  # a full disk: the bytes so far stay for the download that continues
+                    raise _not_written(job, base, part, exc) from None
                 sha = part.sha256()
                 size = part.size
                 try:
                     path = part.commit()
                 except OSError as exc:
                     problems.append((target, exc))
-                    path = rescue(part.path, outputs_dir(self.journal), kept)
+                    try:
+                        path = rescue(part.path, outputs_dir(self.journal), kept)
+                    except OSError as again:  # the whole paid video, with nowhere to go: it stays where it is
+                        raise _not_moved(job, base, part, sha, exc, again) from None
             except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
                 if not _resumable_download_error(exc):
                     part.discard()  # a wrong body must not be continued later
@@ -744,8 +755,8 @@ class JobEngine:
                 return content_type
             except TimeoutError:
                 raise self._timeout(run, "downloading") from None
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
+            except (asyncio.CancelledError, KeyboardInterrupt, PartWriteError):
+                raise  # a failed write is the disk's, not the provider's: `download` says what to do
             except Exception as exc:
                 if not isinstance(exc, MediaRouterError):  # a plugin bug must not lose the job id
                     error = ProtocolError(
@@ -1027,9 +1038,43 @@ def _queue_position(status: JobStatus) -> int | None:
 
 def _resumable_download_error(exc: BaseException) -> bool:
     """Keep the part file when the bytes so far are good and the download can be continued later."""
-    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout)):
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout, OutputNotSaved)):
         return True
     return isinstance(exc, MediaRouterError) and exc.retryable
+
+
+def _continue_hint(job: Job, base: Path) -> str:
+    return f"mediarouter jobs download {job.id} -o {base}"
+
+
+def _nowhere_to_write(job: Job, base: Path, target: Path, exc: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"job {job.id} is done (and paid for) but no file can be created for its video, neither at {target} "
+        f"nor in the journal's outputs directory ({exc.strerror or exc}); nothing was downloaded yet",
+        job_id=job.id,
+        hint=f"fix the disk or the directory, then download it without paying again: {_continue_hint(job, base)}",
+    )
+
+
+def _not_written(job: Job, base: Path, part: PartFile, exc: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"could not write the video of job {job.id} to disk ({exc.strerror or exc}): the job is done and paid "
+        f"for; the {part.size} bytes received so far are kept in {part.path}",
+        job_id=job.id,
+        hint=f"free some space, then continue from there without paying again: {_continue_hint(job, base)}",
+        details={"part_file": str(part.path), "part_size": part.size, "errno": exc.errno},
+    )
+
+
+def _not_moved(job: Job, base: Path, part: PartFile, sha: str, exc: OSError, again: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"the finished video of job {job.id} could not be saved to {part.target} ({exc.strerror or exc}) nor in "
+        f"the journal's outputs directory ({again.strerror or again}): the job is paid for and the whole video "
+        f"({part.size} bytes, sha256 {sha}) is kept in {part.path}",
+        job_id=job.id,
+        hint=f"copy it from there, or fix the directory and: {_continue_hint(job, base)}",
+        details={"part_file": str(part.path), "part_size": part.size, "sha256": sha},
+    )
 
 
 def _retryable(error: MediaRouterError) -> bool:
