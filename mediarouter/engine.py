@@ -650,8 +650,44 @@ class JobEngine:
         """
         base = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mediarouter-")) / f"{job.id}.mp4"
         t0 = self.clock.monotonic()
-        files = []
+        files: list[MediaFile] = []
         problems: list[tuple[Path, OSError]] = []
+        try:
+            await self._download_all(provider, job, status, base, run, files, problems)
+        except BaseException:
+            if files:  # a later output failed or was cancelled: the row still lists the ones saved
+                self._journal_now(run, files=_file_rows(files))
+            raise
+        run.timings["download"] = self.clock.monotonic() - t0
+        try:
+            await self._journal_update(run, state=RecordState.DOWNLOADED, files=_file_rows(files))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
+            run.journaled = RecordState.DOWNLOADED
+            raise
+        if problems:
+            wanted, why = problems[0]
+            kept_at = ", ".join(str(f.path) for f in files)
+            raise OutputNotSaved(
+                f"could not save the video to {wanted} ({why.strerror or why}); the paid video is kept at {kept_at}",
+                job_id=job.id,
+                hint=f"copy it from there, or: mediarouter jobs download {job.id} -o FILE",
+                details={"saved_to": [str(f.path) for f in files]},
+            )
+        return files
+
+    async def _download_all(
+        self,
+        provider: Provider,
+        job: Job,
+        status: JobStatus,
+        base: Path,
+        run: EngineRun,
+        files: list[MediaFile],
+        problems: list[tuple[Path, OSError]],
+    ) -> None:
+        """Download each output in turn, appending what is saved to `files` (and to `problems` the targets
+        that could not take their file), so a failure part-way leaves the caller the list so far."""
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
             tag = f"{job.id}-{item.index}"
@@ -680,8 +716,9 @@ class JobEngine:
                     except OSError as again:  # the whole paid video, with nowhere to go: it stays where it is
                         raise _not_moved(job, base, part, sha, exc, again) from None
             except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
-                if not _resumable_download_error(exc):
-                    part.discard()  # a wrong body must not be continued later
+                refused_empty = isinstance(exc, MediaRouterError) and exc.status_code is not None and part.size == 0
+                if not _resumable_download_error(exc) or refused_empty:
+                    part.discard()  # a wrong body must not be continued later; an empty one is not worth keeping
                 raise
             except BaseException:
                 part.discard()
@@ -690,27 +727,6 @@ class JobEngine:
                 MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
             )
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
-        run.timings["download"] = self.clock.monotonic() - t0
-        try:
-            await self._journal_update(
-                run,
-                state=RecordState.DOWNLOADED,
-                files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
-            )
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
-            run.journaled = RecordState.DOWNLOADED
-            raise
-        if problems:
-            wanted, why = problems[0]
-            kept_at = ", ".join(str(f.path) for f in files)
-            raise OutputNotSaved(
-                f"could not save the video to {wanted} ({why.strerror or why}); the paid video is kept at {kept_at}",
-                job_id=job.id,
-                hint=f"copy it from there, or: mediarouter jobs download {job.id} -o FILE",
-                details={"saved_to": [str(f.path) for f in files]},
-            )
-        return files
 
     @staticmethod
     def _rescue_name(job: Job, index: int, target: Path) -> str:
@@ -1040,7 +1056,15 @@ def _resumable_download_error(exc: BaseException) -> bool:
     """Keep the part file when the bytes so far are good and the download can be continued later."""
     if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout, OutputNotSaved)):
         return True
-    return isinstance(exc, MediaRouterError) and exc.retryable
+    if not isinstance(exc, MediaRouterError) or isinstance(exc, (ProtocolError, OutputGone)):
+        return False  # a wrong body, or an output that is gone for good
+    # An HTTP refusal (a stale journaled URL's 404/403) came before any byte of its body: the bytes an
+    # earlier run left are still good, and the fresh URL a poll gets continues them.
+    return exc.retryable or exc.status_code is not None
+
+
+def _file_rows(files: list[MediaFile]) -> list[dict[str, Any]]:
+    return [{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files]
 
 
 def _continue_hint(job: Job, base: Path) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from mediarouter import Conflict, InvalidRequest, NotFound, OutputGone, hookimpl
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.jobs import Job, JobOutput, JobState, JobStatus
 from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
+from mediarouter.provider import Download
 from mediarouter.recovery import adopt, forget, resume_all
 from mediarouter.router import Router
 
@@ -48,6 +50,16 @@ class ByJob(ScriptedProvider):
         if job.id.endswith("-410"):
             return self._download(OutputGone("the output is no longer available", status_code=410), offset)
         return self._download(VIDEO, offset)
+
+
+@asynccontextmanager
+async def _ranged(offset: int) -> AsyncIterator[Download]:
+    """VIDEO from `offset` on, as a server that honours the Range request (a 206) sends it."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield VIDEO[offset:]
+
+    yield Download(chunks=chunks(), content_type="video/mp4", content_length=len(VIDEO) - offset, resumed_from=offset)
 
 
 def row(job_id: str | None, state: RecordState, age_h: int, target: Path | str | None, **kw: Any) -> JobRecord:
@@ -340,3 +352,28 @@ def test_adopt_refuses_a_submit_still_in_flight_and_a_job_another_task_is_finish
     assert journal.get("local-2").job_id is None  # type: ignore[union-attr]
     journal.release_lease("job:gen-2", "another-task")
     assert adopt(journal, "order-10", "gen-2").state is RecordState.PENDING
+
+
+async def test_a_refused_journaled_url_keeps_the_part_file_for_the_fresh_one(
+    clock: FakeClock, journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    """The bytes an interrupted download left are good: a stale URL refused (404) before any byte of its
+    body says nothing about them, so the fresh URL continues them with a Range request."""
+    routed = router(clock, journal, provider)
+    outputs = [{"index": 0, "url": "https://cdn.fake.test/stale.mp4"}]
+    journal.add(row("job-part", RecordState.INTERRUPTED, 1, tmp_path / "p.mp4", outputs=outputs))
+    part = tmp_path / ".p.mp4.job-part-0.part"
+    part.write_bytes(VIDEO[:1000])  # what the interrupted run left
+    offsets: list[int] = []
+    refusals = [NotFound("gone from the CDN", status_code=404)]
+
+    def open_download(job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0) -> Any:
+        offsets.append(offset)
+        if refusals:
+            return provider._download(refusals.pop(), offset)
+        return _ranged(offset)
+
+    provider.open_download = open_download  # type: ignore[method-assign]
+    await routed.resume("job-part")
+    assert offsets == [1000, 1000]
+    assert (tmp_path / "p.mp4").read_bytes() == VIDEO and not part.exists()
