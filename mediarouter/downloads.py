@@ -22,7 +22,7 @@ from .provider import BlockingBody, Download
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-__all__ = ["PartFile", "check_output", "looks_like_text", "output_path", "rescue"]
+__all__ = ["PartFile", "PartWriteError", "check_output", "looks_like_text", "output_path", "rescue"]
 
 #: Bytes per hand-off to the writer thread: chunks from the socket (256 KiB reads, see
 #: mediarouter/http/readsize.py) are gathered into batches this size, hashed and written there.
@@ -47,6 +47,15 @@ _ABORT_WAIT = 30.0
 
 #: First bytes of bodies that are certainly not video (JSON, HTML/XML error pages).
 _TEXT_STARTS = (b"{", b"[", b"<")
+
+
+class PartWriteError(OSError):
+    """Writing or syncing the part file failed (a full disk, an I/O error). Unlike an OSError from the
+    stream, it is the disk's fault: the bytes before it are kept for the download that continues them."""
+
+
+def _write_error(exc: OSError, path: Path) -> PartWriteError:
+    return PartWriteError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def looks_like_text(head: bytes | bytearray) -> bool:
@@ -92,10 +101,17 @@ def check_output(output: str | os.PathLike[str]) -> Path:
 
 
 def rescue(part: Path, directory: Path, name: str) -> Path:
-    """Move a finished download that could not go to its target into `directory` (never delete it)."""
+    """Move a finished download that could not go to its target into `directory` (never delete it).
+    When that fails too, `part` is left as it was (a half-copied destination is removed)."""
     directory.mkdir(parents=True, exist_ok=True)
     destination = directory / name
-    shutil.move(str(part), destination)
+    try:
+        shutil.move(str(part), destination)
+    except OSError:
+        if part.exists():  # the copy across file systems failed: the part file is still the video
+            with contextlib.suppress(OSError):
+                destination.unlink()
+        raise
     return destination
 
 
@@ -133,6 +149,7 @@ class _Writer:
     """
 
     def __init__(self, path: Path, digest: _Hash, size: int) -> None:
+        self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
         self.digest: _Hash | None = digest
         self.end = size  # bytes in the file
@@ -160,12 +177,12 @@ class _Writer:
                     rest = memoryview(b"".join(batch))[done:]
                     while rest:
                         rest = rest[os.write(self.fd, rest) :]
-            except OSError:
+            except OSError as exc:
                 if hashed is not None:
                     concurrent.futures.wait([hashed])  # nothing may touch the digest once this returns
                 self.end = os.fstat(self.fd).st_size
                 self.digest = None  # part of the batch may be on disk: hash the file again on a resume
-                raise
+                raise _write_error(exc, self.path) from exc
             if hashed is None:
                 _update(self.digest, batch)
             else:
@@ -180,6 +197,8 @@ class _Writer:
             if not self._closed:
                 try:
                     os.fsync(self.fd)
+                except OSError as exc:  # a full disk may show only here (delayed allocation, NFS)
+                    raise _write_error(exc, self.path) from exc
                 finally:
                     if self._close_pending:
                         self._close()
@@ -342,7 +361,7 @@ class PartFile:
         loop reads the next batch (see `_Writer`). Before returning, every byte counted in `size` is
         written and the file is fsynced, so `commit()` renames only durable bytes; a broken or
         cancelled stream still leaves `size` bytes on disk for the Range request that continues it.
-        A failed write (a full disk) sets `size` to what the file holds and re-raises.
+        A failed write or fsync (a full disk) sets `size` to what the file holds and raises `PartWriteError`.
         """
         if download.resumed_from != self.size:
             self.truncate()
@@ -358,6 +377,8 @@ class PartFile:
         written = 0
         batches = _Batches(self.size, first=self.size == 0)
         in_flight: asyncio.Future[None] | None = None  # a plain future, never a task: nothing is left running
+        handed: _Batch | None = None  # the batch `in_flight` writes
+        waiting: _Batch | None = None  # a full batch read, waiting for `in_flight` before its own hand-off
         try:
             try:
                 async for chunk in download.chunks:
@@ -370,25 +391,23 @@ class PartFile:
                         on_chunk(len(chunk))
                     if full is not None:
                         if in_flight is not None:
-                            await in_flight
+                            waiting = full  # read: whatever happens to this wait, it is written (below)
+                            await asyncio.shield(in_flight)
                         in_flight = loop.run_in_executor(None, writer.put, full.chunks, full.start)
+                        handed, waiting = full, None
             finally:
-                # Runs on errors and cancellation too: what was read reaches the file, in order.
-                last = batches.take()
-                interrupted = False
-                if in_flight is not None:
-                    try:
+                # Runs on errors and cancellation too: every batch read reaches the file, in order.
+                rest = [b for b in (waiting, batches.take()) if b is not None and b.chunks]
+                try:
+                    if in_flight is not None:
                         await asyncio.shield(in_flight)
-                    except asyncio.CancelledError:
-                        interrupted = True
-                if last.chunks and not interrupted:
-                    try:
-                        await asyncio.shield(loop.run_in_executor(None, writer.put, last.chunks, last.start))
-                    except asyncio.CancelledError:
-                        interrupted = True
-                if interrupted:  # cancelled while a write was handed off: finish here and now (one batch)
-                    writer.put(last.chunks, last.start)  # waits for the thread's write; dropped if out of turn
-                    raise asyncio.CancelledError
+                    for batch in rest:
+                        await asyncio.shield(loop.run_in_executor(None, writer.put, batch.chunks, batch.start))
+                except asyncio.CancelledError:  # cancelled (again) meanwhile: finish here and now (a batch or two)
+                    # In order; a batch the thread is writing is waited for, one already written is skipped.
+                    for each in [handed, *rest] if handed is not None else rest:
+                        writer.put(each.chunks, each.start)
+                    raise
             await loop.run_in_executor(None, writer.fsync)
         finally:
             self._settle(writer)

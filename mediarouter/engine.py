@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
-from .downloads import PartFile, output_path, rescue
+from .downloads import PartFile, PartWriteError, output_path, rescue
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -508,6 +508,8 @@ class JobEngine:
                     status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
                     files = await self.download(provider, job, status, output=output, run=run)
             except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
+                if "part_file" in exc.details:  # or not saved at all: the row says where its bytes are
+                    await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except JobError as exc:
                 self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
@@ -519,7 +521,8 @@ class JobEngine:
                 await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
-                self._journal_now(run, state=RecordState.INTERRUPTED, error="interrupted")
+                if run.journaled is not RecordState.DOWNLOADED:  # saved, and being journaled so: not interrupted
+                    self._journal_now(run, state=RecordState.INTERRUPTED, error="interrupted")
                 raise
         run.timings["total"] = self.clock.monotonic() - run.started
         self._emit(run, JobCompletedEvent(cost=status.cost, polls=run.polls))
@@ -647,43 +650,21 @@ class JobEngine:
         """
         base = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mediarouter-")) / f"{job.id}.mp4"
         t0 = self.clock.monotonic()
-        files = []
+        files: list[MediaFile] = []
         problems: list[tuple[Path, OSError]] = []
-        for item in status.outputs:
-            target = output_path(base, item.index, len(status.outputs))
-            tag = f"{job.id}-{item.index}"
-            kept = self._rescue_name(job, item.index, target)
-            try:
-                part = PartFile.create(target, tag=tag)
-            except OSError as exc:
-                problems.append((target, exc))
-                part = PartFile.create(outputs_dir(self.journal) / kept, tag=tag)
-            try:
-                content_type = await self._download_one(provider, job, status, item, part, run)
-                sha = part.sha256()
-                size = part.size
-                try:
-                    path = part.commit()
-                except OSError as exc:
-                    problems.append((target, exc))
-                    path = rescue(part.path, outputs_dir(self.journal), kept)
-            except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
-                if not _resumable_download_error(exc):
-                    part.discard()  # a wrong body must not be continued later
-                raise
-            except BaseException:
-                part.discard()
-                raise
-            files.append(
-                MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
-            )
-            self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
+        try:
+            await self._download_all(provider, job, status, base, run, files, problems)
+        except BaseException:
+            if files:  # a later output failed or was cancelled: the row still lists the ones saved
+                self._journal_now(run, files=_file_rows(files))
+            raise
         run.timings["download"] = self.clock.monotonic() - t0
-        await self._journal_update(
-            run,
-            state=RecordState.DOWNLOADED,
-            files=[{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files],
-        )
+        try:
+            await self._journal_update(run, state=RecordState.DOWNLOADED, files=_file_rows(files))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
+            run.journaled = RecordState.DOWNLOADED
+            raise
         if problems:
             wanted, why = problems[0]
             kept_at = ", ".join(str(f.path) for f in files)
@@ -694,6 +675,58 @@ class JobEngine:
                 details={"saved_to": [str(f.path) for f in files]},
             )
         return files
+
+    async def _download_all(
+        self,
+        provider: Provider,
+        job: Job,
+        status: JobStatus,
+        base: Path,
+        run: EngineRun,
+        files: list[MediaFile],
+        problems: list[tuple[Path, OSError]],
+    ) -> None:
+        """Download each output in turn, appending what is saved to `files` (and to `problems` the targets
+        that could not take their file), so a failure part-way leaves the caller the list so far."""
+        for item in status.outputs:
+            target = output_path(base, item.index, len(status.outputs))
+            tag = f"{job.id}-{item.index}"
+            kept = self._rescue_name(job, item.index, target)
+            try:
+                part = PartFile.create(target, tag=tag)
+            except OSError as exc:
+                problems.append((target, exc))
+                try:
+                    part = PartFile.create(outputs_dir(self.journal) / kept, tag=tag)
+                except OSError as again:
+                    raise _nowhere_to_write(job, base, target, again) from None
+            try:
+                try:
+                    content_type = await self._download_one(provider, job, status, item, part, run)
+                except PartWriteError as exc:  # a full disk: the bytes so far stay for the download that continues
+                    raise _not_written(job, base, part, exc) from None
+                sha = part.sha256()
+                size = part.size
+                try:
+                    path = part.commit()
+                except OSError as exc:
+                    problems.append((target, exc))
+                    try:
+                        path = rescue(part.path, outputs_dir(self.journal), kept)
+                    except OSError as again:  # the whole paid video, with nowhere to go: it stays where it is
+                        raise _not_moved(job, base, part, sha, exc, again) from None
+            except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
+                refused_empty = isinstance(exc, MediaRouterError) and exc.status_code is not None and part.size == 0
+                if not _resumable_download_error(exc) or refused_empty:
+                    part.discard()  # a wrong body must not be continued later; an empty one is not worth keeping
+                raise
+            except BaseException:
+                part.discard()
+                raise
+            files.append(
+                MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
+            )
+            self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
 
     @staticmethod
     def _rescue_name(job: Job, index: int, target: Path) -> str:
@@ -738,8 +771,8 @@ class JobEngine:
                 return content_type
             except TimeoutError:
                 raise self._timeout(run, "downloading") from None
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
+            except (asyncio.CancelledError, KeyboardInterrupt, PartWriteError):
+                raise  # a failed write is the disk's, not the provider's: `download` says what to do
             except Exception as exc:
                 if not isinstance(exc, MediaRouterError):  # a plugin bug must not lose the job id
                     error = ProtocolError(
@@ -1021,9 +1054,51 @@ def _queue_position(status: JobStatus) -> int | None:
 
 def _resumable_download_error(exc: BaseException) -> bool:
     """Keep the part file when the bytes so far are good and the download can be continued later."""
-    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout)):
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, JobTimeout, OutputNotSaved)):
         return True
-    return isinstance(exc, MediaRouterError) and exc.retryable
+    if not isinstance(exc, MediaRouterError) or isinstance(exc, (ProtocolError, OutputGone)):
+        return False  # a wrong body, or an output that is gone for good
+    # An HTTP refusal (a stale journaled URL's 404/403) came before any byte of its body: the bytes an
+    # earlier run left are still good, and the fresh URL a poll gets continues them.
+    return exc.retryable or exc.status_code is not None
+
+
+def _file_rows(files: list[MediaFile]) -> list[dict[str, Any]]:
+    return [{"path": str(f.path), "size": f.size, "sha256": f.sha256, "index": f.index} for f in files]
+
+
+def _continue_hint(job: Job, base: Path) -> str:
+    return f"mediarouter jobs download {job.id} -o {base}"
+
+
+def _nowhere_to_write(job: Job, base: Path, target: Path, exc: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"job {job.id} is done (and paid for) but no file can be created for its video, neither at {target} "
+        f"nor in the journal's outputs directory ({exc.strerror or exc}); nothing was downloaded yet",
+        job_id=job.id,
+        hint=f"fix the disk or the directory, then download it without paying again: {_continue_hint(job, base)}",
+    )
+
+
+def _not_written(job: Job, base: Path, part: PartFile, exc: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"could not write the video of job {job.id} to disk ({exc.strerror or exc}): the job is done and paid "
+        f"for; the {part.size} bytes received so far are kept in {part.path}",
+        job_id=job.id,
+        hint=f"free some space, then continue from there without paying again: {_continue_hint(job, base)}",
+        details={"part_file": str(part.path), "part_size": part.size, "errno": exc.errno},
+    )
+
+
+def _not_moved(job: Job, base: Path, part: PartFile, sha: str, exc: OSError, again: OSError) -> OutputNotSaved:
+    return OutputNotSaved(
+        f"the finished video of job {job.id} could not be saved to {part.target} ({exc.strerror or exc}) nor in "
+        f"the journal's outputs directory ({again.strerror or again}): the job is paid for and the whole video "
+        f"({part.size} bytes, sha256 {sha}) is kept in {part.path}",
+        job_id=job.id,
+        hint=f"copy it from there, or fix the directory and: {_continue_hint(job, base)}",
+        details={"part_file": str(part.path), "part_size": part.size, "sha256": sha},
+    )
 
 
 def _retryable(error: MediaRouterError) -> bool:

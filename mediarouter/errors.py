@@ -126,7 +126,9 @@ class OutputNotSaved(ConfigurationError):
     """The paid video was downloaded but could not be written to the requested path.
 
     It is kept in the journal's `outputs/` directory (`details["saved_to"]`) and journaled there;
-    nothing is lost and nothing needs to be paid again.
+    nothing is lost and nothing needs to be paid again. When it can be written nowhere (a full disk,
+    no writable directory), its bytes stay in their part file (`details["part_file"]`), which
+    `mediarouter jobs download JOB_ID -o FILE` continues.
     """
 
 

@@ -6,7 +6,10 @@ used and tested without the routing machinery.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -14,7 +17,18 @@ from typing import Any, Literal, Protocol
 from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
 from .jobs import Job, JobOutput, JobState, JobStatus
-from .journal import LEASE_MARGIN, JobRecord, JobStore, RecordState, absolute_target, job_lease, outputs_dir
+from .journal import (
+    LEASE_MARGIN,
+    JobRecord,
+    JobStore,
+    Lease,
+    RecordState,
+    absolute_target,
+    job_lease,
+    lease_owner,
+    outputs_dir,
+    submit_lease_name,
+)
 from .provider import Provider
 from .results import MediaFile, VideoResult
 
@@ -265,42 +279,100 @@ def _find(journal: JobStore, key: str) -> JobRecord:
     return record
 
 
+#: Seconds `forget`/`adopt` hold a row's submit lease while they change it (a few journal calls).
+_EDIT_TTL = 60.0
+
+
+def _who(holder: Lease) -> str:
+    where = "" if holder.host == socket.gethostname() else f" on {holder.host}"
+    who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
+    return f"{who} (pid {holder.pid}{where})"
+
+
+@contextlib.contextmanager
+def _not_in_flight(journal: JobStore, key: str, doing: str) -> Iterator[JobRecord]:
+    """The row `key`, re-read while this process holds its submit lease: Conflict when a live submitter
+    holds it (its POST may be on the wire right now, and the answer will name the job). Forgetting such a
+    row frees its key for a second paid submit; adopting it races the submitter's own job id.
+
+    Only a keyed submit takes that lease (engine.py); an unkeyed `submitting` row cannot be told apart
+    from one whose process died, so it is not protected here."""
+    record = _find(journal, key)
+    name, owner = submit_lease_name(record.key), lease_owner()
+    holder = journal.try_lease(name, owner, _EDIT_TTL)
+    if holder is not None:
+        raise Conflict(
+            f"cannot {doing} {key!r}: its submit is in flight in {_who(holder)}, which will record the job id; "
+            f"{doing} it now could submit (and pay for) the same job twice or lose it; nothing was changed",
+            provider=record.provider,
+            model=record.model,
+            hint="wait for that call to finish (`mediarouter jobs list` then shows the job id), and "
+            "`mediarouter jobs resume JOB_ID` finishes it if it was stopped",
+            details={"holder_pid": holder.pid, "holder_host": holder.host},
+        )
+    try:
+        yield _find(journal, record.key)  # as it is now, under the lease (the submit may have just ended)
+    finally:
+        with contextlib.suppress(Exception):
+            journal.release_lease(name, owner)
+
+
+def _being_finished(journal: JobStore, job_id: str) -> None:
+    """Conflict when another live call holds `job_id`'s lease: it is polling and downloading that job."""
+    name, owner = f"job:{job_id}", lease_owner()
+    holder = journal.try_lease(name, owner, _EDIT_TTL)
+    if holder is None:
+        journal.release_lease(name, owner)
+        return
+    raise Conflict(
+        f"job {job_id} is being polled and downloaded by {_who(holder)}; adopting it now would give one paid "
+        "job two rows; nothing was changed",
+        job_id=job_id,
+        hint=f"wait for that call to finish, then `mediarouter jobs show {job_id}`; if it was stopped before "
+        f"it recorded the job, adopt again and `mediarouter jobs resume {job_id}`",
+        details={"holder_pid": holder.pid, "holder_host": holder.host},
+    )
+
+
 def forget(journal: JobStore, key: str, *, confirm: bool = False) -> JobRecord:
     """Stop tracking a submit that got no answer, releasing its idempotency key. The row is kept as
-    `forgotten` (a later bill can still be traced to it); a job that does exist is not cancelled."""
-    record = _find(journal, key)
-    if not record.state.ambiguous:
-        raise InvalidRequest(
-            f"{key!r} is {record.state.value}: only unknown or submitting rows can be forgotten",
-            job_id=record.job_id,
-        )
-    if not confirm:
-        raise InvalidRequest(
-            f"forgetting {key!r} frees its idempotency key, so a new call may submit (and pay) again",
-            hint="check the provider's dashboard first, then confirm: mediarouter jobs forget KEY --yes",
-        )
-    return journal.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
+    `forgotten` (a later bill can still be traced to it); a job that does exist is not cancelled.
+    A submit still in flight in a live process is refused (Conflict)."""
+    with _not_in_flight(journal, key, "forget") as record:
+        if not record.state.ambiguous:
+            raise InvalidRequest(
+                f"{key!r} is {record.state.value}: only unknown or submitting rows can be forgotten",
+                job_id=record.job_id,
+            )
+        if not confirm:
+            raise InvalidRequest(
+                f"forgetting {key!r} frees its idempotency key, so a new call may submit (and pay) again",
+                hint="check the provider's dashboard first, then confirm: mediarouter jobs forget KEY --yes",
+            )
+        return journal.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
 
 
 def adopt(journal: JobStore, key: str, job_id: str, *, polling_url: str | None = None) -> JobRecord:
     """Give a row without a job id (unknown, submitting, or misfiled) the job found on the provider's
-    side, as `pending`, so `resume` can finish it."""
+    side, as `pending`, so `resume` can finish it. Refused (Conflict) while the row's submit is in flight
+    or another live call holds that job's lease."""
     job_id = job_id.strip()
     if not job_id:
         raise InvalidRequest("JOB_ID must not be empty")
-    record = _find(journal, key)
-    if record.job_id is not None:
-        raise InvalidRequest(
-            f"{key!r} already has job {record.job_id} ({record.state.value})",
-            job_id=record.job_id,
-            hint=f"mediarouter jobs resume {record.job_id}",
-        )
-    other = journal.get(job_id)
-    if other is not None:
-        raise InvalidRequest(
-            f"job {job_id} is already in the journal (row {other.key}, {other.state.value})", job_id=job_id
-        )
-    return journal.update(record.key, job_id=job_id, polling_url=polling_url, state=RecordState.PENDING, error=None)
+    with _not_in_flight(journal, key, "adopt") as record:
+        if record.job_id is not None:
+            raise InvalidRequest(
+                f"{key!r} already has job {record.job_id} ({record.state.value})",
+                job_id=record.job_id,
+                hint=f"mediarouter jobs resume {record.job_id}",
+            )
+        other = journal.get(job_id)
+        if other is not None:
+            raise InvalidRequest(
+                f"job {job_id} is already in the journal (row {other.key}, {other.state.value})", job_id=job_id
+            )
+        _being_finished(journal, job_id)
+        return journal.update(record.key, job_id=job_id, polling_url=polling_url, state=RecordState.PENDING, error=None)
 
 
 async def cancel_job(host: JobsHost, job_id: str) -> None:

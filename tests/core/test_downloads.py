@@ -253,3 +253,34 @@ def test_a_batch_out_of_turn_is_never_written_so_the_file_stays_a_prefix_of_the_
     assert path.read_bytes() == b"a" * 10
     assert writer.end == 10
     assert writer.digest is not None and writer.digest.hexdigest() == hashlib.sha256(b"a" * 10).hexdigest()
+
+
+async def test_a_cancel_while_a_batch_waits_for_a_slow_disk_keeps_every_batch_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while the next full batch waits for the write before it: that batch is read, so it is
+    written too, and the resume asks only for the rest (nothing received is thrown away)."""
+    real = os.writev
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_disk(fd: int, buffers: list[bytes]) -> int:
+        entered.set()
+        release.wait(30)  # a guard against a hang, not a timing
+        return real(fd, buffers)
+
+    monkeypatch.setattr(downloads, "_writev", slow_disk)
+    body = Body(pieces(BIG[: 2 * WRITE_SIZE + 4096]), then="stall")
+    part = PartFile.create(tmp_path / "o.mp4", tag="job-1-0")
+    task = asyncio.ensure_future(part.write_stream(body.download()))
+    # The first batch is on its way to the disk; the loop path read on to the second full batch (its chunks
+    # come without a pause), which now waits for the first.
+    await asyncio.to_thread(entered.wait, 30)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    assert part.size >= 2 * WRITE_SIZE
+    assert part.path.read_bytes() == BIG[: part.size]
+    monkeypatch.setattr(downloads, "_writev", real)
+    await part.write_stream(download(pieces(BIG[part.size :]), resumed_from=part.size))
+    assert part.sha256() == hashlib.sha256(BIG).hexdigest()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mediarouter_contracts.clock import FakeClock
@@ -25,6 +28,7 @@ from mediarouter import (
 )
 from mediarouter.engine import JobEngine
 from mediarouter.events import Event
+from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
 
 from .fakes import VIDEO, ScriptedProvider
 
@@ -261,3 +265,61 @@ async def test_a_plugin_bug_while_downloading_becomes_protocol_error_keeping_the
     assert info.value.job_id == "job-1"
     assert info.value.details["unexpected"] is True
     assert not (tmp_path / "o.mp4").exists()
+
+
+async def test_a_cancel_while_downloaded_is_written_leaves_the_row_downloaded(clock: FakeClock, tmp_path: Path) -> None:
+    """The video is saved; a cancel that lands while the journal records it must not turn the row back
+    into `interrupted` (a resume would then download, and maybe pay for fetching, it again)."""
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowStore(SQLiteJobStore):
+        def update(self, key: str, **fields: Any) -> JobRecord:
+            if fields.get("state") is RecordState.DOWNLOADED:
+                entered.set()
+                release.wait(30)  # a guard against a hang, not a timing
+            return super().update(key, **fields)
+
+    store = SlowStore(tmp_path / "jobs.sqlite3")
+    provider = ScriptedProvider(polls=["completed"])
+    task = asyncio.create_task(engine(clock, journal=store).run(provider, "video-1", REQ, output=tmp_path / "o.mp4"))
+    await asyncio.to_thread(entered.wait, 30)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = store.get("job-1")
+    assert record is not None and record.state is RecordState.DOWNLOADED
+    assert record.files[0]["path"] == str(tmp_path / "o.mp4") and (tmp_path / "o.mp4").read_bytes() == VIDEO
+    store.close()
+
+
+async def test_a_multi_output_job_cancelled_mid_download_journals_the_files_already_saved(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """Output 0 is saved when a cancel lands during output 1: the interrupted row still lists it."""
+    second = asyncio.Event()
+
+    class StallsOnTheSecond(ScriptedProvider):
+        def open_download(self, job, status, output, *, offset=0):  # type: ignore[no-untyped-def]
+            if output.index == 1:
+                return self._stall()
+            return super().open_download(job, status, output, offset=offset)
+
+        @contextlib.asynccontextmanager
+        async def _stall(self):  # type: ignore[no-untyped-def]
+            second.set()
+            await asyncio.Event().wait()  # the CDN goes quiet
+            yield
+
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+    provider = StallsOnTheSecond(polls=["completed"], outputs=2)
+    task = asyncio.create_task(engine(clock, journal=store).run(provider, "video-1", REQ, output=tmp_path / "o.mp4"))
+    await second.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    record = store.get("job-1")
+    assert record is not None and record.state is RecordState.INTERRUPTED
+    assert [f["path"] for f in record.files] == [str(tmp_path / "o.mp4")]
+    assert (tmp_path / "o.mp4").read_bytes() == VIDEO
+    store.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from mediarouter import Conflict, InvalidRequest, NotFound, OutputGone, hookimpl
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.jobs import Job, JobOutput, JobState, JobStatus
 from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
+from mediarouter.provider import Download
 from mediarouter.recovery import adopt, forget, resume_all
 from mediarouter.router import Router
 
@@ -48,6 +50,16 @@ class ByJob(ScriptedProvider):
         if job.id.endswith("-410"):
             return self._download(OutputGone("the output is no longer available", status_code=410), offset)
         return self._download(VIDEO, offset)
+
+
+@asynccontextmanager
+async def _ranged(offset: int) -> AsyncIterator[Download]:
+    """VIDEO from `offset` on, as a server that honours the Range request (a 206) sends it."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield VIDEO[offset:]
+
+    yield Download(chunks=chunks(), content_type="video/mp4", content_length=len(VIDEO) - offset, resumed_from=offset)
 
 
 def row(job_id: str | None, state: RecordState, age_h: int, target: Path | str | None, **kw: Any) -> JobRecord:
@@ -294,3 +306,74 @@ async def test_a_cancel_request_leaves_the_row_resumable_until_the_backend_says_
     record = journal.get("job-c")
     assert record is not None and record.state is RecordState.IN_PROGRESS and record.state.resumable
     assert record.error == "cancel requested by the caller"
+
+
+# -- a submit in flight is never forgotten or adopted ------------------------------------------------
+
+
+def _submitting(journal: SQLiteJobStore, tmp_path: Path) -> None:
+    """A keyed submit another task or process is sending right now: its row, and its live submit lease."""
+    journal.add(row(None, RecordState.SUBMITTING, 0, tmp_path / "o.mp4", idempotency_key="order-8"))
+    assert journal.try_lease("submit:local-0", "another-task", 3600) is None
+
+
+def test_forget_refuses_a_submit_still_in_flight_so_its_key_cannot_pay_twice(
+    journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    _submitting(journal, tmp_path)
+    with pytest.raises(Conflict) as info:
+        forget(journal, "order-8", confirm=True)
+    assert "order-8" in str(info.value) and "in flight" in str(info.value)
+    assert info.value.hint is not None and "wait" in info.value.hint and "jobs resume" in info.value.hint
+    refused = run("jobs", "forget", "order-8", "--yes")
+    assert refused.exit_code != 0 and "in flight" in refused.stderr
+    record = journal.get("local-0")
+    assert record is not None and record.state is RecordState.SUBMITTING  # the key is still held
+    assert journal.claim(JobRecord(key="local-new", provider="fake", model="m", idempotency_key="order-8")) is not None
+    journal.release_lease("submit:local-0", "another-task")  # the submitter died (or finished): now it may go
+    assert forget(journal, "order-8", confirm=True).state is RecordState.FORGOTTEN
+
+
+def test_adopt_refuses_a_submit_still_in_flight_and_a_job_another_task_is_finishing(
+    journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    _submitting(journal, tmp_path)
+    with pytest.raises(Conflict, match="in flight"):
+        adopt(journal, "order-8", "gen-1")
+    refused = run("jobs", "adopt", "order-8", "gen-1")
+    assert refused.exit_code != 0 and "in flight" in refused.stderr
+    assert journal.get("local-0").job_id is None  # type: ignore[union-attr]
+    # An unknown row whose job (found on the dashboard) another task is already polling under its lease.
+    journal.add(row(None, RecordState.UNKNOWN, 2, tmp_path / "u.mp4", idempotency_key="order-10"))
+    assert journal.try_lease("job:gen-2", "another-task", 3600) is None
+    with pytest.raises(Conflict) as info:
+        adopt(journal, "order-10", "gen-2")
+    assert "gen-2" in str(info.value) and info.value.hint is not None and "jobs resume gen-2" in info.value.hint
+    assert journal.get("local-2").job_id is None  # type: ignore[union-attr]
+    journal.release_lease("job:gen-2", "another-task")
+    assert adopt(journal, "order-10", "gen-2").state is RecordState.PENDING
+
+
+async def test_a_refused_journaled_url_keeps_the_part_file_for_the_fresh_one(
+    clock: FakeClock, journal: SQLiteJobStore, provider: ByJob, tmp_path: Path
+) -> None:
+    """The bytes an interrupted download left are good: a stale URL refused (404) before any byte of its
+    body says nothing about them, so the fresh URL continues them with a Range request."""
+    routed = router(clock, journal, provider)
+    outputs = [{"index": 0, "url": "https://cdn.fake.test/stale.mp4"}]
+    journal.add(row("job-part", RecordState.INTERRUPTED, 1, tmp_path / "p.mp4", outputs=outputs))
+    part = tmp_path / ".p.mp4.job-part-0.part"
+    part.write_bytes(VIDEO[:1000])  # what the interrupted run left
+    offsets: list[int] = []
+    refusals = [NotFound("gone from the CDN", status_code=404)]
+
+    def open_download(job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0) -> Any:
+        offsets.append(offset)
+        if refusals:
+            return provider._download(refusals.pop(), offset)
+        return _ranged(offset)
+
+    provider.open_download = open_download  # type: ignore[method-assign]
+    await routed.resume("job-part")
+    assert offsets == [1000, 1000]
+    assert (tmp_path / "p.mp4").read_bytes() == VIDEO and not part.exists()
