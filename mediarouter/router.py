@@ -677,6 +677,9 @@ class _RoutedCall:
         self.errors: list[MediaRouterError] = []
         self.blocks: dict[str, _Block] = {}
         self.last_failed: str | None = None
+        #: Journal rows of jobs that ended (failed) and were failed over from while holding the call's
+        #: idempotency key: they let go of it when the next candidate submits (see `_release_key`).
+        self.key_holders: list[str] = []
         #: Stop at the first accepted submit (`Router.submit`): the result has the job id and no files.
         self.accept_only = False
 
@@ -856,6 +859,7 @@ class _RoutedCall:
         )
         listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
         engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
+        await self._release_key()
         jobs = self.router.limits.jobs(candidate.ref.provider)
         queued = self.clock.monotonic()
         await jobs.acquire()  # max_concurrent_jobs: a queued job is not late, so the wait extends the deadline
@@ -892,6 +896,8 @@ class _RoutedCall:
         except MediaRouterError as exc:
             job_id = run.job.id if run.job is not None else None
             self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)
+            if job_id and self.idempotency_key is not None:
+                self.key_holders.append(run.record_key or job_id)
             return None
         except BaseException as exc:
             job_id = run.job.id if run.job is not None else None
@@ -912,6 +918,22 @@ class _RoutedCall:
         result.attempts = list(self.attempts)
         result.adjustments = dict(candidate.adjustments)
         return result
+
+    async def _release_key(self) -> None:
+        """Move the call's idempotency key off the ended jobs it failed over from (to `shadowed_key`), right
+        before the next candidate submits under it: the key then always sits on the latest job, which a
+        rerun resumes or returns. A failed job whose call tries nothing after it keeps the key, so a rerun
+        gets its failure rather than a new submit. A write that fails leaves the key held: the submit is
+        then refused (Conflict), never sent twice."""
+        writer = self.router.journal_writer
+        while self.key_holders and writer is not None:
+            row = self.key_holders[0]
+            try:
+                await writer.update(row, idempotency_key=None, shadowed_key=self.idempotency_key)
+            except Exception:
+                logger.exception("could not release idempotency key %r from journal row %s", self.idempotency_key, row)
+                return
+            self.key_holders.pop(0)
 
     def _blocked(self, candidate: _Candidate) -> MediaRouterError | None:
         """Why an earlier provider-wide refusal rules this candidate out, or None."""
