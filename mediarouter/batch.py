@@ -24,6 +24,7 @@ public helpers here: `prepare_dirs`, `read_results`, `ResultsFile`, `done_before
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import os
@@ -425,7 +426,7 @@ class _Batch:
 
     async def _estimates(self, line: BatchLine, *, required: bool) -> dict[str, Decimal | None]:
         """The usable candidates' estimates, in the order the router tries them (planning submits nothing;
-        the plan applies the router's own max_cost, so a candidate over it is not usable here either)."""
+        the plan applies the router's own max_cost and cooldowns, so a candidate it skips is left out)."""
         try:
             plan = await self.router.plan(model=line.model, **request_fields(line.request))
         except MediaRouterError:
@@ -434,7 +435,15 @@ class _Batch:
             return {}  # a journaled job is resumed whatever its plan says now
         usable = {c.ref: c.estimated_cost for c in plan if c.usable}
         if not usable and required:
-            raise InvalidRequest(f"no candidate can serve line {line.number}: {plan[0].reason}")
+            # Of the class of the last candidate's reason, as `generate` would raise (a cooldown keeps the
+            # class of its cause, e.g. RateLimited), with every candidate's reason.
+            cause = plan[-1].error
+            error = copy.copy(cause) if cause is not None else InvalidRequest("")
+            error.message = f"no candidate can serve line {line.number}: " + "; ".join(
+                f"{c.ref}: {c.reason}" for c in plan
+            )
+            error.details = dict(error.details)
+            raise error
         return usable
 
     def _reserve(self, line: BatchLine, estimates: Mapping[str, Decimal | None]) -> tuple[Decimal, Decimal]:

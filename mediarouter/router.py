@@ -287,11 +287,19 @@ class Router:
     ) -> list[PlannedCandidate]:
         """What `generate` would try, in order, with adjustments and estimates; submits nothing.
 
-        Reading capabilities may read a provider's (free) model listing; no job is created.
+        Reading capabilities may read a provider's (free) model listing; no job is created. A request
+        `generate` refuses outright (no prompt) is refused here too, with the same error; a candidate in
+        cooldown on this router is shown as skipped, as `generate` would skip it now.
         """
         request = VideoRequest.build(prompt=prompt, max_body_bytes=self.settings.max_request_bytes, **fields)
         call = self._call(request, model=model, fallbacks=fallbacks, fit=fit, max_cost=max_cost)
-        return [candidate.planned() for candidate in await call.plan()]
+        call.check_request()
+        plan = await call.plan()
+        now = call.clock.monotonic()
+        for candidate in plan:
+            if candidate.error is None and (cooling := self.cooldowns.active(str(candidate.ref))) is not None:
+                candidate.error, candidate.refusal = cooling.skip_error(now), "skipped"
+        return [candidate.planned() for candidate in plan]
 
     def _call(
         self,
@@ -602,6 +610,7 @@ class _Candidate:
             usable=self.error is None,
             reason=self.error.message if self.error is not None else None,
             error_type=type(self.error).__name__ if self.error is not None else None,
+            error=self.error,
         )
 
 
@@ -617,6 +626,8 @@ class PlannedCandidate:
     usable: bool
     reason: str | None
     error_type: str | None
+    #: Why the candidate would be skipped, as the error `generate` would record for it.
+    error: MediaRouterError | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -704,16 +715,19 @@ class _RoutedCall:
         self._emit(None, RouterCallFinishedEvent(outcome="succeeded", ref=result.ref, error_type=None))
         return result
 
-    async def _run(self) -> VideoResult:
+    def check_request(self) -> None:
+        """Request-level problems (no prompt) are the same for every candidate: raised as they are instead
+        of as N skipped candidates. Values a model may or may not support (durations, enum values) are
+        left to each candidate's fitting."""
         first = self.refs[0]
-        # Request-level problems (no prompt, a malformed size, size with resolution) are the same for
-        # every candidate: report them as they are instead of as N skipped candidates. Values a model
-        # may or may not support (durations, enum values) are left to each candidate's fitting.
         try:
             validate_request(self.request, Capabilities(), model=first.model_id, provider=first.provider)
         except CapabilityMismatch as exc:
             if exc.field == "prompt":
                 raise
+
+    async def _run(self) -> VideoResult:
+        self.check_request()
         plan = await self.plan()
         for candidate in plan:
             result = await self._try(candidate)

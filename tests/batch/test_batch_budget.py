@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import Capabilities, OutputGone, ProviderUnavailable, VideoRequest
+from mediarouter import Capabilities, OutputGone, ProviderUnavailable, RateLimited, VideoRequest
 from mediarouter.batch import run_batch
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
 
@@ -117,3 +117,16 @@ async def test_a_failed_line_that_may_still_bill_counts_its_estimate(fleet: Flee
     assert [r.status for r in report.results[1:]] == ["done", "failed"]
     assert report.results[2].error_type == "BudgetExceeded"
     assert report.totals.spent == Decimal("0.80")
+
+
+async def test_a_line_whose_only_candidate_is_cooling_down_fails_with_the_cause_and_sends_nothing(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.script("p1/m1", Script(submit_error=lambda: RateLimited("slow down", status_code=429)))
+    async with fleet.router(journal=MemoryJobStore(), cooldown=60) as router:
+        report = await run_batch(
+            router, jsonl(line(1, "p1/m1"), line(2, "p1/m1")), output_dir=tmp_path, concurrency=1, max_total_cost="5"
+        )
+    assert [r.error_type for r in report.results] == ["RateLimited", "RateLimited"]
+    assert "cooling down" in (report.results[1].error or "")
+    assert fleet.submits() == ["p1/m1"] * 3  # line 1 and the engine's two retries of a 429; line 2 sends nothing
