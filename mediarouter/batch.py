@@ -10,7 +10,10 @@ Money rules, in order of importance:
   is journaled is resumed, never submitted again; a key held by a submit of unknown outcome
   raises Conflict, which is recorded and never retried here.
 - The batch budget is checked before each submit against what is spent (reported cost, else the
-  estimate) plus the estimates of the lines in flight.
+  estimate of the candidate that ran) plus what the lines in flight reserved. A line reserves the
+  dearest candidate it may fail over to, and the call may cost at most that (and at most the
+  router's own `max_cost`), so failover never takes the batch past its budget.
+- A failed line counts its estimate when its job may still bill (see `LineResult.spent`).
 - The results file is appended and flushed as each line finishes, so a crash keeps what was done;
   a rerun skips lines the results file says are done (and whose file exists).
 
@@ -21,6 +24,7 @@ public helpers here: `prepare_dirs`, `read_results`, `ResultsFile`, `done_before
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import os
@@ -33,7 +37,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from .errors import (
     BudgetExceeded,
     ConfigurationError,
+    Conflict,
     InvalidRequest,
+    JobFailed,
     JobTimeout,
     MediaRouterError,
     SubmitUnknown,
@@ -125,12 +131,25 @@ class LineResult:
     @property
     def spent(self) -> Decimal:
         """What this line counts against the budget: the reported cost, else the estimate; a failure
-        counts its estimate only when a job may still run and bill (unknown submit, timeout)."""
+        counts its estimate only when a job may still run or have billed (`may_bill`)."""
         if self.status == "done":
             return self.cost if self.cost is not None else (self.estimated_cost or Decimal(0))
-        if isinstance(self.exception, SubmitUnknown | JobTimeout) or self.error_type in ("SubmitUnknown", "JobTimeout"):
+        if self.may_bill:
             return self.estimated_cost or Decimal(0)
         return Decimal(0)
+
+    @property
+    def may_bill(self) -> bool:
+        """A failure after which a job may exist and be billed: an unknown submit, a timeout, a key held by
+        a job or an ambiguous submit (Conflict), or any error once a job was accepted (a poll that kept
+        failing, its output gone) except a job that ended `failed`, which produced nothing."""
+        if self.status != "failed":
+            return False
+        billing = (SubmitUnknown, JobTimeout, Conflict)
+        if isinstance(self.exception, billing) or self.error_type in {c.__name__ for c in billing}:
+            return True
+        ended_failed = isinstance(self.exception, JobFailed) or self.error_type == JobFailed.__name__
+        return self.job_id is not None and not ended_failed
 
 
 @dataclass
@@ -348,17 +367,30 @@ class _Batch:
         target = self.output_dir / line.output
         self.totals.running += 1
         self.notify("started", line.number)
+        estimates: dict[str, Decimal | None] = {}
+        counted = Decimal(0)
         try:
             journal = self.router.require_journal()
             held = journal.find_idempotent(line.key)
             already_accepted = held is not None and held.state.holds_key
-            estimate = await self._estimate(line, required=not already_accepted)
-            result.estimated_cost = estimate
+            estimates = await self._estimates(line, required=not already_accepted)
             max_cost: Decimal | None = None
-            if not already_accepted and self.max_total_cost is not None:
-                max_cost = self._reserve(line, estimate)
-            self.in_flight[line.number] = estimate or Decimal(0)
-            self.totals.estimated += estimate or Decimal(0)
+            if already_accepted:
+                assert held is not None
+                # Resumed, not submitted: its own candidate's estimate (else the dearest) is what it may cost.
+                known = [e for e in estimates.values() if e is not None]
+                own = estimates.get(held.ref)
+                result.estimated_cost = own if own is not None else max(known, default=None)
+                reserved = result.estimated_cost or Decimal(0)
+            elif self.max_total_cost is not None:
+                result.estimated_cost, reserved = self._reserve(line, estimates)
+                max_cost = reserved
+            else:
+                result.estimated_cost = next(iter(estimates.values()), None)
+                reserved = result.estimated_cost or Decimal(0)
+            self.in_flight[line.number] = reserved
+            counted = result.estimated_cost or Decimal(0)
+            self.totals.estimated += counted
             video = await self.router.generate_request(
                 line.request,
                 model=line.model,
@@ -372,59 +404,92 @@ class _Batch:
             result.job_id = exc.job_id
             if exc.provider:
                 result.provider, result.model = exc.provider, exc.model
+            ran = _ran_estimate(exc, estimates)
+            if ran is not None:
+                result.estimated_cost = ran
+            elif result.may_bill and line.number in self.in_flight:
+                result.estimated_cost = self.in_flight[line.number]  # not known which one ran: the reservation
         else:
             result.status = "done"
             result.file = str(video.files[0].path) if video.files and video.files[0].path else str(target)
             result.cost, result.job_id = video.cost, video.job_id
             result.provider, result.model = video.provider, video.model
-            if video.estimated_cost is not None and result.estimated_cost is None:
-                result.estimated_cost = video.estimated_cost
+            ran = video.estimated_cost if video.estimated_cost is not None else estimates.get(video.ref)
+            if ran is not None:
+                result.estimated_cost = ran  # the candidate that served, not the first one planned
         finally:
             self.in_flight.pop(line.number, None)
             self.totals.running -= 1
+        self.totals.estimated += (result.estimated_cost or Decimal(0)) - counted
         self._finish(result)
         return result
 
-    async def _estimate(self, line: BatchLine, *, required: bool) -> Decimal | None:
-        """The first usable candidate's estimate (what the router will try first); planning submits nothing."""
+    async def _estimates(self, line: BatchLine, *, required: bool) -> dict[str, Decimal | None]:
+        """The usable candidates' estimates, in the order the router tries them (planning submits nothing;
+        the plan applies the router's own max_cost and cooldowns, so a candidate it skips is left out)."""
         try:
             plan = await self.router.plan(model=line.model, **request_fields(line.request))
         except MediaRouterError:
             if required:
                 raise
-            return None  # a journaled job is resumed whatever its plan says now
-        usable = [c for c in plan if c.usable]
-        if not usable:
-            if required:
-                first = plan[0]
-                raise InvalidRequest(f"no candidate can serve line {line.number}: {first.reason}")
-            return None
-        return usable[0].estimated_cost
+            return {}  # a journaled job is resumed whatever its plan says now
+        usable = {c.ref: c.estimated_cost for c in plan if c.usable}
+        if not usable and required:
+            # Of the class of the last candidate's reason, as `generate` would raise (a cooldown keeps the
+            # class of its cause, e.g. RateLimited), with every candidate's reason.
+            cause = plan[-1].error
+            error = copy.copy(cause) if cause is not None else InvalidRequest("")
+            error.message = f"no candidate can serve line {line.number}: " + "; ".join(
+                f"{c.ref}: {c.reason}" for c in plan
+            )
+            error.details = dict(error.details)
+            raise error
+        return usable
 
-    def _reserve(self, line: BatchLine, estimate: Decimal | None) -> Decimal:
-        """Refuse the submit when it could push the batch over budget; else the most this call may cost."""
+    def _reserve(self, line: BatchLine, estimates: Mapping[str, Decimal | None]) -> tuple[Decimal, Decimal]:
+        """Refuse the submit when it could push the batch over budget; else (the estimate of the candidate
+        tried first, the reservation). The reservation is the dearest candidate the call may fail over to
+        within what is left and the router's own max_cost, and it is the call's max_cost: the router skips
+        every dearer candidate, so failover cannot spend more than was reserved."""
         assert self.max_total_cost is not None
         committed = self.totals.spent + sum(self.in_flight.values(), Decimal(0))
         left = self.max_total_cost - committed
-        if estimate is None:
+        cap = left if self.router.max_cost is None else min(left, self.router.max_cost)
+        known = [e for e in estimates.values() if e is not None]
+        if not known:
             raise BudgetExceeded(
                 f"line {line.number}'s cost cannot be estimated (no known price) and the batch has a budget",
                 max_cost=self.max_total_cost,
                 hint="give a model with a published price, or drop --max-total-cost",
             )
-        if estimate > left:
+        fitting = [e for e in known if e <= cap]
+        if not fitting:
+            estimate = min(known)
             raise BudgetExceeded(
                 f"line {line.number} (estimated ${estimate}) would take the batch over its budget: "
                 f"${committed} spent or in flight of ${self.max_total_cost}; not submitted",
                 max_cost=self.max_total_cost,
                 hint="raise --max-total-cost and run the same command again: done lines are skipped",
             )
-        return left
+        return fitting[0], max(fitting)
 
     def _finish(self, result: LineResult) -> None:
         self.totals.count(result)
         self.results.write(result)
         self.notify("finished", result.line, result)
+
+
+def _ran_estimate(exc: MediaRouterError, estimates: Mapping[str, Decimal | None]) -> Decimal | None:
+    """The estimate of the candidate a failed call ended on: its attempt's (the one with the error's job id,
+    else the last one tried), else its ref's from the plan; None when the error names no candidate."""
+    attempts = [a for a in exc.details.get("attempts", ()) if isinstance(a, Mapping)]
+    tried = [a for a in attempts if a.get("outcome") not in ("skipped", "cooldown")]
+    mine = [a for a in tried if exc.job_id and a.get("job_id") == exc.job_id] or tried[-1:]
+    if mine and mine[0].get("estimated_cost") is not None:
+        return Decimal(str(mine[0]["estimated_cost"]))
+    if exc.provider and exc.model:
+        return estimates.get(f"{exc.provider}/{exc.model}")
+    return None
 
 
 def prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.PathLike[str] | None) -> tuple[Path, Path]:

@@ -287,11 +287,19 @@ class Router:
     ) -> list[PlannedCandidate]:
         """What `generate` would try, in order, with adjustments and estimates; submits nothing.
 
-        Reading capabilities may read a provider's (free) model listing; no job is created.
+        Reading capabilities may read a provider's (free) model listing; no job is created. A request
+        `generate` refuses outright (no prompt) is refused here too, with the same error; a candidate in
+        cooldown on this router is shown as skipped, as `generate` would skip it now.
         """
         request = VideoRequest.build(prompt=prompt, max_body_bytes=self.settings.max_request_bytes, **fields)
         call = self._call(request, model=model, fallbacks=fallbacks, fit=fit, max_cost=max_cost)
-        return [candidate.planned() for candidate in await call.plan()]
+        call.check_request()
+        plan = await call.plan()
+        now = call.clock.monotonic()
+        for candidate in plan:
+            if candidate.error is None and (cooling := self.cooldowns.active(str(candidate.ref))) is not None:
+                candidate.error, candidate.refusal = cooling.skip_error(now), "skipped"
+        return [candidate.planned() for candidate in plan]
 
     def _call(
         self,
@@ -602,6 +610,7 @@ class _Candidate:
             usable=self.error is None,
             reason=self.error.message if self.error is not None else None,
             error_type=type(self.error).__name__ if self.error is not None else None,
+            error=self.error,
         )
 
 
@@ -617,6 +626,8 @@ class PlannedCandidate:
     usable: bool
     reason: str | None
     error_type: str | None
+    #: Why the candidate would be skipped, as the error `generate` would record for it.
+    error: MediaRouterError | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -677,6 +688,9 @@ class _RoutedCall:
         self.errors: list[MediaRouterError] = []
         self.blocks: dict[str, _Block] = {}
         self.last_failed: str | None = None
+        #: Journal rows of jobs that ended (failed) and were failed over from while holding the call's
+        #: idempotency key: they let go of it when the next candidate submits (see `_release_key`).
+        self.key_holders: list[str] = []
         #: Stop at the first accepted submit (`Router.submit`): the result has the job id and no files.
         self.accept_only = False
 
@@ -701,16 +715,19 @@ class _RoutedCall:
         self._emit(None, RouterCallFinishedEvent(outcome="succeeded", ref=result.ref, error_type=None))
         return result
 
-    async def _run(self) -> VideoResult:
+    def check_request(self) -> None:
+        """Request-level problems (no prompt) are the same for every candidate: raised as they are instead
+        of as N skipped candidates. Values a model may or may not support (durations, enum values) are
+        left to each candidate's fitting."""
         first = self.refs[0]
-        # Request-level problems (no prompt, a malformed size, size with resolution) are the same for
-        # every candidate: report them as they are instead of as N skipped candidates. Values a model
-        # may or may not support (durations, enum values) are left to each candidate's fitting.
         try:
             validate_request(self.request, Capabilities(), model=first.model_id, provider=first.provider)
         except CapabilityMismatch as exc:
             if exc.field == "prompt":
                 raise
+
+    async def _run(self) -> VideoResult:
+        self.check_request()
         plan = await self.plan()
         for candidate in plan:
             result = await self._try(candidate)
@@ -856,6 +873,7 @@ class _RoutedCall:
         )
         listeners = with_context(self.router.listeners, call_id=self.call_id, attempt=candidate.index)
         engine = self.router.engine(poll_interval=self.poll_interval, listeners=listeners)
+        await self._release_key()
         jobs = self.router.limits.jobs(candidate.ref.provider)
         queued = self.clock.monotonic()
         await jobs.acquire()  # max_concurrent_jobs: a queued job is not late, so the wait extends the deadline
@@ -892,6 +910,8 @@ class _RoutedCall:
         except MediaRouterError as exc:
             job_id = run.job.id if run.job is not None else None
             self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)
+            if job_id and self.idempotency_key is not None:
+                self.key_holders.append(run.record_key or job_id)
             return None
         except BaseException as exc:
             job_id = run.job.id if run.job is not None else None
@@ -912,6 +932,22 @@ class _RoutedCall:
         result.attempts = list(self.attempts)
         result.adjustments = dict(candidate.adjustments)
         return result
+
+    async def _release_key(self) -> None:
+        """Move the call's idempotency key off the ended jobs it failed over from (to `shadowed_key`), right
+        before the next candidate submits under it: the key then always sits on the latest job, which a
+        rerun resumes or returns. A failed job whose call tries nothing after it keeps the key, so a rerun
+        gets its failure rather than a new submit. A write that fails leaves the key held: the submit is
+        then refused (Conflict), never sent twice."""
+        writer = self.router.journal_writer
+        while self.key_holders and writer is not None:
+            row = self.key_holders[0]
+            try:
+                await writer.update(row, idempotency_key=None, shadowed_key=self.idempotency_key)
+            except Exception:
+                logger.exception("could not release idempotency key %r from journal row %s", self.idempotency_key, row)
+                return
+            self.key_holders.pop(0)
 
     def _blocked(self, candidate: _Candidate) -> MediaRouterError | None:
         """Why an earlier provider-wide refusal rules this candidate out, or None."""

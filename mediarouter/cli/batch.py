@@ -131,8 +131,9 @@ def exit_code(report: BatchReport) -> int:
 @click.option(
     "--max-total-cost",
     type=USDAmount(),
-    help="Budget of the whole batch in USD: a line is not submitted when what is spent plus the estimates of "
-    "the lines in flight plus its own estimate would pass it.",
+    help="Budget of the whole batch in USD: each line reserves the dearest candidate it may fail over to "
+    "within what is left (spent plus the reservations of the lines in flight), and is not submitted when none "
+    "fits. The router's max_cost still caps each line.",
 )
 @click.option(
     "--provider-concurrency",

@@ -444,6 +444,13 @@ async def run_durable_batch(
                 to_enqueue.append((line, workflow_id(line.key, attempt_id(last.workflow_id) + 1 if last else 1)))
 
         specs: list[tuple[BatchLine, str, dict[str, Any]]] = []
+        # What may still be billed besides what is spent: this run's reservations, and the estimates of the
+        # lines an earlier run enqueued that are still running (their jobs bill whatever this run decides).
+        reserved = Decimal(0)
+        if budget is not None:
+            for line in waiting.values():
+                with contextlib.suppress(MediaRouterError):
+                    reserved += await _estimate(router, line) or Decimal(0)
         for line, wf_id in to_enqueue:
             spec: dict[str, Any] = {
                 "line": line.number,
@@ -463,7 +470,8 @@ async def run_durable_batch(
                             max_cost=budget,
                             hint="give a model with a published price, or drop --max-total-cost",
                         )
-                    committed = batch.totals.spent + batch.totals.estimated
+                    # Not totals.estimated: it also holds the done lines, which `spent` counts already.
+                    committed = batch.totals.spent + reserved
                     if estimate > budget - committed:
                         raise BudgetExceeded(
                             f"line {line.number} (estimated ${estimate}) would take the batch over its budget: "
@@ -480,6 +488,7 @@ async def run_durable_batch(
                     batch.finish(failed)
                     continue
                 batch.totals.estimated += estimate
+                reserved += estimate
                 spec["max_cost"] = str(estimate)
             specs.append((line, wf_id, spec))
 

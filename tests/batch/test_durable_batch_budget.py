@@ -1,0 +1,73 @@
+"""The DBOS batch's budget at enqueue: a line done in an earlier run counts once (what it cost), and lines
+an earlier run enqueued that are still running hold their estimate."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from mediarouter_contracts.clock import FakeClock
+
+from mediarouter.durable import DurableSettings
+from mediarouter.durable.runner import run_durable_batch
+from mediarouter.journal import MemoryJobStore
+
+from ..core.router_fakes import Fleet, Script
+
+FAST = 0.02
+
+
+@pytest.fixture
+def fleet(clock: FakeClock) -> Fleet:
+    fleet = Fleet(clock)
+    fleet.script("p1/m1", Script(cost=Decimal("0.40")))  # 4 s x $0.10: cost and estimate agree
+    return fleet
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> DurableSettings:
+    return DurableSettings(
+        database_url=f"sqlite:///{tmp_path / 'dbos.sqlite3'}",
+        executor_id="test-worker",
+        queue_poll=0.05,
+        notification_poll=0.05,
+    )
+
+
+def lines(*numbers: int) -> list[str]:
+    return [json.dumps({"prompt": f"video {n}", "model": "p1/m1", "duration": 4}) for n in numbers]
+
+
+async def test_a_line_done_in_an_earlier_run_counts_once_against_the_budget(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        first = await run_durable_batch(router, lines(1), output_dir=tmp_path, settings=settings, poll_interval=FAST)
+        assert first.ok
+        # $0.40 spent of $0.80: line 2 ($0.40) fits.
+        report = await run_durable_batch(
+            router, lines(1, 2), output_dir=tmp_path, settings=settings, max_total_cost="0.80", poll_interval=FAST
+        )
+    assert report.ok and report.totals.skipped == 1
+    assert report.totals.spent == Decimal("0.80")
+    assert fleet.submits() == ["p1/m1", "p1/m1"]
+
+
+async def test_lines_still_running_from_an_earlier_run_hold_their_estimate(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        # Enqueued only: lines 1 and 2 reserve $0.80 of $1.00, line 3 does not fit.
+        enqueued = await run_durable_batch(
+            router, lines(1, 2, 3), output_dir=tmp_path, settings=settings, max_total_cost="1.00", wait=False
+        )
+        assert enqueued.totals.running == 2
+        report = await run_durable_batch(
+            router, lines(1, 2, 3), output_dir=tmp_path, settings=settings, max_total_cost="1.00", poll_interval=FAST
+        )
+    by_line = {r.line: r for r in report.results}
+    assert [by_line[n].status for n in (1, 2, 3)] == ["done", "done", "failed"]
+    assert by_line[3].error_type == "BudgetExceeded"
+    assert fleet.submits() == ["p1/m1", "p1/m1"]
