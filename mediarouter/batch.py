@@ -382,6 +382,11 @@ class _Batch:
                 own = estimates.get(held.ref)
                 result.estimated_cost = own if own is not None else max(known, default=None)
                 reserved = result.estimated_cost or Decimal(0)
+                if self.max_total_cost is not None:
+                    # If the resumed job ends failed the call fails over to the candidates after it: only
+                    # to those the budget left fits, reserved now like a new line's.
+                    max_cost = self._reserve_failover(estimates, held.ref)
+                    reserved = max(reserved, max_cost)
             elif self.max_total_cost is not None:
                 result.estimated_cost, reserved = self._reserve(line, estimates)
                 max_cost = reserved
@@ -446,15 +451,29 @@ class _Batch:
             raise error
         return usable
 
+    def _cap(self) -> tuple[Decimal, Decimal]:
+        """(what is spent or reserved by the lines in flight, the most one more call may cost)."""
+        assert self.max_total_cost is not None
+        committed = self.totals.spent + sum(self.in_flight.values(), Decimal(0))
+        left = self.max_total_cost - committed
+        return committed, left if self.router.max_cost is None else min(left, self.router.max_cost)
+
+    def _reserve_failover(self, estimates: Mapping[str, Decimal | None], ran: str) -> Decimal:
+        """The max_cost of a resumed line's call: the dearest candidate after the one that ran (`ran`) that
+        fits what is left, else 0 (its failover is then refused as over budget)."""
+        refs = list(estimates)
+        later = refs[refs.index(ran) + 1 :] if ran in refs else []
+        _, cap = self._cap()
+        fitting = [e for ref in later if (e := estimates[ref]) is not None and e <= cap]
+        return max(fitting, default=Decimal(0))
+
     def _reserve(self, line: BatchLine, estimates: Mapping[str, Decimal | None]) -> tuple[Decimal, Decimal]:
         """Refuse the submit when it could push the batch over budget; else (the estimate of the candidate
         tried first, the reservation). The reservation is the dearest candidate the call may fail over to
         within what is left and the router's own max_cost, and it is the call's max_cost: the router skips
         every dearer candidate, so failover cannot spend more than was reserved."""
         assert self.max_total_cost is not None
-        committed = self.totals.spent + sum(self.in_flight.values(), Decimal(0))
-        left = self.max_total_cost - committed
-        cap = left if self.router.max_cost is None else min(left, self.router.max_cost)
+        committed, cap = self._cap()
         known = [e for e in estimates.values() if e is not None]
         if not known:
             raise BudgetExceeded(

@@ -40,6 +40,7 @@ from .errors import (
     ConfigurationError,
     Conflict,
     InvalidRequest,
+    JobFailed,
     JobTimeout,
     MediaRouterError,
     ProviderUnavailable,
@@ -508,9 +509,16 @@ class Router:
             return None
         # The call's own cadence and deadline, as if it had submitted the job itself.
         remaining = max(call.deadline - call.clock.monotonic(), 0.001)
-        return await self.resume(
-            existing.job_id, output=call.output, poll_interval=call.poll_interval, timeout=remaining
-        )
+        try:
+            return await self.resume(
+                existing.job_id, output=call.output, poll_interval=call.poll_interval, timeout=remaining
+            )
+        except JobFailed as exc:
+            # The job ended without output: go on with the call's candidates after it, as the call that
+            # submitted it would have (it stopped before: a timeout, a stop), handing the key over.
+            if not call.continue_after(existing, exc):
+                raise
+            return None
 
     def _held(self, key: str, call: _RoutedCall) -> JobRecord | None:
         """The row holding `key` with a job id (None when no row holds it); Conflict when its submit is in
@@ -693,6 +701,8 @@ class _RoutedCall:
         self.key_holders: list[str] = []
         #: Stop at the first accepted submit (`Router.submit`): the result has the job id and no files.
         self.accept_only = False
+        #: Candidates before this index were tried by an earlier call under the same key (`continue_after`).
+        self.first_index = 0
 
     # -- the call ---------------------------------------------------------------------------
 
@@ -726,6 +736,24 @@ class _RoutedCall:
             if exc.field == "prompt":
                 raise
 
+    def continue_after(self, record: JobRecord, error: JobFailed) -> bool:
+        """An earlier call's job under this call's key (`record`) ended failed when resumed: record it as
+        this call's failed attempt and go on from the candidate after it, if the failover policy allows and
+        there is one; the job's row lets go of the key when the next candidate submits. False (nothing
+        changed) when the call should raise `error` instead: its ref is not among the call's candidates, it
+        is the last one, or the policy does not fail over."""
+        ref = f"{record.provider}/{record.model}"
+        index = next((i for i, r in enumerate(self.refs) if str(r) == ref), None)
+        if index is None or index + 1 >= len(self.refs):
+            return False
+        if not self.router.failover.decide(error, phase="job").failover:
+            return False
+        candidate = _Candidate(index=index, ref=self.refs[index])
+        self._fail(candidate, error, phase="job", started=None, job_id=record.job_id)  # records, never raises here
+        self.key_holders.append(record.key)
+        self.first_index = index + 1
+        return True
+
     async def _run(self) -> VideoResult:
         self.check_request()
         plan = await self.plan()
@@ -733,14 +761,15 @@ class _RoutedCall:
             result = await self._try(candidate)
             if result is not None:
                 return result
-        if len(plan) == 1:
+        if len(plan) == 1 and len(self.errors) == 1:
             raise self.errors[-1]
         raise AllCandidatesFailed(self.attempts, self.errors)
 
     # -- planning: everything that can be known before any request ---------------------------
 
     async def plan(self) -> list[_Candidate]:
-        plan = [await self._plan_one(index, ref) for index, ref in enumerate(self.refs)]
+        refs = list(enumerate(self.refs))[self.first_index :]
+        plan = [await self._plan_one(index, ref) for index, ref in refs]
         if self.budget is not None and all(isinstance(c.error, BudgetExceeded) for c in plan):
             estimates = {str(c.ref): c.estimate for c in plan}
             shown = ", ".join(

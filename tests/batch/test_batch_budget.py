@@ -18,7 +18,7 @@ from mediarouter import Capabilities, OutputGone, ProviderUnavailable, RateLimit
 from mediarouter.batch import run_batch
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
 
-from ..core.router_fakes import Fleet, Script
+from ..core.router_fakes import HANG, Fleet, Script, quiet_settings
 
 CHEAP = Capabilities(durations=(4,), price_per_second=Decimal("0.10"))  # $0.40 for 4 s
 DEAR = Capabilities(durations=(4,), price_per_second=Decimal("0.20"))  # $0.80 for 4 s
@@ -130,3 +130,21 @@ async def test_a_line_whose_only_candidate_is_cooling_down_fails_with_the_cause_
     assert [r.error_type for r in report.results] == ["RateLimited", "RateLimited"]
     assert "cooling down" in (report.results[1].error or "")
     assert fleet.submits() == ["p1/m1"] * 3  # line 1 and the engine's two retries of a 429; line 2 sends nothing
+
+
+@pytest.mark.parametrize(("budget", "fails_over"), [("0.50", False), ("2.00", True)])
+async def test_a_resumed_line_whose_job_fails_fails_over_only_within_its_reservation(
+    fleet: Fleet, tmp_path: Path, budget: str, fails_over: bool
+) -> None:
+    """A rerun resumes line 1's running p1 job (reserving its $0.40); when that job ends failed, the call
+    may fail over to $0.80 only when the budget left the line that much."""
+    journal = MemoryJobStore()
+    fleet.script("p1/m1", Script(polls=[HANG]))
+    async with fleet.router(journal=journal, settings=quiet_settings(timeout=60)) as router:
+        first = await run_batch(router, jsonl(line(1, FAILS_OVER)), output_dir=tmp_path)
+        assert [r.error_type for r in first.failures] == ["JobTimeout"]
+        fleet.providers["p1"]._jobs["p1-m1-job1"] = ["failed"]
+        again = await run_batch(router, jsonl(line(1, FAILS_OVER)), output_dir=tmp_path, max_total_cost=budget)
+    assert ("p2/dear" in fleet.submits()) is fails_over
+    assert again.ok is fails_over
+    assert again.totals.spent <= Decimal(budget)
