@@ -329,11 +329,27 @@ class JobEngine:
             return None
         name, owner = submit_lease_name(run.record_key), lease_owner()
         try:
-            await self.writer.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
+            holder = await self.writer.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
+            row = await self.writer.call(self.writer.store.get, run.record_key) if holder is None else None
         except Exception:
             logger.exception("could not mark the submit of %s as in flight", run.record_key)
             return None
-        return name, owner
+        if holder is None and row is not None and row.state is RecordState.SUBMITTING:
+            return name, owner
+        # `jobs forget` / `jobs adopt` took this row between its intent and the lease (they change a row only
+        # under its submit lease): the key may be free for another submit, so this one must not be sent.
+        if holder is None:
+            await self.writer.call(self.writer.store.release_lease, name, owner)
+        who = f" (pid {holder.pid})" if holder is not None else ""
+        state = row.state.value if row is not None else "gone"
+        run.record_key = None  # the row is another command's now: this call writes nothing more to it
+        raise Conflict(
+            f"the journal row of this submit was changed by another command{who} before the request was sent "
+            f"(now {state}, e.g. by `mediarouter jobs forget` / `adopt`); nothing was sent",
+            provider=run.provider,
+            model=run.model,
+            hint="check `mediarouter jobs list`, then run the same command again if no job holds the key",
+        )
 
     async def _submit_attempts(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
         attempt = 0

@@ -377,3 +377,29 @@ async def test_a_refused_journaled_url_keeps_the_part_file_for_the_fresh_one(
     await routed.resume("job-part")
     assert offsets == [1000, 1000]
     assert (tmp_path / "p.mp4").read_bytes() == VIDEO and not part.exists()
+
+
+class _ForgetsAtOnce(SQLiteJobStore):
+    """`jobs forget` run by hand in the instant between a keyed submit's intent row and its submit lease:
+    each keyed row, once claimed, is forgotten before the engine can take the lease."""
+
+    def claim(self, record: JobRecord) -> JobRecord | None:
+        held = super().claim(record)
+        if held is None and record.idempotency_key is not None:
+            forget(self, record.idempotency_key, confirm=True)
+        return held
+
+
+async def test_a_submit_whose_row_was_forgotten_before_its_lease_sends_nothing(
+    clock: FakeClock, tmp_path: Path, provider: ByJob
+) -> None:
+    """forget freed the key (a rerun may submit under it): this submit must not also pay for a job."""
+    journal = _ForgetsAtOnce(tmp_path / "race.sqlite3")
+    async with router(clock, journal, provider) as routed:
+        with pytest.raises(Conflict) as info:
+            await routed.generate("a cat", model="fake/video-1", output=tmp_path / "c.mp4", idempotency_key="k-1")
+    assert "nothing was sent" in str(info.value)
+    assert not [c for c in provider.calls if c.startswith("submit")]
+    rows = journal.list()
+    assert [r.state for r in rows] == [RecordState.FORGOTTEN]
+    journal.close()
