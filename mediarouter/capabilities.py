@@ -56,6 +56,14 @@ class Capabilities(BaseModel):
     audio: bool | None = None
     seed: bool | None = None
     passthrough_parameters: tuple[str, ...] | None = None
+    passthrough_slug: str | None = Field(
+        default=None,
+        description=(
+            "the provider_options key whose parameters this model reads (fal: 'fal'); options under other keys "
+            "belong to other backends of a failover chain and are neither checked nor sent. None: the plugin "
+            "forwards every key (OpenRouter, whose keys name its upstream providers), so every key is checked"
+        ),
+    )
     prompt_required: bool | None = None
     price_per_second: Decimal | None = Field(
         default=None, description="USD per second of output, when known: the dearest rate when prices vary"

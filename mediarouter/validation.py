@@ -100,6 +100,8 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     if request.provider_options and caps.passthrough_parameters:
         allowed = set(caps.passthrough_parameters)
         for slug, options in request.provider_options.items():
+            if caps.passthrough_slug is not None and slug != caps.passthrough_slug:
+                continue  # another backend's options (a failover chain carries them all): not ours to refuse
             params = options.get("parameters") if isinstance(options, dict) else None
             if not isinstance(params, dict):
                 continue

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from mediarouter_contracts import (
     DEFAULT_CAPABILITIES,
@@ -21,7 +21,7 @@ from mediarouter_contracts import (
     scenarios,
     successful_scenarios,
 )
-from mediarouter_contracts.strategies import _BREAKERS
+from mediarouter_contracts.strategies import _BREAKERS, FOREIGN_SLUG
 
 from mediarouter import Capabilities, CapabilityMismatch, InvalidRequest, Modality, validate_request
 
@@ -47,6 +47,7 @@ CAPABILITIES = {
         passthrough_parameters=("negativePrompt",),
         prompt_required=True,
     ),
+    "own-passthrough-slug": Capabilities(passthrough_parameters=("negative_prompt",), passthrough_slug="acme"),
 }
 NO_EXPLAIN = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -120,6 +121,32 @@ def test_every_applicable_rule_can_be_broken_alone(name: str, breaker: Any) -> N
             check(case.request, caps)
 
     alone()
+
+
+def test_passthrough_goes_under_the_models_own_slug_beside_other_backends_options() -> None:
+    """A plugin reading only its own slug is proved on that slug, and must let other backends' options be."""
+    caps = CAPABILITIES["own-passthrough-slug"]
+    requests = requests_for(caps)
+    own = find(requests, lambda r: "acme" in (r.provider_options or {}))
+    assert own.provider_options["acme"] == {"parameters": {"negative_prompt": "blurry, low quality"}}
+    foreign = find(requests, lambda r: set(r.provider_options or {}) - {"acme"})
+    check(foreign, caps)  # another backend's keys are not this model's to refuse
+    assert all(k not in caps.passthrough_parameters for k in foreign.provider_options[FOREIGN_SLUG]["parameters"])
+    case = find(invalid_cases_for(caps), lambda c: c.field.startswith("provider_options"))
+    assert case.field == "provider_options.acme.parameters"
+
+
+def test_without_an_own_slug_no_foreign_options_are_drawn() -> None:
+    """A plugin that forwards every slug (OpenRouter) checks them all: options under any slug must be allowed."""
+    caps = CAPABILITIES["sizes-and-passthrough"]
+
+    @SETTINGS
+    @given(requests_for(caps))
+    def only_allowed(request: Any) -> None:
+        for options in (request.provider_options or {}).values():
+            assert set(options["parameters"]) <= set(caps.passthrough_parameters or ())
+
+    only_allowed()
 
 
 def test_the_strict_model_gets_every_kind_of_rule_it_can_break() -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mediarouter_contracts import (
     OK,
@@ -41,7 +41,7 @@ from mediarouter_contracts.strategies import scenarios as kit_scenarios
 from mediarouter_fal.catalog import catalog_entry
 from mediarouter_fal.provider import FalVideoProvider
 
-from mediarouter import Capabilities, Provider, VideoRequest
+from mediarouter import Capabilities, CapabilityMismatch, Job, Provider, VideoRequest
 
 from .contract_adapter import FalWireAdapter
 
@@ -180,3 +180,33 @@ class TestFalContract(ProviderContract):
                 raise ContractViolation(message + "\n" + run.report())
 
         self._run_property(rule2)
+
+
+class _RefusesOtherBackendsOptions(FalVideoProvider):
+    """Checks every slug's parameters against fal's own list (what core validation used to do)."""
+
+    async def submit(self, model_id: str, request: VideoRequest) -> Job:
+        allowed = CAPABILITIES.passthrough_parameters or ()
+        for slug, options in (request.provider_options or {}).items():
+            for key in options.get("parameters", {}):
+                if key not in allowed:
+                    raise CapabilityMismatch(
+                        f"provider_options.{slug}.parameters.{key} is not allowed", provider="fal", model=model_id
+                    )
+        return await super().submit(model_id, request)
+
+
+class _BrokenFalContract(TestFalContract):
+    def provider_factory(self, transport: httpx.AsyncBaseTransport, clock: FakeClock) -> Provider:
+        return _RefusesOtherBackendsOptions(
+            api_key=self.api_key, base_url=self.base_url, transport=transport, clock=clock
+        )
+
+    def hypothesis_settings(self, scale: float = 1.0, *, minimum: int = 2) -> settings:
+        return settings(super().hypothesis_settings(scale, minimum=minimum), database=None)
+
+
+def test_rule9_catches_a_plugin_that_refuses_another_backends_options() -> None:
+    """A failover chain's request carries every backend's options; fal must serve it on its own slug alone."""
+    with pytest.raises(ContractViolation, match=r"^rule 9: .*provider_options\.another-backend"):
+        _BrokenFalContract().test_rule9_valid_requests_pass_the_providers_own_capabilities()

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mediarouter_fal.catalog import CATALOG
+from mediarouter_fal.catalog import CATALOG, catalog_entry
 from mediarouter_fal.inputs import build_input, validation_error
 
-from mediarouter import CapabilityMismatch, InvalidRequest, VideoRequest
+from mediarouter import CapabilityMismatch, InvalidRequest, VideoRequest, validate_request
 
 KLING_T2V = "fal-ai/kling-video/v2.1/master/text-to-video"
 KLING_I2V = "fal-ai/kling-video/v2.1/master/image-to-video"
@@ -109,6 +109,24 @@ def test_passthrough_parameters_are_copied_and_other_providers_options_ignored()
         prompt="p", provider_options={**fal(negative_prompt="blur", cfg_scale=0.7), "openrouter": {"x": 1}}
     )
     assert build_input(KLING_T2V, request) == {"prompt": "p", "negative_prompt": "blur", "cfg_scale": 0.7}
+
+
+def test_core_validation_checks_only_the_fal_slug() -> None:
+    """Options for another backend of a failover chain are not fal's to refuse; fal's own still are."""
+    entry = catalog_entry(KLING_T2V)
+    assert entry is not None
+    caps = entry.capabilities
+    assert caps.passthrough_slug == "fal"
+    others = {"gemini": {"parameters": {"negativePrompt": "x"}}, "google-vertex": {"parameters": {"enhancePrompt": 1}}}
+    request = VideoRequest(prompt="p", provider_options={**fal(negative_prompt="blur"), **others})
+    validate_request(request, caps, model=KLING_T2V, provider="fal")
+    assert build_input(KLING_T2V, request) == {"prompt": "p", "negative_prompt": "blur"}
+    with pytest.raises(CapabilityMismatch) as caught:
+        validate_request(
+            VideoRequest(prompt="p", provider_options=fal(loop=True)), caps, model=KLING_T2V, provider="fal"
+        )
+    assert caught.value.field == "provider_options.fal.parameters"
+    assert caught.value.supported == ["cfg_scale", "negative_prompt"]
 
 
 def test_a_passthrough_parameter_the_model_does_not_take_is_refused_listing_the_supported_ones() -> None:

@@ -19,6 +19,7 @@ from mediarouter import (
     Job,
     JobState,
     NotFound,
+    PayloadTooLarge,
     ProviderUnavailable,
     VideoRequest,
 )
@@ -343,3 +344,21 @@ def test_the_key_store_is_the_fallback_after_fal_key(monkeypatch: pytest.MonkeyP
     assert FalVideoProvider().http.secrets() == ("Key stored-fal-key-123", "stored-fal-key-123")
     monkeypatch.setenv("FAL_KEY", "env-fal-key-456")
     assert "env-fal-key-456" in FalVideoProvider().http.secrets()[0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(413, json={"detail": "Request entity too large"}),
+        httpx.Response(413, text="<html><h1>413 Request Entity Too Large</h1></html>"),
+    ],
+)
+async def test_a_413_on_submit_is_payload_too_large_with_a_hint_to_send_urls(answer: httpx.Response) -> None:
+    """Rule: an oversized body is the caller's to fix (host the media, send its URL), never a retry or a failover."""
+    rec = Recorder({("POST", "queue.fal.test/fal-ai/veo3"): answer})
+    with pytest.raises(PayloadTooLarge) as caught:
+        await rec.provider().submit("fal-ai/veo3", VideoRequest(prompt="x"))
+    error = caught.value
+    assert error.status_code == 413 and error.provider == "fal"
+    assert error.hint is not None and "URL" in error.hint and "fal" in error.hint
+    assert len(rec.sent("POST")) == 1

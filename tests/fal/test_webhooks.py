@@ -426,3 +426,13 @@ def test_callback_is_a_phase_of_fals_injection_grammar_without_statuses() -> Non
     assert FalInjection.parse("callback:lostx1").times == 1
     with pytest.raises(ValueError, match="callback"):
         FalInjection.parse("callback:500")
+
+
+def test_an_error_for_a_cancelled_request_reads_as_cancelled_not_failed() -> None:
+    """A failed job may be retried elsewhere (a second payment); a cancelled one the caller meant to stop."""
+    payload = {"detail": "Request was cancelled by the client", "error_type": "client_cancelled"}
+    body = {"request_id": RID, "status": "ERROR", "error": "Invalid status code: 499", "payload": payload}
+    delivery = FalWebhookScheme(jwks_url=JWKS).read(body, httpx.Headers({REQUEST_ID_HEADER: RID}))
+    assert delivery.state is JobState.CANCELLED
+    assert delivery.error == "Request was cancelled by the client — Invalid status code: 499"
+    assert delivery.idempotency_key == f"{RID}-ERROR"

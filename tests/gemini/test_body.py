@@ -15,8 +15,9 @@ from mediarouter_gemini.body import (
     image_sources,
     inline_image_from_data_url,
 )
+from mediarouter_gemini.catalog import catalog_model
 
-from mediarouter import CapabilityMismatch, InvalidRequest, NotFound, PayloadTooLarge, VideoRequest
+from mediarouter import CapabilityMismatch, InvalidRequest, NotFound, PayloadTooLarge, VideoRequest, validate_request
 
 PNG = InlineImage("image/png", base64.b64encode(b"\x89PNG fake").decode())
 JPG = InlineImage("image/jpeg", base64.b64encode(b"\xff\xd8 fake").decode())
@@ -218,6 +219,16 @@ def test_negative_prompt_and_person_generation_come_from_gemini_provider_options
 def test_options_for_other_backends_are_ignored() -> None:
     request = _req(prompt="p", provider_options={"google-vertex": {"parameters": {"negativePrompt": "x"}}})
     assert "negativePrompt" not in build_body(V31, request)["parameters"]
+
+
+def test_another_backends_parameters_are_not_checked_against_geminis_list() -> None:
+    """A failover chain carries every backend's options; fal's snake_case keys are not Gemini's to refuse."""
+    options = {**_opts(negativePrompt="cars"), "fal": {"parameters": {"negative_prompt": "cars", "num_frames": 81}}}
+    request = _req(prompt="p", provider_options=options)
+    caps = catalog_model(V31).capabilities  # type: ignore[union-attr]
+    assert caps.passthrough_slug == "gemini"
+    validate_request(request, caps, model=V31, provider="gemini")
+    assert build_body(V31, request)["parameters"]["negativePrompt"] == "cars"
 
 
 @pytest.mark.parametrize(

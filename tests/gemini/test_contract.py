@@ -5,7 +5,8 @@ Two things here go beyond an adapter, because the kit cannot express them yet (r
 - Gemini operations report no cost, so `run` drops the scenario's cost (the rule still checks
   that the provider reports none rather than inventing one).
 - Google refuses some combinations that `Capabilities` cannot describe (1080p/4K and reference
-  images need 8 s, a last frame needs a first frame, audio cannot be turned off, no callback URL),
+  images need 8 s, a last frame needs a first frame, audio cannot be turned off, no callback URL,
+  personGeneration takes per-mode values, not the kit's free text),
   and the kit's https image URLs point at hosts its transport does not serve. `requests()` shapes
   the kit's valid requests into ones Veo 3.1 accepts, so every rule still runs on them.
 """
@@ -57,6 +58,11 @@ def veo_shaped(request: VideoRequest) -> VideoRequest:
         "image_url": image_url,
         "input_references": references or None,
     }
+    options = dict(request.provider_options or {})
+    if "gemini" in options:
+        params = {k: v for k, v in options["gemini"]["parameters"].items() if k != "personGeneration"}
+        options["gemini"] = {"parameters": params or {"negativePrompt": "blurry"}}
+        changes["provider_options"] = options
     if references or {request.resolution, request.size} & _EIGHT_SECONDS:
         changes["duration"] = 8
     return request.model_copy(update=changes)

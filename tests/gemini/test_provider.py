@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mediarouter_contracts.clock import FakeClock
 from mediarouter_gemini.provider import DEFAULT_BASE_URL, GeminiVideoProvider
 
 from mediarouter import (
@@ -28,6 +29,7 @@ from mediarouter import (
     RateLimited,
     VideoRequest,
 )
+from mediarouter.engine import JobEngine
 
 KEY = "AIzaSy-unit-test-key-0123456789"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
@@ -381,3 +383,64 @@ def test_the_key_store_is_the_fallback_after_the_environment(monkeypatch: pytest
     assert "stored-gemini-key-123" in GeminiVideoProvider().http.secrets()
     monkeypatch.setenv("GEMINI_API_KEY", "env-gemini-key-456")
     assert "env-gemini-key-456" in GeminiVideoProvider().http.secrets()
+
+
+# -- inline videos (the bytes in the operation, no URI) -----------------------------------------
+
+INLINE_SHAPES = [
+    pytest.param({"encodedVideo": base64.b64encode(MP4).decode(), "encoding": "video/mp4"}, id="gemini-sdk"),
+    pytest.param({"video": base64.b64encode(MP4).decode()}, id="proto-json"),
+    pytest.param({"bytesBase64Encoded": base64.b64encode(MP4).decode(), "mimeType": "video/mp4"}, id="vertex"),
+]
+
+
+def _inline_operation(request: httpx.Request, video: dict[str, Any]) -> httpx.Response:
+    assert request.url.path == f"/v1beta/{OP}" and request.headers["x-goog-api-key"] == KEY
+    return _operation(done=True, response={"generateVideoResponse": {"generatedSamples": [{"video": video}]}})
+
+
+@pytest.mark.parametrize("video", INLINE_SHAPES)
+async def test_an_inline_video_is_a_completed_output_not_a_failure(video: dict[str, Any]) -> None:
+    """MONEY: a paid video sent inline must not read as "finished without a video" (the router would pay twice)."""
+    rec = Recorder(lambda r: _inline_operation(r, video))
+    provider = rec.provider()
+    status = await provider.poll(_job())
+    assert status.state is JobState.COMPLETED and status.error is None
+    assert [o.index for o in status.outputs] == [0]
+    async with provider.open_download(_job(), status, status.outputs[0]) as download:
+        body = b"".join([chunk async for chunk in download.chunks])
+        assert download.content_type == "video/mp4" and download.content_length == len(MP4)
+    assert body == MP4
+
+
+@pytest.mark.parametrize("video", INLINE_SHAPES)
+async def test_an_inline_video_is_saved_by_the_engine_like_a_downloaded_one(
+    video: dict[str, Any], tmp_path: Path
+) -> None:
+    rec = Recorder(lambda r: _inline_operation(r, video) if r.method == "GET" else _operation(done=False))
+    result = await JobEngine(clock=FakeClock()).run(
+        rec.provider(), MODEL, VideoRequest(prompt="x"), output=tmp_path / "fox.mp4"
+    )
+    assert result.files[0].path is not None and result.files[0].path.read_bytes() == MP4
+    assert [r.method for r in rec.requests] == ["POST", "GET", "GET"]  # submit once, poll, re-read the bytes
+
+
+async def test_inline_and_uri_samples_keep_their_order_and_a_resumed_download_reads_the_operation_again() -> None:
+    samples = [{"video": {"uri": VIDEO_URI}}, {"video": {"encodedVideo": base64.b64encode(MP4).decode()}}]
+    body = {"generateVideoResponse": {"generatedSamples": samples}}
+    rec = Recorder(lambda r: _operation(done=True, response=body))
+    status = await rec.provider().poll(_job())
+    assert [o.url for o in status.outputs] == [VIDEO_URI, None]
+    fresh = rec.provider()  # another process resuming the journaled job
+    async with fresh.open_download(_job(), status, status.outputs[1], offset=10) as download:
+        assert download.resumed_from == 10
+        assert b"".join([chunk async for chunk in download.chunks]) == MP4[10:]
+
+
+async def test_an_inline_video_that_is_not_base64_is_a_protocol_error() -> None:
+    rec = Recorder(lambda r: _inline_operation(r, {"encodedVideo": "not base64!"}))
+    provider = rec.provider()
+    status = await provider.poll(_job())
+    with pytest.raises(ProtocolError, match="base64"):
+        async with provider.open_download(_job(), status, status.outputs[0]):
+            pass

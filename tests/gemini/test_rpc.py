@@ -7,7 +7,9 @@ names and details add is Gemini's own. A finished operation's error is a job sta
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -243,3 +245,24 @@ def test_a_result_with_no_samples_and_no_reason_says_so() -> None:
     for response in responses:
         ending = operation_ending(_filtered(response))
         assert ending is not None and ending.state is JobState.FAILED and "without a reason" in ending.error
+
+
+def _documented_rows() -> list[tuple[int, str, str]]:
+    """(HTTP, status, first class named) for every row of the error table in docs/providers/gemini.md."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "providers" / "gemini.md"
+    rows = []
+    for line in doc.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].isdigit():
+            status = cells[1].split(" / ")[0]
+            rows.append((int(cells[0]), status, re.split(r"[;,( ]", cells[3], maxsplit=1)[0]))
+    return rows
+
+
+def test_the_documented_error_table_is_what_the_plugin_does() -> None:
+    """Rule: docs/providers/gemini.md's error table names the class each status really becomes."""
+    rows = _documented_rows()
+    assert {code for code, _, _ in rows} >= {400, 401, 403, 404, 429, 500, 501, 503, 504}
+    for code, status, documented in rows:
+        error = error_for_status(code, {}, _envelope(code, status), rules=RULES, phase="poll", provider="gemini")
+        assert type(error).__name__ == documented, (code, status)

@@ -745,6 +745,7 @@ async def test_models_are_parsed_into_capabilities() -> None:
     assert caps.frame_images == ("first_frame", "last_frame")
     assert caps.audio is True and caps.seed is True
     assert caps.passthrough_parameters == ("negativePrompt",)
+    assert caps.passthrough_slug is None  # OpenRouter picks the upstream, so any slug may be read: all are checked
     assert caps.pricing == {"per_second": "0.40", "per_second_with_audio": "0.50", "per_video": "9.00"}
     assert caps.price_per_second == Decimal("0.50")  # the dearest per-second SKU, not per_video
     assert caps.modalities == (Modality.TEXT_TO_VIDEO, Modality.IMAGE_TO_VIDEO, Modality.REFERENCE_TO_VIDEO)

@@ -120,7 +120,16 @@ REFERENCE_URLS: dict[str, str] = {
 }
 SIZES: tuple[str, ...] = ("1280x720", "720x1280", "1920x1080", "640x640")
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42"
+#: The provider_options key of a model that does not name its own (`Capabilities.passthrough_slug` None).
 PASSTHROUGH_SLUG = "google-vertex"
+#: Another backend's key, as a failover chain's request carries it: a model with its own slug must ignore it.
+FOREIGN_SLUG = "another-backend"
+#: A parameter no model allows.
+NOT_ALLOWED = "definitelyNotAllowed"
+
+
+def _slug(caps: Capabilities) -> str:
+    return caps.passthrough_slug or PASSTHROUGH_SLUG
 
 
 def _maybe(strategy: SearchStrategy[T]) -> SearchStrategy[T | None]:
@@ -175,11 +184,14 @@ def _common_fields(caps: Capabilities) -> dict[str, SearchStrategy[Any]]:
     fields["generate_audio"] = _maybe(audio)
     fields["seed"] = _maybe(st.integers(0, 2**31 - 1)) if caps.seed is not False else st.none()
     if caps.passthrough_parameters:
-        fields["provider_options"] = _maybe(
-            st.sampled_from(caps.passthrough_parameters).map(
-                lambda key: {PASSTHROUGH_SLUG: {"parameters": {key: "blurry, low quality"}}}
-            )
+        slug = _slug(caps)
+        own: SearchStrategy[dict[str, Any]] = st.sampled_from(caps.passthrough_parameters).map(
+            lambda key: {slug: {"parameters": {key: "blurry, low quality"}}}
         )
+        if caps.passthrough_slug is not None:
+            foreign: dict[str, Any] = {FOREIGN_SLUG: {"parameters": {NOT_ALLOWED: 1}}}
+            own = own | st.just(foreign) | own.map(lambda options: {**options, **foreign})
+        fields["provider_options"] = _maybe(own)
     fields["callback_url"] = _maybe(st.just("https://hooks.example.test/video-done"))
     return fields
 
@@ -422,13 +434,13 @@ def _break_callback(caps: Capabilities) -> SearchStrategy[InvalidCase] | None:
 def _break_passthrough(caps: Capabilities) -> SearchStrategy[InvalidCase] | None:
     if not caps.passthrough_parameters:
         return None
-    key = "definitelyNotAllowed"
-    update = st.just({"provider_options": {PASSTHROUGH_SLUG: {"parameters": {key: 1}}}})
+    slug = _slug(caps)
+    update = st.just({"provider_options": {slug: {"parameters": {NOT_ALLOWED: 1}}}})
     return _case(
         requests_for(caps),
         update,
-        lambda c: f"passthrough parameter {key!r} is not one of {caps.passthrough_parameters}",
-        f"provider_options.{PASSTHROUGH_SLUG}.parameters",
+        lambda c: f"passthrough parameter {NOT_ALLOWED!r} under {slug!r} is not one of {caps.passthrough_parameters}",
+        f"provider_options.{slug}.parameters",
     )
 
 

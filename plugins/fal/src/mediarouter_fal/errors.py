@@ -122,6 +122,8 @@ RULES = StatusRules(
         "the built-in catalog)",
         404: "unknown fal request id (or one created with another key)",
         (422, "submit"): "check the request against the model's inputs (`mediarouter models fal`)",
+        413: "the request body is over fal's limit: upload the media to fal's CDN (fal_client.upload_file) or any "
+        "https:// host and pass its URL instead of a data: URL",
         429: "fal's queue for this app is full or the key is rate-limited; wait and retry",
     },
 )

@@ -28,6 +28,7 @@ from mediarouter.webhooks import Delivery, DeliveryError, SignatureError
 from mediarouter.webhooks.jwks import DEFAULT_TTL, MIN_REFETCH, JwksCache
 
 from . import PROVIDER_NAME
+from .errors import is_cancellation
 from .wire import VideoResult, WebhookPayload
 
 __all__ = [
@@ -120,15 +121,23 @@ class FalWebhookScheme:
         if not status:
             raise DeliveryError("status must be one of: OK, ERROR")
         state = _STATES.get(status)
+        if state is JobState.FAILED and _cancelled(wire.payload):
+            state = JobState.CANCELLED  # a cancelled job must not read as failed: failed ones may be paid for again
         return Delivery(
             job_id=wire.request_id,
             event_type="",
             status=status,
             state=state,
             idempotency_key=f"{wire.request_id}-{status}",
-            error=_error(wire) if state is JobState.FAILED else None,
+            error=_error(wire) if state in (JobState.FAILED, JobState.CANCELLED) else None,
             unsigned_urls=_urls(wire.payload) if state is JobState.COMPLETED else (),
         )
+
+
+def _cancelled(payload: Any) -> bool:
+    """An ERROR whose payload is fal's request error for a cancellation (`error_type: client_cancelled`)."""
+    error_type = payload.get("error_type") if isinstance(payload, dict) else None
+    return isinstance(error_type, str) and is_cancellation(error_type)
 
 
 def _error(wire: WebhookPayload) -> str:

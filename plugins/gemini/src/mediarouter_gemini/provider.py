@@ -45,7 +45,7 @@ from . import PROVIDER_NAME
 from .body import MAX_IMAGE_BYTES, InlineImage, ResolvedImages, build_body, image_sources, inline_image_from_data_url
 from .catalog import catalog_model_infos
 from .rpc import KEY_HINT, RULES, operation_ending
-from .wire import is_operation_name, parse_operation
+from .wire import Operation, is_operation_name, parse_operation
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiVideoProvider"]
 
@@ -54,6 +54,9 @@ log = logging.getLogger("mediarouter.gemini")
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _PLACEHOLDER = InlineImage("image/png", "AAAA")
+#: A finished operation may carry its video inline (base64, about 4/3 of the file), so a poll may read this much.
+MAX_OPERATION_BODY = 256 * 1024 * 1024
+_INLINE_CHUNK = 1024 * 1024
 
 
 def _package_version() -> str:
@@ -291,13 +294,23 @@ class GeminiVideoProvider(Provider):
             )
         return self.http.path(job.id)
 
-    async def poll(self, job: Job) -> JobStatus:
-        """`GET {base}/{operation name}` once: running until `done`, then videos, an error, or filtered."""
-        self.http.require_credentials("poll", model=job.model, job_id=job.id)
+    async def _operation(self, job: Job, phase: str) -> Operation:
+        self.http.require_credentials(phase, model=job.model, job_id=job.id)
         url = self._operation_url(job)
-        answer = await self.http.request_json("GET", url, phase="poll", model=job.model, job_id=job.id)
+        answer = await self.http.request_json(
+            "GET", url, phase=phase, model=job.model, job_id=job.id, limit=MAX_OPERATION_BODY
+        )
         context: dict[str, Any] = {"provider": PROVIDER_NAME, "model": job.model, "job_id": job.id}
-        operation = parse_operation(answer.body, status_code=answer.status_code, **context)
+        return parse_operation(answer.body, status_code=answer.status_code, **context)
+
+    async def poll(self, job: Job) -> JobStatus:
+        """`GET {base}/{operation name}` once: running until `done`, then videos, an error, or filtered.
+
+        A video sent inline (no URI) is an output without a URL: `open_download` reads the operation again for
+        its bytes, so nothing but the operation name needs journaling and a resumed job finds them too.
+        """
+        context: dict[str, Any] = {"provider": PROVIDER_NAME, "model": job.model, "job_id": job.id}
+        operation = await self._operation(job, "poll")
         if not operation.done:
             return JobStatus(job_id=job.id, state=JobState.IN_PROGRESS, raw_status="running")
         ending = operation_ending(operation)
@@ -310,7 +323,11 @@ class GeminiVideoProvider(Provider):
                 extra=ending.details,
             )
         outputs = []
-        for index, uri in enumerate(operation.video_uris()):
+        for index, video in enumerate(operation.videos()):
+            if not video.uri:
+                outputs.append(JobOutput(index=index))  # inline: the bytes stay in the operation
+                continue
+            uri = video.uri
             resolved = self.http.resolve(uri)
             if resolved is None or origin_of(resolved) is None:
                 raise ProtocolError(f"Gemini sent a video URI that is not http(s): {uri[:80]!r}", **context)
@@ -323,9 +340,13 @@ class GeminiVideoProvider(Provider):
     async def open_download(
         self, job: Job, status: JobStatus, output: JobOutput, *, offset: int = 0
     ) -> AsyncIterator[Download]:
-        """Stream one video: the key goes with it on Google's origin only (the client strips it elsewhere)."""
+        """Stream one video: the key goes with it on Google's origin only (the client strips it elsewhere).
+
+        An output without a URL was sent inline: its bytes are read from the operation again.
+        """
         if output.url is None:
-            raise ProtocolError("Gemini listed an output without a URI", provider=PROVIDER_NAME, job_id=job.id)
+            yield await self._inline_download(job, output, offset=max(0, offset))
+            return
         url = httpx.URL(output.url)
         if self.http.on_origin(url):
             self.http.require_credentials("download", model=job.model, job_id=job.id)
@@ -333,6 +354,44 @@ class GeminiVideoProvider(Provider):
             url, model=job.model, job_id=job.id, offset=max(0, offset), auth=True
         ) as download:
             yield download
+
+    async def _inline_download(self, job: Job, output: JobOutput, *, offset: int) -> Download:
+        context: dict[str, Any] = {"provider": PROVIDER_NAME, "model": job.model, "job_id": job.id}
+        videos = (await self._operation(job, "download")).videos()
+        video = videos[output.index] if 0 <= output.index < len(videos) else None
+        encoded = video.inline_base64 if video is not None else None
+        if video is None or encoded is None:
+            raise ProtocolError(
+                f"Gemini's operation no longer holds inline video #{output.index} ({len(videos)} video(s) now)",
+                **context,
+            )
+        data = _decode_base64(encoded, **context)
+        start = offset if offset <= len(data) else 0
+        body = data[start:]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), _INLINE_CHUNK):
+                yield body[start : start + _INLINE_CHUNK]
+
+        return Download(
+            chunks=chunks(),
+            content_type=video.encoding or video.mime_type or "video/mp4",
+            content_length=len(body),
+            origin=display_origin(self.http.path(job.id)),
+            resumed_from=start,
+        )
+
+
+def _decode_base64(text: str, **context: Any) -> bytes:
+    """Standard or URL-safe base64, padded or not (what proto3 JSON allows for bytes)."""
+    compact = "".join(text.split())
+    compact += "=" * (-len(compact) % 4)
+    try:
+        if "-" in compact or "_" in compact:
+            return base64.urlsafe_b64decode(compact)
+        return base64.b64decode(compact, validate=True)
+    except ValueError:
+        raise ProtocolError("Gemini sent an inline video that is not base64", **context) from None
 
 
 class _NotHttps(Exception):

@@ -268,6 +268,6 @@ def operation_ending(operation: Operation) -> Ending | None:
         return None
     if operation.error is not None:
         return _status_ending(operation.error)
-    if operation.video_uris():
+    if operation.videos():  # a URI or inline bytes: either way a paid video, never "finished without one"
         return None
     return _filtered_ending(operation.video_response)

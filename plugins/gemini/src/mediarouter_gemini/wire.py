@@ -85,12 +85,32 @@ class RpcStatus(WireModel):
 
 
 class Video(WireModel):
-    """A generated video: a `uri` to download (with the key), or inline bytes."""
+    """A generated video: a `uri` to download (with the key), or its bytes inline as base64.
+
+    The inline bytes have three spellings (docs/providers/gemini.md, "Inline videos"): `encodedVideo` +
+    `encoding` (what Google's SDK reads on the Gemini API), `video` (the proto field, `oneof content
+    {video, uri}`), and Vertex's `bytesBase64Encoded` + `mimeType`. A paid video in any of them is an output.
+    """
 
     uri: str | None = None
     encoded_video: str | None = Field(default=None, alias="encodedVideo", repr=False, description="base64 bytes")
+    proto_video: str | None = Field(default=None, alias="video", repr=False, description="base64 bytes (proto)")
+    bytes_base64: str | None = Field(default=None, alias="bytesBase64Encoded", repr=False, description="Vertex")
     encoding: str | None = Field(default=None, description="MIME type of encodedVideo")
     mime_type: str | None = Field(default=None, alias="mimeType")
+
+    @property
+    def inline_base64(self) -> str | None:
+        """The base64 text of an inline video, whichever field carries it."""
+        for value in (self.encoded_video, self.proto_video, self.bytes_base64):
+            if isinstance(value, str) and value.strip():
+                return value
+        return None
+
+    @property
+    def deliverable(self) -> bool:
+        """A video the caller paid for is here: a URI to fetch, or the bytes themselves."""
+        return bool(self.uri) or self.inline_base64 is not None
 
 
 class GeneratedSample(WireModel):
@@ -129,6 +149,10 @@ class GenerateVideoResponse(WireModel):
     def video_uris(self) -> list[str]:
         """The download URIs of the samples that have one, in order."""
         return [s.video.uri for s in self.generated_samples if s.video is not None and s.video.uri]
+
+    def videos(self) -> list[Video]:
+        """Every sample that holds a video (a URI or inline bytes), in order: the job's outputs."""
+        return [s.video for s in self.generated_samples if s.video is not None and s.video.deliverable]
 
 
 class OperationResponse(WireModel):
@@ -179,6 +203,11 @@ class Operation(WireModel):
         """Download URIs of a finished operation; empty while running, on error, or when everything was filtered."""
         response = self.video_response
         return response.video_uris() if response is not None else []
+
+    def videos(self) -> list[Video]:
+        """The videos of a finished operation (by URI or inline); empty on error or when everything was filtered."""
+        response = self.video_response
+        return response.videos() if response is not None else []
 
 
 class ErrorEnvelope(WireModel):
