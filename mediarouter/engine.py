@@ -72,6 +72,7 @@ from .journal import (
     LEASE_MARGIN,
     JobRecord,
     JobStore,
+    Lease,
     RecordState,
     RequestFingerprint,
     absolute_target,
@@ -296,6 +297,8 @@ class JobEngine:
             )
         )
         try:
+            # Unkeyed submits take none: two more fsynced commits on the journal's one thread, before every POST
+            # (docs/jobs.md), to guard rows no rerun can pay for twice (no key to free).
             lease = await self._hold_submit_lease(run) if idempotency_key is not None else None
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
@@ -328,13 +331,14 @@ class JobEngine:
 
     async def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
         """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
-        (and not to forget a row whose submit is still in flight). Only a keyed row is looked up that way."""
+        (and `jobs forget` / `adopt` not to touch a row whose submit is still in flight). Only a keyed row is
+        looked up that way."""
         if self.writer is None or run.record_key is None:
             return None
         name, owner = submit_lease_name(run.record_key), lease_owner()
-        try:
-            holder = await self.writer.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
-            row = await self.writer.call(self.writer.store.get, run.record_key) if holder is None else None
+        ttl = max(self._remaining(run), 1.0) + LEASE_MARGIN
+        try:  # one writer step: take the lease, then read the row under it
+            holder, row = await self.writer.call(_lease_and_read, self.writer.store, name, owner, ttl, run.record_key)
         except Exception:
             logger.exception("could not mark the submit of %s as in flight", run.record_key)
             return None
@@ -1103,6 +1107,14 @@ class JobEngine:
                 elapsed=self.clock.monotonic() - run.started,
             ),
         )
+
+
+def _lease_and_read(
+    store: JobStore, name: str, owner: str, ttl: float, key: str
+) -> tuple[Lease | None, JobRecord | None]:
+    """Take the submit lease `name` and, once it is held, read row `key` (None when another holds it)."""
+    holder = store.try_lease(name, owner, ttl)
+    return holder, store.get(key) if holder is None else None
 
 
 def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:
