@@ -22,7 +22,17 @@ from .provider import BlockingBody, Download
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-__all__ = ["PartFile", "PartWriteError", "check_output", "looks_like_text", "output_path", "rescue"]
+__all__ = [
+    "PartFile",
+    "PartWriteError",
+    "check_output",
+    "complete_length",
+    "copy_whole",
+    "holds",
+    "looks_like_text",
+    "output_path",
+    "rescue",
+]
 
 #: Bytes per hand-off to the writer thread: chunks from the socket (256 KiB reads, see
 #: mediarouter/http/readsize.py) are gathered into batches this size, hashed and written there.
@@ -120,6 +130,46 @@ def output_path(output: Path, index: int, count: int) -> Path:
     if count <= 1 or index == 0:
         return output
     return output.with_name(f"{output.stem}-{index}{output.suffix}")
+
+
+def complete_length(content_range: object) -> int | None:
+    """N of a 416's `Content-Range: bytes */N` (the whole output's size); None when absent or unreadable."""
+    if not isinstance(content_range, str):
+        return None
+    unit, _, rest = content_range.strip().partition(" ")
+    span, _, total = rest.strip().partition("/")
+    if unit.lower() != "bytes" or span.strip() != "*" or not total.strip().isdigit():
+        return None
+    return int(total)
+
+
+def holds(path: Path, size: int, sha256: str) -> bool:
+    """Whether `path` is a file of exactly `size` bytes with this sha256 (a journaled output still whole
+    on disk). The size is checked first, so a file that cannot match is not read."""
+    try:
+        if not path.is_file() or path.stat().st_size != size:
+            return False
+        return _hash_file(path, size).hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def copy_whole(source: Path, target: Path) -> Path:
+    """Copy a saved output to `target` the way a download lands: a hidden part file, fsynced, renamed
+    into place (a partial copy never appears at `target`)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, WRITE_SIZE)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
 
 
 def _hash_file(path: Path, size: int) -> _Hash:

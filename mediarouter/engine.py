@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
-from .downloads import PartFile, PartWriteError, output_path, rescue
+from .downloads import PartFile, PartWriteError, complete_length, copy_whole, holds, output_path, rescue
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -71,6 +72,7 @@ from .journal import (
     LEASE_MARGIN,
     JobRecord,
     JobStore,
+    Lease,
     RecordState,
     RequestFingerprint,
     absolute_target,
@@ -146,6 +148,9 @@ class EngineRun:
     #: with the next awaited write and after every poll until it lands, so a paid job does not stay keyed
     #: only by its intent because one write failed (a locked database, a disk briefly full).
     owed: dict[str, Any] = field(default_factory=dict)
+    #: Why the journal does not (yet) record this job's download, although its files are saved (see
+    #: `VideoResult.journal_error`); None once it does.
+    journal_error: str | None = None
 
 
 class JobEngine:
@@ -292,6 +297,8 @@ class JobEngine:
             )
         )
         try:
+            # Unkeyed submits take none: two more fsynced commits on the journal's one thread, before every POST
+            # (docs/jobs.md), to guard rows no rerun can pay for twice (no key to free).
             lease = await self._hold_submit_lease(run) if idempotency_key is not None else None
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._submit_interrupted(run, SubmitOutcome.NOT_SENT)
@@ -324,13 +331,14 @@ class JobEngine:
 
     async def _hold_submit_lease(self, run: EngineRun) -> tuple[str, str] | None:
         """Mark the row as being submitted by this process, so a caller repeating the key is told to wait
-        (and not to forget a row whose submit is still in flight). Only a keyed row is looked up that way."""
+        (and `jobs forget` / `adopt` not to touch a row whose submit is still in flight). Only a keyed row is
+        looked up that way."""
         if self.writer is None or run.record_key is None:
             return None
         name, owner = submit_lease_name(run.record_key), lease_owner()
-        try:
-            holder = await self.writer.try_lease(name, owner, max(self._remaining(run), 1.0) + LEASE_MARGIN)
-            row = await self.writer.call(self.writer.store.get, run.record_key) if holder is None else None
+        ttl = max(self._remaining(run), 1.0) + LEASE_MARGIN
+        try:  # one writer step: take the lease, then read the row under it
+            holder, row = await self.writer.call(_lease_and_read, self.writer.store, name, owner, ttl, run.record_key)
         except Exception:
             logger.exception("could not mark the submit of %s as in flight", run.record_key)
             return None
@@ -485,12 +493,16 @@ class JobEngine:
         run: EngineRun | None = None,
         first_poll_delay: float | None = None,
         known: JobStatus | None = None,
+        saved: Sequence[dict[str, Any]] = (),
     ) -> VideoResult:
         """Wait for an accepted job and download its outputs; also how a journaled job is resumed.
 
         `known`: a completed status from the journal. Its outputs are downloaded without polling
         first (a backend may drop a finished job's record long before its files, as fal does); if
         that download is refused, the job is polled for fresh URLs as usual.
+
+        `saved`: the row's journaled `files` (path, size, sha256, index). An output whose file is still
+        there, whole, is not downloaded again (copied if another path is asked for).
         """
         if run is None:
             run = self.start(provider, job.model)
@@ -517,12 +529,12 @@ class JobEngine:
                 status = known if known is not None and known.state is JobState.COMPLETED and known.outputs else None
                 if status is not None:
                     try:
-                        files = await self.download(provider, job, status, output=output, run=run)
+                        files = await self.download(provider, job, status, output=output, run=run, saved=saved)
                     except (InvalidRequest, NotFound, OutputGone, AuthenticationFailed, ProtocolError) as exc:
                         logger.info("journaled outputs of job %s refused (%s); polling for fresh ones", job.id, exc)
                 if files is None or status is None:
                     status = await self.wait(provider, job, run=run, first_poll_delay=first_poll_delay)
-                    files = await self.download(provider, job, status, output=output, run=run)
+                    files = await self.download(provider, job, status, output=output, run=run, saved=saved)
             except OutputNotSaved as exc:  # downloaded and journaled, just not where it was asked for
                 if "part_file" in exc.details:  # or not saved at all: the row says where its bytes are
                     await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
@@ -551,6 +563,7 @@ class JobEngine:
             generation_id=status.generation_id,
             polls=run.polls,
             timings=dict(run.timings),
+            journal_error=run.journal_error,
         )
 
     async def wait(
@@ -657,26 +670,31 @@ class JobEngine:
         *,
         output: str | Path | None = None,
         run: EngineRun,
+        saved: Sequence[dict[str, Any]] = (),
     ) -> list[MediaFile]:
         """Stream every output to disk; a partial file never appears at the target path.
 
         A target that cannot be written (it became a directory, its disk is read-only) does not
         cost the paid video: the file is kept in the journal's `outputs/` directory, journaled
-        there, and the error says where.
+        there, and the error says where. `saved`: as for `complete`.
+
+        A failed write of `downloaded` does not fail the call (the video is saved): it is owed to the
+        journal (retried by the writer) and the result's `journal_error` says so.
         """
         base = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="mediarouter-")) / f"{job.id}.mp4"
         t0 = self.clock.monotonic()
         files: list[MediaFile] = []
         problems: list[tuple[Path, OSError]] = []
         try:
-            await self._download_all(provider, job, status, base, run, files, problems)
+            await self._download_all(provider, job, status, base, run, files, problems, _by_index(saved))
         except BaseException:
             if files:  # a later output failed or was cancelled: the row still lists the ones saved
                 self._journal_now(run, files=_file_rows(files))
             raise
         run.timings["download"] = self.clock.monotonic() - t0
         try:
-            await self._journal_update(run, state=RecordState.DOWNLOADED, files=_file_rows(files))
+            if not await self._journal_update(run, state=RecordState.DOWNLOADED, files=_file_rows(files)):
+                run.journal_error = self._owe_downloaded(run, job, files)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
             run.journaled = RecordState.DOWNLOADED
@@ -701,11 +719,18 @@ class JobEngine:
         run: EngineRun,
         files: list[MediaFile],
         problems: list[tuple[Path, OSError]],
+        saved: dict[int, dict[str, Any]],
     ) -> None:
         """Download each output in turn, appending what is saved to `files` (and to `problems` the targets
-        that could not take their file), so a failure part-way leaves the caller the list so far."""
+        that could not take their file), so a failure part-way leaves the caller the list so far. An output
+        whose journaled file (`saved`) is whole on disk is taken from there instead."""
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
+            journaled = saved.get(item.index)
+            if journaled is not None and (kept_file := await _reuse(journaled, target, item.url)) is not None:
+                files.append(kept_file)
+                self._emit(run, DownloadFinishedEvent(path=str(kept_file.path), size=kept_file.size, index=item.index))
+                continue
             tag = f"{job.id}-{item.index}"
             kept = self._rescue_name(job, item.index, target)
             try:
@@ -718,7 +743,7 @@ class JobEngine:
                     raise _nowhere_to_write(job, base, target, again) from None
             try:
                 try:
-                    content_type = await self._download_one(provider, job, status, item, part, run)
+                    content_type = await self._download_one(provider, job, status, item, part, run, journaled)
                 except PartWriteError as exc:  # a full disk: the bytes so far stay for the download that continues
                     raise _not_written(job, base, part, exc) from None
                 sha = part.sha256()
@@ -753,7 +778,14 @@ class JobEngine:
     # -- internals ----------------------------------------------------------------------
 
     async def _download_one(
-        self, provider: Provider, job: Job, status: JobStatus, item: Any, part: PartFile, run: EngineRun
+        self,
+        provider: Provider,
+        job: Job,
+        status: JobStatus,
+        item: Any,
+        part: PartFile,
+        run: EngineRun,
+        journaled: dict[str, Any] | None = None,
     ) -> str:
         failures = 0
         while True:
@@ -798,6 +830,9 @@ class JobEngine:
                     error.details["unexpected"] = True
                     raise error from exc
                 if exc.status_code == 416 and part.size > 0:
+                    if await _holds_whole(part, exc, journaled):
+                        logger.info("the part file of job %s output %d holds the whole video", job.id, item.index)
+                        return "video/mp4"
                     # The server cannot continue from our offset: start this output over.
                     part.truncate()
                     failures += 1
@@ -853,28 +888,48 @@ class JobEngine:
             )
         return record.key
 
-    async def _journal_update(self, run: EngineRun, **fields: Any) -> None:
-        """A state change the engine acts on next: awaited, so it is durable first."""
+    async def _journal_update(self, run: EngineRun, **fields: Any) -> bool:
+        """A state change the engine acts on next: awaited, so it is durable first. False when it failed
+        (logged; the job goes on)."""
         if self.writer is None or run.record_key is None:
-            return
+            return True
         if run.owed:  # with what an earlier write failed to record; alone if that fails again
             try:
                 run.record_key = (await self.writer.update(run.record_key, **{**run.owed, **fields})).key
                 run.journaled = fields.get("state", run.journaled)
                 run.owed = {}
-                return
+                return True
             except Exception as exc:  # each poll tries again: one line, not a traceback per poll
                 logger.warning(
                     "the journal still lacks job %s's id: %s: %s", run.owed.get("job_id"), type(exc).__name__, exc
                 )
                 if not fields:
-                    return
+                    return False
         try:
             run.record_key = (await self.writer.update(run.record_key, **fields)).key
             run.journaled = fields.get("state", run.journaled)
+            return True
         except Exception:
             run.owed.update({name: fields[name] for name in _OWED if name in fields})
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
+            return False
+
+    def _owe_downloaded(self, run: EngineRun, job: Job, files: list[MediaFile]) -> str:
+        """The video is saved but its `downloaded` row could not be written: the writer writes it again
+        (before its next call, and at close) so a rerun does not download (or find `gone`) a saved video.
+        Returns what the caller is told (`VideoResult.journal_error`)."""
+        assert self.writer is not None and run.record_key is not None
+        self.writer.owe(run.record_key, **run.owed, state=RecordState.DOWNLOADED, files=_file_rows(files))
+        run.owed = {}
+        run.journaled = RecordState.DOWNLOADED  # being journaled so: never marked interrupted after this
+        saved = ", ".join(str(f.path) for f in files)
+        logger.warning(
+            "job %s is downloaded to %s, but the journal could not record it yet; the write is retried "
+            "(until then a rerun or `jobs resume` finds the row completed, not downloaded)",
+            job.id,
+            saved,
+        )
+        return f"the journal could not record the download of job {job.id} (saved at {saved}); the write is retried"
 
     def _journal_later(self, run: EngineRun, **fields: Any) -> None:
         """A state change nothing waits on (pending → in_progress): queued in order, not awaited."""
@@ -1054,6 +1109,14 @@ class JobEngine:
         )
 
 
+def _lease_and_read(
+    store: JobStore, name: str, owner: str, ttl: float, key: str
+) -> tuple[Lease | None, JobRecord | None]:
+    """Take the submit lease `name` and, once it is held, read row `key` (None when another holds it)."""
+    holder = store.try_lease(name, owner, ttl)
+    return holder, store.get(key) if holder is None else None
+
+
 def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:
     """Take the accepted job's lease, then let the submit lease go (one writer-thread step): the owner
     of the job lease, or None when another holder has it (then `complete` reports the conflict)."""
@@ -1077,6 +1140,48 @@ def _resumable_download_error(exc: BaseException) -> bool:
     # An HTTP refusal (a stale journaled URL's 404/403) came before any byte of its body: the bytes an
     # earlier run left are still good, and the fresh URL a poll gets continues them.
     return exc.retryable or exc.status_code is not None
+
+
+def _by_index(rows: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Journaled file rows by output index (rows an older version wrote without one are output 0)."""
+    return {int(r.get("index") or 0): r for r in rows if isinstance(r, dict) and r.get("path")}
+
+
+async def _reuse(row: dict[str, Any], target: Path, url: str | None) -> MediaFile | None:
+    """The journaled file of an output if it is still whole (size and sha256), at `target` (copied there
+    when the journal has it elsewhere); None when it must be downloaded."""
+    size, sha = row.get("size"), row.get("sha256")
+    if not isinstance(size, int) or not isinstance(sha, str):
+        return None
+    try:
+        path = await asyncio.to_thread(_whole_at, Path(row["path"]), size, sha, target)
+    except OSError as exc:
+        logger.warning("could not copy %s to %s (%s); downloading it instead", row["path"], target, exc)
+        return None
+    if path is None:
+        return None
+    return MediaFile(path=path, size=size, sha256=sha, url=url, index=int(row.get("index") or 0))
+
+
+def _whole_at(path: Path, size: int, sha: str, target: Path) -> Path | None:
+    if not holds(path, size, sha):
+        return None
+    return path if os.path.abspath(path) == os.path.abspath(target) else copy_whole(path, target)
+
+
+async def _holds_whole(part: PartFile, refusal: MediaRouterError, journaled: dict[str, Any] | None) -> bool:
+    """After a 416 for the part file's offset: whether the part file already holds the whole video, by the
+    416's `Content-Range: bytes */N` (N is its size) or the journaled size. Hashed once (off the loop),
+    and it must match the journaled sha256 when there is one."""
+    total = complete_length(refusal.details.get("content_range"))
+    size = journaled.get("size") if journaled else None
+    sha = journaled.get("sha256") if journaled else None
+    if total is not None and total != part.size:
+        return False
+    if total is None and size != part.size:
+        return False
+    digest = await asyncio.to_thread(part.sha256)  # kept in `part`: `sha256()` after this reads nothing
+    return not isinstance(sha, str) or digest == sha
 
 
 def _file_rows(files: list[MediaFile]) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ dedicated thread, so calls apply in the order they were made, and the engine *aw
 money depends on (the submit intent before the POST, the job id before polling, `downloaded`
 after the file is saved): durability is what the store gives (WAL, synchronous=FULL), unchanged.
 Calls nothing waits on (a status change, a lease release) are queued with `later` and still
-apply in order.
+apply in order. A write the engine awaited that failed (a locked database, a disk briefly full) and
+that must not be lost, such as `downloaded` with its files, is `owe`d: tried again before every later
+call and at `flush`/`close`, until it lands.
 
 An awaited call is shielded: a cancelled caller stops waiting, but its write still lands (a job
 id accepted by the provider must reach the journal whatever happens to the task).
@@ -56,6 +58,8 @@ class JournalWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        #: Fields failed writes still owe their rows (row key -> fields), settled on the writer thread.
+        self._owed: dict[str, dict[str, Any]] = {}
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -68,8 +72,9 @@ class JournalWriter:
         """Run one store call (in order with every other) and wait for it; cancelling the caller does not
         cancel the write."""
         if not self.threaded:
+            self._settle()
             return fn(*args, **kwargs)
-        waiting = asyncio.wrap_future(self._pool().submit(functools.partial(fn, *args, **kwargs)))
+        waiting = asyncio.wrap_future(self._pool().submit(self._after_owed, functools.partial(fn, *args, **kwargs)))
         try:
             return await asyncio.shield(waiting)
         except (asyncio.CancelledError, KeyboardInterrupt):
@@ -80,24 +85,75 @@ class JournalWriter:
         """Queue a call nothing waits for; a failure is logged (it must never cost the job)."""
         if not self.threaded:
             try:
+                self._settle()
                 fn(*args, **kwargs)
             except Exception:
                 logger.exception("a journal write failed")
             return
-        future: Future[Any] = self._pool().submit(functools.partial(fn, *args, **kwargs))
+        future: Future[Any] = self._pool().submit(self._after_owed, functools.partial(fn, *args, **kwargs))
         future.add_done_callback(_log_failure)
 
     def flush(self) -> None:
-        """Block until every queued call has run (for shutdown and tests)."""
-        if self._executor is not None and self.threaded:
-            self._pool().submit(lambda: None).result()
+        """Block until every queued call has run, and the owed writes were tried again (for shutdown and tests)."""
+        if not self.threaded:
+            self._settle()
+        elif self._executor is not None or self._owed:
+            self._pool().submit(self._settle).result()
 
     def close(self) -> None:
-        """Finish the queued calls and stop the thread (the store itself stays open: its owner closes it)."""
+        """Finish the queued calls, try the owed writes a last time (an error names what the journal still
+        lacks) and stop the thread (the store itself stays open: its owner closes it)."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
+            executor.submit(self._settle)
             executor.shutdown(wait=True)
+        elif self._owed:
+            self._settle()
+        for key, fields in self._owed.items():
+            logger.error(
+                "the journal never recorded %s for row %s (%s); the row is out of date",
+                ", ".join(sorted(fields)),
+                key,
+                _describe(fields),
+            )
+
+    # -- writes owed by failed ones -------------------------------------------------------------
+
+    @property
+    def owes(self) -> bool:
+        """Whether a failed write is still to be made again (see `owe`)."""
+        return bool(self._owed)
+
+    def owe(self, key: str, **fields: Any) -> None:
+        """Remember `fields` for row `key` after its awaited write failed: they are written again before
+        the next call this writer makes, and at `flush`/`close`, until they land (newer fields win)."""
+        with self._lock:
+            self._owed[key] = {**self._owed.get(key, {}), **fields}
+
+    def _after_owed(self, fn: Callable[[], T]) -> T:
+        self._settle()
+        return fn()
+
+    def _settle(self) -> None:
+        """On the writer thread (in order with every call): write what is owed; keep what fails again."""
+        if not self._owed:
+            return
+        with self._lock:
+            owed, self._owed = self._owed, {}
+        for key, fields in owed.items():
+            try:
+                self.store.update(key, **fields)
+            except Exception as exc:
+                logger.warning(
+                    "the journal still lacks %s of row %s: %s: %s",
+                    ", ".join(sorted(fields)),
+                    key,
+                    type(exc).__name__,
+                    exc,
+                )
+                with self._lock:  # fields owed meanwhile are newer
+                    self._owed[key] = {**fields, **self._owed.get(key, {})}
 
     # -- the JobStore calls the engine makes ----------------------------------------------------
 
@@ -161,6 +217,15 @@ class JournalWriter:
                 cut()
         finally:
             self.store.release_lease(name, owner)
+
+
+def _describe(fields: dict[str, Any]) -> str:
+    """The owed state and saved files, for the message (paths, never request fields)."""
+    parts = [f"state {fields['state']}"] if "state" in fields else []
+    paths = [str(f.get("path")) for f in fields.get("files") or () if isinstance(f, dict)]
+    if paths:
+        parts.append("saved at " + ", ".join(paths))
+    return "; ".join(parts) or "fields " + ", ".join(sorted(fields))
 
 
 def _log_failure(future: Future[Any] | asyncio.Future[Any]) -> None:

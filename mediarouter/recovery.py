@@ -6,6 +6,7 @@ used and tested without the routing machinery.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from .downloads import holds, output_path
 from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
 from .jobs import Job, JobOutput, JobState, JobStatus
@@ -148,13 +150,29 @@ def _is_gone(exc: MediaRouterError) -> bool:
     return isinstance(exc, OutputGone) or exc.status_code == 410
 
 
-def _already_saved(record: JobRecord, job: Job) -> VideoResult | None:
-    if record.state is not RecordState.DOWNLOADED:
+async def _already_saved(record: JobRecord, job: Job, target: Path | None) -> VideoResult | None:
+    """A downloaded row whose journaled files are all still whole on disk (size and sha256), and where
+    the caller asks for them (`target`; None: wherever they are): returned as is, nothing downloaded."""
+    if record.state is not RecordState.DOWNLOADED or not record.files:
         return None
-    files = [MediaFile(path=Path(f["path"]), size=f.get("size", 0), sha256=f.get("sha256")) for f in record.files]
-    if files and all(f.path is not None and f.path.exists() for f in files):
-        return VideoResult(files=files, provider=record.provider, model=record.model, job_id=job.id, cost=record.cost)
-    return None
+    files = [
+        MediaFile(path=Path(f["path"]), size=f.get("size", 0), sha256=f.get("sha256"), index=f.get("index") or 0)
+        for f in record.files
+    ]
+    if target is not None:
+        count = max(len(record.outputs), len(files))
+        if any(f.path != output_path(target, f.index, count) for f in files):
+            return None  # wanted elsewhere: `complete` copies the saved files there (see `saved`)
+    if not await asyncio.to_thread(_all_whole, files):
+        return None
+    files.sort(key=lambda f: f.index)
+    return VideoResult(files=files, provider=record.provider, model=record.model, job_id=job.id, cost=record.cost)
+
+
+def _all_whole(files: list[MediaFile]) -> bool:
+    return all(
+        f.path is not None and (holds(f.path, f.size, f.sha256) if f.sha256 else f.path.is_file()) for f in files
+    )
 
 
 def _check_finishable(record: JobRecord) -> Job:
@@ -186,21 +204,32 @@ async def resume_job(
     marks the row `gone`.
     """
     journal = host.require_journal()
+    engine = host.engine(poll_interval=poll_interval, timeout=timeout)
+    if engine.writer is not None and engine.writer.owes:  # a `downloaded` this process failed to write: now
+        await engine.writer.call(lambda: None)
     record = get_record(journal, job_id)
     job = _check_finishable(record)
-    if not redownload and output is None and (saved := _already_saved(record, job)) is not None:
+    wanted = None if output is None else _target(journal, record, output)
+    if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
         return saved
     target = _target(journal, record, output)
-    engine = host.engine(poll_interval=poll_interval, timeout=timeout)
     with job_lease(journal, job.id, ttl=engine.timeout + LEASE_MARGIN):
         # Another process may have finished (or lost) it while we were getting here.
         record = get_record(journal, job.id)
         job = _check_finishable(record)
-        if not redownload and output is None and (saved := _already_saved(record, job)) is not None:
+        if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
             return saved
         provider = host.provider(record.provider)
         try:
-            return await engine.complete(provider, job, output=target, first_poll_delay=0, known=_journaled(record))
+            return await engine.complete(
+                provider,
+                job,
+                output=target,
+                first_poll_delay=0,
+                known=_journaled(record),
+                # Outputs already saved whole are not downloaded again (nor found gone upstream).
+                saved=() if redownload else record.files,
+            )
         except MediaRouterError as exc:
             if _is_gone(exc):
                 journal.update(job.id, state=RecordState.GONE, error=exc.server_message or exc.message)

@@ -83,6 +83,9 @@ class VideoResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     attempts: list[Attempt] = Field(default_factory=list)
     adjustments: dict[str, Any] = Field(default_factory=dict)
+    #: Set when the files are saved but the journal could not record it (the write is retried): until it
+    #: lands, a rerun with the same idempotency key or `jobs resume` does not know they were downloaded.
+    journal_error: str | None = None
 
     @property
     def ref(self) -> str:

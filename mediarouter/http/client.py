@@ -611,6 +611,8 @@ class ProviderClient:
         if not 200 <= code < 300:
             raw = await read_some(MAX_ERROR_BODY)
             error = self.status_error(response, raw, phase="download", model=model, job_id=job_id)
+            if code == 416 and "content-range" in response.headers:  # `bytes */N`: the engine checks its part file
+                error.details["content_range"] = response.headers["content-range"]
             if code in set(refused):
                 raise DownloadRefused(error)
             raise error
