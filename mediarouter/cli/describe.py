@@ -108,8 +108,9 @@ def describe_command(
     Exit codes: as `mediarouter generate`: 0 ok; 2 bad input, a model that
     does not take video, over the size limit or --max-cost (nothing sent);
     3 authentication; 4 insufficient credits; 5 rate limited; 6 provider
-    unavailable, or the answer was lost after sending (not retried: it may
-    have been billed); 8 timeout; 130/143 interrupted (SIGINT/SIGTERM); 1 anything else.
+    unavailable (a 5xx) or the answer was lost after sending: neither is
+    retried nor sent to a --fallback, as the model may have run and billed;
+    8 timeout; 130/143 interrupted (SIGINT/SIGTERM); 1 anything else.
     """
     if emulator_inject and not emulator:
         raise click.UsageError("--emulator-inject needs --emulator")

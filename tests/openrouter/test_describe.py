@@ -12,7 +12,7 @@ from mediarouter_contracts.clock import FakeClock
 from mediarouter_openrouter import OpenRouterVideoProvider
 from mediarouter_openrouter.chat import build_chat_body, parse_chat_models
 
-from mediarouter import InvalidRequest, PayloadTooLarge, RateLimited
+from mediarouter import InvalidRequest, PayloadTooLarge, ProviderUnavailable, RateLimited
 from mediarouter.describing import describe
 from mediarouter.router import Router
 from mediarouter.understanding import DescribeRequest, load_video
@@ -123,3 +123,24 @@ async def test_the_listing_falls_back_to_the_offline_catalog(clip: bytes) -> Non
     models = await provider.describe_models()
     await provider.aclose()
     assert GEMINI in [m.id for m in models] and {m.source for m in models} == {"catalog"}
+
+
+@pytest.mark.parametrize("status", [500, 502, 524])
+async def test_a_server_error_to_a_sent_chat_request_is_not_sent_again_anywhere(clip: bytes, status: int) -> None:
+    """The POST reached OpenRouter and may have been billed: no retry, no second candidate."""
+    config = emulator.EmulatorConfig(injections=(emulator.Injection.parse(f"chat:{status}:{GEMINI}x1"),))
+    transport = emulator.emulator_transport(config)
+    provider = OpenRouterVideoProvider(emulator=True, transport=transport, clock=FakeClock())
+    async with Router(providers={"openrouter": provider}, journal="off") as router:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await describe(
+                router,
+                clip,
+                "x",
+                model=f"openrouter/{GEMINI}",
+                fallbacks=["openrouter/google/gemini-2.5-flash-lite"],
+                use_cache=False,
+            )
+    await provider.aclose()
+    assert len([e for e in transport.emulator.requests if e["phase"] == "chat"]) == 1
+    assert caught.value.status_code == status and caught.value.hint is not None and "billed" in caught.value.hint
