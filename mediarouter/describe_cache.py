@@ -80,14 +80,17 @@ class DescribeCache:
     def put(self, key: str, result: DescribeResult) -> None:
         """Store `result` (attempts and timings of this call are not kept). A failed write only logs."""
         path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         stored = result.model_copy(update={"attempts": [], "timings": {}, "cached": False})
         try:
+            data = stored.model_dump_json().encode("utf-8")  # ValueError: text that is not valid Unicode
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-            tmp.write_text(stored.model_dump_json(), encoding="utf-8")
+            tmp.write_bytes(data)
             os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("describe cache: cannot write %s: %s", path, exc)
+        except (OSError, ValueError) as exc:
+            log.warning("describe cache: cannot write %s: %s", path.name, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def entries(self) -> int:
         return sum(1 for _ in self.directory.glob("*/*.json")) if self.directory.is_dir() else 0

@@ -308,7 +308,10 @@ class _DescribeCall:
             }
         )
         if key is not None and self.cache is not None:
-            await asyncio.to_thread(self.cache.put, key, result)
+            try:
+                await asyncio.to_thread(self.cache.put, key, result)
+            except Exception as exc:  # a custom cache's bug must not lose an answer that was paid for
+                log.warning("describe: the answer of %s was not cached (%s: %s)", ref, type(exc).__name__, exc)
         return result
 
     def _stop_unknown(

@@ -144,3 +144,13 @@ async def test_a_server_error_to_a_sent_chat_request_is_not_sent_again_anywhere(
     await provider.aclose()
     assert len([e for e in transport.emulator.requests if e["phase"] == "chat"]) == 1
     assert caught.value.status_code == status and caught.value.hint is not None and "billed" in caught.value.hint
+
+
+def test_a_lone_surrogate_in_the_answer_becomes_a_replacement_character() -> None:
+    """JSON may escape half a surrogate pair; that text cannot be printed, logged or cached as UTF-8."""
+    from mediarouter_openrouter.chat import parse_chat_completion
+
+    body = b'{"choices": [{"message": {"content": "a \\ud800 b \\ud83d\\ude00"}}]}'
+    text = parse_chat_completion(body).choices[0].message.text()  # type: ignore[union-attr]
+    assert text == "a \ufffd b \U0001f600"
+    text.encode("utf-8")

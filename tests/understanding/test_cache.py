@@ -69,3 +69,20 @@ def test_an_unreadable_entry_is_a_miss_and_clear_removes_everything(tmp_path: Pa
     (tmp_path / "c" / "cd" / f"{'cd' * 32}.json").write_text("{not json")
     assert cache.get("cd" * 32) is None
     assert cache.clear() == 1 and cache.entries() == 0 and cache.get("ab" * 32) is None
+
+
+class _BrokenCache(DescribeCache):
+    def put(self, key: str, result: DescribeResult) -> None:
+        raise RuntimeError("disk on fire")
+
+
+async def test_a_paid_answer_is_returned_when_the_cache_cannot_store_it(clock: FakeClock, clip: bytes) -> None:
+    """The request was paid for: a failing cache write must never lose its text."""
+    lone_surrogate = "scene one \ud800 scene two"  # a JSON answer may carry one; it cannot be encoded as UTF-8
+    a = FakeDescriber("a", scripts={"m1": [lone_surrogate, "paid again"]})
+    async with Router(providers={"a": a}, clock=clock, journal="off") as router:
+        first = await describe(router, clip, "What?", model="a/m1")
+        broken = await describe(router, clip, "Who?", model="a/m1", cache=_BrokenCache())
+    assert first.text == lone_surrogate and not first.cached
+    assert broken.text == "paid again"
+    assert DescribeCache().entries() == 0 and len(a.calls) == 2

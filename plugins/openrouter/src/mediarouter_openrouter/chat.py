@@ -78,10 +78,16 @@ class ChatMessage(WireModel):
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
+        """The answer's text, always valid Unicode (it is printed, cached and logged as UTF-8)."""
         if isinstance(self.content, str):
-            return self.content
+            return _valid_unicode(self.content)
         parts = [p.get("text") for p in self.content or [] if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(p for p in parts if isinstance(p, str))
+        return _valid_unicode("".join(p for p in parts if isinstance(p, str)))
+
+
+def _valid_unicode(text: str) -> str:
+    """A lone surrogate (JSON may escape half a pair) as U+FFFD; encoding it as UTF-8 would fail."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class ChatChoice(WireModel):
