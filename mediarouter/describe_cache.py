@@ -2,9 +2,10 @@
 
 The key is the SHA-256 of the video's bytes (what the caller gave, before any shrink), the
 model ref, the prompt and the request's options (max tokens, processing, temperature, shrink),
-plus whether the answer came from an emulator, so an emulated answer never stands in for a
-real one. A URL's bytes are never fetched, so URL inputs are not cached. One JSON file per
-entry under the platform cache dir (`platformdirs.user_cache_dir("mediarouter")/describe`,
+plus the provider's server address and whether the answer came from an emulator, so an
+emulated answer (in-process or on a loopback base URL) never stands in for a real one. A
+URL's bytes are never fetched, so URL inputs are not cached. One JSON file per entry under
+the platform cache dir (`platformdirs.user_cache_dir("mediarouter")/describe`,
 `MEDIAROUTER_CACHE_DIR` overrides the base), written atomically; an unreadable entry is a miss.
 """
 

@@ -198,10 +198,21 @@ class _DescribeCall:
         raise AllCandidatesFailed(self.attempts, self.errors)
 
     def _key(self, ref: ModelRef) -> str | None:
+        """The cache key; None (no cache) for a URL input or a provider that cannot be set up."""
         video = self.request.video
         if self.cache is None or video.sha256 is None:
             return None
-        options = {**self.request.options(), "shrink": self.shrink, "emulator": bool(self.router.emulator)}
+        try:
+            # Another base URL (a loopback emulator, a proxy) is another source of answers.
+            server = self.router.provider(ref.provider).server_address
+        except MediaRouterError:
+            return None  # planning raises the real error
+        options = {
+            **self.request.options(),
+            "shrink": self.shrink,
+            "emulator": bool(self.router.emulator),
+            "server": server,
+        }
         return cache_key(video.sha256, str(ref), self.request.prompt, options)
 
     async def _try(self, ref: ModelRef) -> DescribeResult | None:

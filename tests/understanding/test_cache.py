@@ -86,3 +86,16 @@ async def test_a_paid_answer_is_returned_when_the_cache_cannot_store_it(clock: F
     assert first.text == lone_surrogate and not first.cached
     assert broken.text == "paid again"
     assert DescribeCache().entries() == 0 and len(a.calls) == 2
+
+
+async def test_an_answer_from_another_server_of_the_same_provider_is_not_reused(clock: FakeClock, clip: bytes) -> None:
+    """A base URL on a loopback emulator or a proxy answers apart from the real API: their answers are kept apart."""
+    local = FakeDescriber("a", scripts={"m1": ["from the loopback emulator"]})
+    local.server_address = "127.0.0.1:8765"
+    real = FakeDescriber("a", scripts={"m1": ["from the real API"]})
+    real.server_address = "openrouter.ai:443"
+    async with Router(providers={"a": local}, clock=clock, journal="off") as router:
+        await describe(router, clip, "What?", model="a/m1")
+    async with Router(providers={"a": real}, clock=clock, journal="off") as router:
+        answer = await describe(router, clip, "What?", model="a/m1")
+    assert (answer.text, answer.cached) == ("from the real API", False)
