@@ -106,11 +106,22 @@ class VideoInput:
         return self.url is not None
 
     def read_bytes(self) -> bytes:
+        """The bytes; a file is read again and must still be what was checked and hashed (else InvalidRequest)."""
         if self.data is not None:
             return self.data
-        if self.path is not None:
-            return self.path.read_bytes()
-        raise ValueError("a URL input has no local bytes")
+        if self.path is None:
+            raise ValueError("a URL input has no local bytes")
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise _refuse(f"cannot read {self.path}: {exc.strerror or exc}; nothing was sent") from None
+        if len(data) != self.size or (self.sha256 is not None and hashlib.sha256(data).hexdigest() != self.sha256):
+            # The size guard and the cache key are about the bytes first read: other bytes are never sent.
+            raise _refuse(
+                f"{self.path} changed after it was checked ({self.size} bytes then, {len(data)} now); nothing was sent",
+                hint="wait until the file is written completely, then run it again",
+            )
+        return data
 
     def data_url(self) -> str:
         """`data:<mime>;base64,…` of the bytes (what a provider sends for a local video)."""
