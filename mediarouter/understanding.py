@@ -257,6 +257,8 @@ class DescribeModel(BaseModel):
     #: USD per token, when known.
     price_per_input_token: Decimal | None = None
     price_per_output_token: Decimal | None = None
+    #: USD charged once per request on top of the tokens (OpenRouter's `pricing.request`), when known.
+    price_per_request: Decimal | None = None
     #: Input tokens per second of video, for the estimate.
     video_tokens_per_second: int = DEFAULT_VIDEO_TOKENS_PER_SECOND
     context_length: int | None = None
@@ -419,7 +421,8 @@ class Describer(Protocol):
 def estimate_cost(
     model: DescribeModel, request: DescribeRequest, duration_s: float | None
 ) -> tuple[Decimal | None, int | None]:
-    """(USD upper estimate, input tokens) for a request: video seconds × tokens/s + prompt, plus `max_tokens` out.
+    """(USD upper estimate, input tokens) for a request: video seconds × tokens/s + prompt, plus `max_tokens` out,
+    plus the model's per-request price.
 
     None when a price or the video's duration is unknown (a URL, or PyAV missing).
     """
@@ -427,6 +430,7 @@ def estimate_cost(
         return None, None
     prompt_tokens = math.ceil(duration_s * model.video_tokens_per_second) + math.ceil(len(request.prompt) / 3) + 16
     cost = model.price_per_input_token * prompt_tokens + model.price_per_output_token * request.max_tokens
+    cost += model.price_per_request or 0
     return cost.quantize(Decimal("0.000001")), prompt_tokens
 
 

@@ -41,7 +41,8 @@ from .signals import interrupted_exit, sigterm_as_interrupt
 @click.option(
     "--max-cost",
     type=USDAmount(),
-    help="Refuse candidates whose estimated cost (video seconds × tokens/s × price, plus --max-tokens) is over this.",
+    help="Refuse candidates whose estimated cost (video seconds × tokens/s × price, plus --max-tokens, plus any "
+    "per-request price) is over this; nothing is sent to them.",
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Longest answer, in tokens (sent to the model) [1024].")
 @click.option("--processing", type=click.Choice(PROCESSING_MODES), help="Gemini's video processing mode.")

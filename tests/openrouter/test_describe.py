@@ -21,6 +21,7 @@ emulator = pytest.importorskip("mediarouter_openrouter.emulator")
 pytest.importorskip("starlette")
 
 GEMINI = "google/gemini-2.5-flash"
+MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -154,3 +155,23 @@ def test_a_lone_surrogate_in_the_answer_becomes_a_replacement_character() -> Non
     text = parse_chat_completion(body).choices[0].message.text()  # type: ignore[union-attr]
     assert text == "a \ufffd b \U0001f600"
     text.encode("utf-8")
+
+
+def test_the_estimate_includes_a_models_per_request_price() -> None:
+    """`pricing.request` is charged once per completion on top of the tokens: max_cost must hold it."""
+    from mediarouter.understanding import estimate_cost
+
+    listing = {
+        "data": [
+            {
+                "id": "vendor/video-model",
+                "architecture": {"input_modalities": ["text", "video"]},
+                "pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0.02"},
+            }
+        ]
+    }
+    (model,) = parse_chat_models(json.dumps(listing).encode())
+    request = DescribeRequest(video=load_video(MP4_HEADER), prompt="abc", max_tokens=100)
+    estimate, tokens = estimate_cost(model, request, 1.0)
+    assert tokens == 300 + 1 + 16
+    assert estimate == Decimal("0.000001") * 317 + Decimal("0.000002") * 100 + Decimal("0.02")

@@ -195,6 +195,7 @@ def describe_model(model: ListedModel, *, source: str) -> DescribeModel:
         accepts_video_urls=None,
         price_per_input_token=_price(model.pricing.get("prompt")),
         price_per_output_token=_price(model.pricing.get("completion")),
+        price_per_request=_price(model.pricing.get("request")),
         context_length=model.context_length,
         source=source,
     )
