@@ -127,9 +127,12 @@ def describe_command(
     if video is None or prompt is None:
         raise click.UsageError("give VIDEO and PROMPT (or --list-models, --clear-cache)")
 
+    #: The answer as soon as it is on hand: an interrupt while the router closes must not lose it.
+    answered: list[DescribeResult] = []
+
     async def _run() -> DescribeResult:
         async with Router(emulator=emulator, emulator_options=options, journal="off") as router:
-            return await describe(
+            result = await describe(
                 router,
                 video,
                 prompt,
@@ -142,6 +145,8 @@ def describe_command(
                 processing=processing,
                 timeout=timeout,
             )
+            answered.append(result)
+        return result
 
     try:
         with sigterm_as_interrupt() as terminated:
@@ -154,8 +159,17 @@ def describe_command(
         fail(exc)
     except KeyboardInterrupt:
         signal_name, code = interrupted_exit(terminated)
-        click.echo(f"mediarouter: {signal_name} (a request already sent may still be billed)", err=True)
+        if answered:
+            _show(answered[0], as_json=as_json, quiet=quiet)
+            click.echo(f"mediarouter: {signal_name} after the answer arrived (printed above)", err=True)
+        else:
+            click.echo(f"mediarouter: {signal_name} (a request already sent may still be billed)", err=True)
         raise SystemExit(code) from None
+    _show(result, as_json=as_json, quiet=quiet)
+
+
+def _show(result: DescribeResult, *, as_json: bool, quiet: bool) -> None:
+    """The answer on stdout (text or one JSON object), the shrink report and the summary on stderr."""
     shrunk = result.video.get("shrunk")
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
