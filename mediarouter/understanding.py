@@ -123,11 +123,14 @@ class VideoInput:
             )
         return data
 
-    def data_url(self) -> str:
-        """`data:<mime>;base64,…` of the bytes (what a provider sends for a local video)."""
+    def data_url(self, mime_type: str | None = None) -> str:
+        """`data:<mime>;base64,…` of the bytes (what a provider sends for a local video).
+
+        `mime_type` overrides the sniffed name where an API spells the same type its own way.
+        """
         if self.mime_type is None:
             raise ValueError("a URL input has no data: URL")
-        return f"data:{self.mime_type};base64," + base64.b64encode(self.read_bytes()).decode("ascii")
+        return f"data:{mime_type or self.mime_type};base64," + base64.b64encode(self.read_bytes()).decode("ascii")
 
     def encoded_size(self) -> int | None:
         """Bytes of the data: URL (base64 adds a third), or None for a URL."""

@@ -95,8 +95,9 @@ def describe_command(
 
     \b
     The file's type is told by its bytes (MP4, WebM, MOV, AVI, MKV, MPEG); a
-    video over the model's size limit is refused before any upload unless
-    --shrink. Answers are cached by the video's content, model and prompt.
+    type the model does not take (OpenRouter: MP4, MPEG, MOV, WebM) or a
+    video over its size limit is refused before any upload unless --shrink.
+    Answers are cached by the video's content, model, prompt and options.
 
     \b
     Examples:

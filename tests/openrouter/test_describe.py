@@ -175,3 +175,27 @@ def test_the_estimate_includes_a_models_per_request_price() -> None:
     estimate, tokens = estimate_cost(model, request, 1.0)
     assert tokens == 300 + 1 + 16
     assert estimate == Decimal("0.000001") * 317 + Decimal("0.000002") * 100 + Decimal("0.02")
+
+
+MKV_HEADER = b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x88matroska"
+MOV_HEADER = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + b"\x00" * 64
+
+
+async def test_a_video_type_openrouter_does_not_document_is_refused_before_any_chat_request() -> None:
+    """OpenRouter documents mp4, mpeg, mov and webm for video input; an MKV is refused locally, naming them."""
+    from mediarouter import CapabilityMismatch
+
+    transport = emulator.emulator_transport()
+    provider = OpenRouterVideoProvider(emulator=True, transport=transport, clock=FakeClock())
+    async with Router(providers={"openrouter": provider}, journal="off") as router:
+        with pytest.raises(CapabilityMismatch) as caught:
+            await describe(router, MKV_HEADER + b"\x00" * 64, "x", model=f"openrouter/{GEMINI}", use_cache=False)
+    await provider.aclose()
+    assert caught.value.field == "video" and "video/webm" in caught.value.message
+    assert set(caught.value.supported or []) == {"video/mp4", "video/mpeg", "video/quicktime", "video/webm"}
+    assert not [e for e in transport.emulator.requests if e["phase"] == "chat"]
+
+
+def test_a_mov_is_sent_with_the_mime_type_openrouter_documents() -> None:
+    body = build_chat_body(GEMINI, DescribeRequest(video=load_video(MOV_HEADER), prompt="x"))
+    assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mov;base64,")

@@ -39,12 +39,20 @@ log = logging.getLogger("mediarouter.openrouter")
 
 #: Bigger than a job object: a long transcript fits.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+#: The video types OpenRouter documents for chat input (as the core's sniffer names them); others are
+#: refused before upload, and `shrink` converts them to MP4.
+VIDEO_MIME_TYPES: tuple[str, ...] = ("video/mp4", "video/mpeg", "video/quicktime", "video/webm")
+#: Where OpenRouter's documented name differs from the sniffer's.
+_WIRE_MIME_TYPES = {"video/quicktime": "video/mov"}
 
 
 def build_chat_body(model_id: str, request: DescribeRequest) -> dict[str, Any]:
     """The request body: the prompt as a text part, then the video part."""
     video = request.video
-    holder: dict[str, Any] = {"url": video.url if video.url is not None else video.data_url()}
+    if video.url is not None:
+        holder: dict[str, Any] = {"url": video.url}
+    else:
+        holder = {"url": video.data_url(_WIRE_MIME_TYPES.get(video.mime_type or "", video.mime_type))}
     if request.processing is not None:
         holder["processing"] = request.processing
     body: dict[str, Any] = {
@@ -191,7 +199,7 @@ def describe_model(model: ListedModel, *, source: str) -> DescribeModel:
         provider=PROVIDER_NAME,
         id=model.id,
         name=model.name,
-        video_mime_types=None,  # OpenRouter lists mp4, mpeg, mov and webm, but providers take more
+        video_mime_types=VIDEO_MIME_TYPES,
         accepts_video_urls=None,
         price_per_input_token=_price(model.pricing.get("prompt")),
         price_per_output_token=_price(model.pricing.get("completion")),
