@@ -318,7 +318,9 @@ class _DescribeCall:
                 "cached": False,
             }
         )
-        if key is not None and self.cache is not None:
+        if not result.text.strip():
+            log.warning("describe: %s answered no text (finish reason %s); not cached", ref, result.finish_reason)
+        elif key is not None and self.cache is not None:
             try:
                 await asyncio.to_thread(self.cache.put, key, result)
             except Exception as exc:  # a custom cache's bug must not lose an answer that was paid for

@@ -99,3 +99,13 @@ async def test_an_answer_from_another_server_of_the_same_provider_is_not_reused(
     async with Router(providers={"a": real}, clock=clock, journal="off") as router:
         answer = await describe(router, clip, "What?", model="a/m1")
     assert (answer.text, answer.cached) == ("from the real API", False)
+
+
+async def test_an_empty_answer_is_returned_but_not_cached(clock: FakeClock, clip: bytes) -> None:
+    """An empty text (a filtered or failed completion) must not stand in for an answer on every later call."""
+    a = FakeDescriber("a", scripts={"m1": ["", "a real answer"]})
+    async with Router(providers={"a": a}, clock=clock, journal="off") as router:
+        empty = await describe(router, clip, "What?", model="a/m1")
+        again = await describe(router, clip, "What?", model="a/m1")
+    assert empty.text == "" and (again.text, again.cached) == ("a real answer", False)
+    assert DescribeCache().entries() == 1
