@@ -199,3 +199,17 @@ async def test_a_video_type_openrouter_does_not_document_is_refused_before_any_c
 def test_a_mov_is_sent_with_the_mime_type_openrouter_documents() -> None:
     body = build_chat_body(GEMINI, DescribeRequest(video=load_video(MOV_HEADER), prompt="x"))
     assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mov;base64,")
+
+
+def test_an_upstream_error_inside_a_200_is_redacted() -> None:
+    """The provider's words may echo the video's signed URL: its query never reaches a message or log."""
+    from mediarouter_openrouter.chat import parse_chat_completion
+
+    from mediarouter import ProtocolError
+
+    said = "cannot fetch https://cdn.example.com/v.mp4?X-Amz-Signature=secret123"
+    body = json.dumps({"choices": [{"message": {"content": ""}, "error": {"message": said}}]}).encode()
+    with pytest.raises(ProtocolError) as caught:
+        parse_chat_completion(body)
+    assert "secret123" not in str(caught.value) and "secret123" not in (caught.value.server_message or "")
+    assert "cdn.example.com" in caught.value.message

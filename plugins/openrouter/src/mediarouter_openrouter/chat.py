@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from mediarouter import ProtocolError
 from mediarouter.http import ProviderClient
+from mediarouter.redact import redact_text
 from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult, TokenUsage
 
 from .chat_catalog import chat_catalog_models
@@ -39,6 +40,7 @@ log = logging.getLogger("mediarouter.openrouter")
 
 #: Bigger than a job object: a long transcript fits.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_SERVER_CHARS = 2000
 #: The video types OpenRouter documents for chat input (as the core's sniffer names them); others are
 #: refused before upload, and `shrink` converts them to MP4.
 VIDEO_MIME_TYPES: tuple[str, ...] = ("video/mp4", "video/mpeg", "video/quicktime", "video/webm")
@@ -126,10 +128,12 @@ def parse_chat_completion(body: bytes, **context: Any) -> ChatCompletion:
         raise ProtocolError("OpenRouter sent a chat completion without a message", **context)
     error = completion.choices[0].error
     if error:
-        # A provider failure mid-answer arrives as a 200 whose choice carries the error.
+        # A provider failure mid-answer arrives as a 200 whose choice carries the error; its words may
+        # echo the video's (signed) URL, so they are redacted like any server message.
+        said = redact_text(str(error.get("message") or error))[:_SERVER_CHARS]
         raise ProtocolError(
-            f"OpenRouter's upstream provider failed while answering: {error.get('message') or error}",
-            server_message=str(error.get("message") or "") or None,
+            f"OpenRouter's upstream provider failed while answering: {said}",
+            server_message=said if error.get("message") else None,
             **context,
         )
     return completion
