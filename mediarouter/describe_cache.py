@@ -2,9 +2,10 @@
 
 The key is the SHA-256 of the video's bytes (what the caller gave, before any shrink), the
 model ref, the prompt and the request's options (max tokens, processing, temperature, shrink),
-plus whether the answer came from an emulator, so an emulated answer never stands in for a
-real one. A URL's bytes are never fetched, so URL inputs are not cached. One JSON file per
-entry under the platform cache dir (`platformdirs.user_cache_dir("mediarouter")/describe`,
+plus the provider's server address and whether the answer came from an emulator, so an
+emulated answer (in-process or on a loopback base URL) never stands in for a real one. A
+URL's bytes are never fetched, so URL inputs are not cached. One JSON file per entry under
+the platform cache dir (`platformdirs.user_cache_dir("mediarouter")/describe`,
 `MEDIAROUTER_CACHE_DIR` overrides the base), written atomically; an unreadable entry is a miss.
 """
 
@@ -80,14 +81,17 @@ class DescribeCache:
     def put(self, key: str, result: DescribeResult) -> None:
         """Store `result` (attempts and timings of this call are not kept). A failed write only logs."""
         path = self._path(key)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         stored = result.model_copy(update={"attempts": [], "timings": {}, "cached": False})
         try:
+            data = stored.model_dump_json().encode("utf-8")  # ValueError: text that is not valid Unicode
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-            tmp.write_text(stored.model_dump_json(), encoding="utf-8")
+            tmp.write_bytes(data)
             os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("describe cache: cannot write %s: %s", path, exc)
+        except (OSError, ValueError) as exc:
+            log.warning("describe cache: cannot write %s: %s", path.name, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def entries(self) -> int:
         return sum(1 for _ in self.directory.glob("*/*.json")) if self.directory.is_dir() else 0

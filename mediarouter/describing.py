@@ -8,9 +8,11 @@ Candidates, failover by error class, cooldowns and the cost guard are the router
    `Describer` and the model must take video input; the size and type guard runs before any
    upload (`--shrink` makes a re-encoded copy fit instead, and says so); the estimate is held
    against `max_cost`; a candidate in cooldown is skipped;
-3. the request is sent once. A refusal with an answer (4xx, 5xx) fails over as the policy says;
-   an answer lost after sending (timeout, dropped connection, unreadable 2xx) stops the call,
-   because the model may have run and billed, and a second candidate would be a second payment.
+3. the request is sent once. A definite refusal (a 4xx such as 400/401/402/404/413/429) or a
+   request that provably never left fails over as the policy says. Anything else after sending
+   (a 5xx, 408/499/524/529, a timeout, a dropped connection, an unreadable 2xx) is an *unknown*
+   outcome (outcomes.py) and stops the call: the model may have run and billed, and a retry or
+   a second candidate would be a second payment.
 
 A describe call makes no job, so nothing is journaled; `result.attempts` says what happened to
 every candidate, as for `generate`.
@@ -196,10 +198,21 @@ class _DescribeCall:
         raise AllCandidatesFailed(self.attempts, self.errors)
 
     def _key(self, ref: ModelRef) -> str | None:
+        """The cache key; None (no cache) for a URL input or a provider that cannot be set up."""
         video = self.request.video
         if self.cache is None or video.sha256 is None:
             return None
-        options = {**self.request.options(), "shrink": self.shrink, "emulator": bool(self.router.emulator)}
+        try:
+            # Another base URL (a loopback emulator, a proxy) is another source of answers.
+            server = self.router.provider(ref.provider).server_address
+        except MediaRouterError:
+            return None  # planning raises the real error
+        options = {
+            **self.request.options(),
+            "shrink": self.shrink,
+            "emulator": bool(self.router.emulator),
+            "server": server,
+        }
         return cache_key(video.sha256, str(ref), self.request.prompt, options)
 
     async def _try(self, ref: ModelRef) -> DescribeResult | None:
@@ -286,12 +299,8 @@ class _DescribeCall:
                 raise error from None
             except MediaRouterError as exc:
                 exc.with_context(provider=ref.provider, model=ref.model_id)
-                if self._answer_lost(exc, classify_submit_error(exc, probe)):
-                    exc.hint = (
-                        "the request was sent and its answer lost: the model may have run and billed, so no other "
-                        "candidate was tried. Run it again to retry (a cached answer is never lost this way)"
-                    )
-                    self._record(ref, "failed", exc, estimate=estimate, started=started)
+                if classify_submit_error(exc, probe) is SubmitOutcome.UNKNOWN:
+                    self._stop_unknown(ref, exc, estimate=estimate, started=started)
                     raise
                 self._fail(ref, exc, phase="submit", estimate=estimate, started=started)
                 return None
@@ -309,16 +318,34 @@ class _DescribeCall:
                 "cached": False,
             }
         )
-        if key is not None and self.cache is not None:
-            await asyncio.to_thread(self.cache.put, key, result)
+        if not result.text.strip():
+            log.warning("describe: %s answered no text (finish reason %s); not cached", ref, result.finish_reason)
+        elif key is not None and self.cache is not None:
+            try:
+                await asyncio.to_thread(self.cache.put, key, result)
+            except Exception as exc:  # a custom cache's bug must not lose an answer that was paid for
+                log.warning("describe: the answer of %s was not cached (%s: %s)", ref, type(exc).__name__, exc)
         return result
 
-    @staticmethod
-    def _answer_lost(error: MediaRouterError, outcome: SubmitOutcome) -> bool:
-        """Sent, and no answer that says it failed: a dropped connection, a read timeout, an unreadable 2xx."""
-        if outcome is not SubmitOutcome.UNKNOWN:
-            return False
-        return isinstance(error, ProtocolError) or error.status_code is None
+    def _stop_unknown(
+        self, ref: ModelRef, error: MediaRouterError, *, estimate: Decimal | None, started: float
+    ) -> None:
+        """The request was sent and no answer says it was not processed (a 5xx, a lost or unreadable answer).
+
+        The model may have run and billed, so, as for a submit of unknown outcome, nothing is
+        retried and no other candidate is tried; the candidate still cools down as the policy says.
+        """
+        what = f"answered HTTP {error.status_code}" if error.status_code is not None else "lost its answer"
+        if isinstance(error, ProtocolError) and error.status_code is not None:
+            what = f"sent an unusable answer (HTTP {error.status_code})"
+        error.hint = (
+            f"the request was sent and {ref} {what}: the model may have run and billed, so it was not retried "
+            "and no other candidate was tried. Run it again to retry"
+        )
+        self._record(ref, "failed", error, estimate=estimate, started=started)
+        if self.router.failover.decide(error, phase="submit").cooldown:
+            self.router.cooldowns.start(str(ref), error)
+        error.details["attempts"] = [a.model_dump(mode="json") for a in self.attempts]
 
     # -- planning --------------------------------------------------------------------------------
 

@@ -106,17 +106,31 @@ class VideoInput:
         return self.url is not None
 
     def read_bytes(self) -> bytes:
+        """The bytes; a file is read again and must still be what was checked and hashed (else InvalidRequest)."""
         if self.data is not None:
             return self.data
-        if self.path is not None:
-            return self.path.read_bytes()
-        raise ValueError("a URL input has no local bytes")
+        if self.path is None:
+            raise ValueError("a URL input has no local bytes")
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise _refuse(f"cannot read {self.path}: {exc.strerror or exc}; nothing was sent") from None
+        if len(data) != self.size or (self.sha256 is not None and hashlib.sha256(data).hexdigest() != self.sha256):
+            # The size guard and the cache key are about the bytes first read: other bytes are never sent.
+            raise _refuse(
+                f"{self.path} changed after it was checked ({self.size} bytes then, {len(data)} now); nothing was sent",
+                hint="wait until the file is written completely, then run it again",
+            )
+        return data
 
-    def data_url(self) -> str:
-        """`data:<mime>;base64,…` of the bytes (what a provider sends for a local video)."""
+    def data_url(self, mime_type: str | None = None) -> str:
+        """`data:<mime>;base64,…` of the bytes (what a provider sends for a local video).
+
+        `mime_type` overrides the sniffed name where an API spells the same type its own way.
+        """
         if self.mime_type is None:
             raise ValueError("a URL input has no data: URL")
-        return f"data:{self.mime_type};base64," + base64.b64encode(self.read_bytes()).decode("ascii")
+        return f"data:{mime_type or self.mime_type};base64," + base64.b64encode(self.read_bytes()).decode("ascii")
 
     def encoded_size(self) -> int | None:
         """Bytes of the data: URL (base64 adds a third), or None for a URL."""
@@ -246,6 +260,8 @@ class DescribeModel(BaseModel):
     #: USD per token, when known.
     price_per_input_token: Decimal | None = None
     price_per_output_token: Decimal | None = None
+    #: USD charged once per request on top of the tokens (OpenRouter's `pricing.request`), when known.
+    price_per_request: Decimal | None = None
     #: Input tokens per second of video, for the estimate.
     video_tokens_per_second: int = DEFAULT_VIDEO_TOKENS_PER_SECOND
     context_length: int | None = None
@@ -408,7 +424,8 @@ class Describer(Protocol):
 def estimate_cost(
     model: DescribeModel, request: DescribeRequest, duration_s: float | None
 ) -> tuple[Decimal | None, int | None]:
-    """(USD upper estimate, input tokens) for a request: video seconds × tokens/s + prompt, plus `max_tokens` out.
+    """(USD upper estimate, input tokens) for a request: video seconds × tokens/s + prompt, plus `max_tokens` out,
+    plus the model's per-request price.
 
     None when a price or the video's duration is unknown (a URL, or PyAV missing).
     """
@@ -416,6 +433,7 @@ def estimate_cost(
         return None, None
     prompt_tokens = math.ceil(duration_s * model.video_tokens_per_second) + math.ceil(len(request.prompt) / 3) + 16
     cost = model.price_per_input_token * prompt_tokens + model.price_per_output_token * request.max_tokens
+    cost += model.price_per_request or 0
     return cost.quantize(Decimal("0.000001")), prompt_tokens
 
 

@@ -41,7 +41,8 @@ from .signals import interrupted_exit, sigterm_as_interrupt
 @click.option(
     "--max-cost",
     type=USDAmount(),
-    help="Refuse candidates whose estimated cost (video seconds × tokens/s × price, plus --max-tokens) is over this.",
+    help="Refuse candidates whose estimated cost (video seconds × tokens/s × price, plus --max-tokens, plus any "
+    "per-request price) is over this; nothing is sent to them.",
 )
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Longest answer, in tokens (sent to the model) [1024].")
 @click.option("--processing", type=click.Choice(PROCESSING_MODES), help="Gemini's video processing mode.")
@@ -94,8 +95,9 @@ def describe_command(
 
     \b
     The file's type is told by its bytes (MP4, WebM, MOV, AVI, MKV, MPEG); a
-    video over the model's size limit is refused before any upload unless
-    --shrink. Answers are cached by the video's content, model and prompt.
+    type the model does not take (OpenRouter: MP4, MPEG, MOV, WebM) or a
+    video over its size limit is refused before any upload unless --shrink.
+    Answers are cached by the video's content, model, prompt and options.
 
     \b
     Examples:
@@ -108,8 +110,9 @@ def describe_command(
     Exit codes: as `mediarouter generate`: 0 ok; 2 bad input, a model that
     does not take video, over the size limit or --max-cost (nothing sent);
     3 authentication; 4 insufficient credits; 5 rate limited; 6 provider
-    unavailable, or the answer was lost after sending (not retried: it may
-    have been billed); 8 timeout; 130/143 interrupted (SIGINT/SIGTERM); 1 anything else.
+    unavailable (a 5xx) or the answer was lost after sending: neither is
+    retried nor sent to a --fallback, as the model may have run and billed;
+    8 timeout; 130/143 interrupted (SIGINT/SIGTERM); 1 anything else.
     """
     if emulator_inject and not emulator:
         raise click.UsageError("--emulator-inject needs --emulator")
@@ -125,9 +128,12 @@ def describe_command(
     if video is None or prompt is None:
         raise click.UsageError("give VIDEO and PROMPT (or --list-models, --clear-cache)")
 
+    #: The answer as soon as it is on hand: an interrupt while the router closes must not lose it.
+    answered: list[DescribeResult] = []
+
     async def _run() -> DescribeResult:
         async with Router(emulator=emulator, emulator_options=options, journal="off") as router:
-            return await describe(
+            result = await describe(
                 router,
                 video,
                 prompt,
@@ -140,6 +146,8 @@ def describe_command(
                 processing=processing,
                 timeout=timeout,
             )
+            answered.append(result)
+        return result
 
     try:
         with sigterm_as_interrupt() as terminated:
@@ -152,8 +160,17 @@ def describe_command(
         fail(exc)
     except KeyboardInterrupt:
         signal_name, code = interrupted_exit(terminated)
-        click.echo(f"mediarouter: {signal_name} (a request already sent may still be billed)", err=True)
+        if answered:
+            _show(answered[0], as_json=as_json, quiet=quiet)
+            click.echo(f"mediarouter: {signal_name} after the answer arrived (printed above)", err=True)
+        else:
+            click.echo(f"mediarouter: {signal_name} (a request already sent may still be billed)", err=True)
         raise SystemExit(code) from None
+    _show(result, as_json=as_json, quiet=quiet)
+
+
+def _show(result: DescribeResult, *, as_json: bool, quiet: bool) -> None:
+    """The answer on stdout (text or one JSON object), the shrink report and the summary on stderr."""
     shrunk = result.video.get("shrunk")
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))

@@ -12,7 +12,7 @@ from mediarouter_contracts.clock import FakeClock
 from mediarouter_openrouter import OpenRouterVideoProvider
 from mediarouter_openrouter.chat import build_chat_body, parse_chat_models
 
-from mediarouter import InvalidRequest, PayloadTooLarge, RateLimited
+from mediarouter import InvalidRequest, PayloadTooLarge, ProviderUnavailable, RateLimited
 from mediarouter.describing import describe
 from mediarouter.router import Router
 from mediarouter.understanding import DescribeRequest, load_video
@@ -21,6 +21,7 @@ emulator = pytest.importorskip("mediarouter_openrouter.emulator")
 pytest.importorskip("starlette")
 
 GEMINI = "google/gemini-2.5-flash"
+MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 
 
 @pytest.fixture(autouse=True)
@@ -123,3 +124,92 @@ async def test_the_listing_falls_back_to_the_offline_catalog(clip: bytes) -> Non
     models = await provider.describe_models()
     await provider.aclose()
     assert GEMINI in [m.id for m in models] and {m.source for m in models} == {"catalog"}
+
+
+@pytest.mark.parametrize("status", [500, 502, 524])
+async def test_a_server_error_to_a_sent_chat_request_is_not_sent_again_anywhere(clip: bytes, status: int) -> None:
+    """The POST reached OpenRouter and may have been billed: no retry, no second candidate."""
+    config = emulator.EmulatorConfig(injections=(emulator.Injection.parse(f"chat:{status}:{GEMINI}x1"),))
+    transport = emulator.emulator_transport(config)
+    provider = OpenRouterVideoProvider(emulator=True, transport=transport, clock=FakeClock())
+    async with Router(providers={"openrouter": provider}, journal="off") as router:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await describe(
+                router,
+                clip,
+                "x",
+                model=f"openrouter/{GEMINI}",
+                fallbacks=["openrouter/google/gemini-2.5-flash-lite"],
+                use_cache=False,
+            )
+    await provider.aclose()
+    assert len([e for e in transport.emulator.requests if e["phase"] == "chat"]) == 1
+    assert caught.value.status_code == status and caught.value.hint is not None and "billed" in caught.value.hint
+
+
+def test_a_lone_surrogate_in_the_answer_becomes_a_replacement_character() -> None:
+    """JSON may escape half a surrogate pair; that text cannot be printed, logged or cached as UTF-8."""
+    from mediarouter_openrouter.chat import parse_chat_completion
+
+    body = b'{"choices": [{"message": {"content": "a \\ud800 b \\ud83d\\ude00"}}]}'
+    text = parse_chat_completion(body).choices[0].message.text()  # type: ignore[union-attr]
+    assert text == "a \ufffd b \U0001f600"
+    text.encode("utf-8")
+
+
+def test_the_estimate_includes_a_models_per_request_price() -> None:
+    """`pricing.request` is charged once per completion on top of the tokens: max_cost must hold it."""
+    from mediarouter.understanding import estimate_cost
+
+    listing = {
+        "data": [
+            {
+                "id": "vendor/video-model",
+                "architecture": {"input_modalities": ["text", "video"]},
+                "pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0.02"},
+            }
+        ]
+    }
+    (model,) = parse_chat_models(json.dumps(listing).encode())
+    request = DescribeRequest(video=load_video(MP4_HEADER), prompt="abc", max_tokens=100)
+    estimate, tokens = estimate_cost(model, request, 1.0)
+    assert tokens == 300 + 1 + 16
+    assert estimate == Decimal("0.000001") * 317 + Decimal("0.000002") * 100 + Decimal("0.02")
+
+
+MKV_HEADER = b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x88matroska"
+MOV_HEADER = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00" + b"\x00" * 64
+
+
+async def test_a_video_type_openrouter_does_not_document_is_refused_before_any_chat_request() -> None:
+    """OpenRouter documents mp4, mpeg, mov and webm for video input; an MKV is refused locally, naming them."""
+    from mediarouter import CapabilityMismatch
+
+    transport = emulator.emulator_transport()
+    provider = OpenRouterVideoProvider(emulator=True, transport=transport, clock=FakeClock())
+    async with Router(providers={"openrouter": provider}, journal="off") as router:
+        with pytest.raises(CapabilityMismatch) as caught:
+            await describe(router, MKV_HEADER + b"\x00" * 64, "x", model=f"openrouter/{GEMINI}", use_cache=False)
+    await provider.aclose()
+    assert caught.value.field == "video" and "video/webm" in caught.value.message
+    assert set(caught.value.supported or []) == {"video/mp4", "video/mpeg", "video/quicktime", "video/webm"}
+    assert not [e for e in transport.emulator.requests if e["phase"] == "chat"]
+
+
+def test_a_mov_is_sent_with_the_mime_type_openrouter_documents() -> None:
+    body = build_chat_body(GEMINI, DescribeRequest(video=load_video(MOV_HEADER), prompt="x"))
+    assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mov;base64,")
+
+
+def test_an_upstream_error_inside_a_200_is_redacted() -> None:
+    """The provider's words may echo the video's signed URL: its query never reaches a message or log."""
+    from mediarouter_openrouter.chat import parse_chat_completion
+
+    from mediarouter import ProtocolError
+
+    said = "cannot fetch https://cdn.example.com/v.mp4?X-Amz-Signature=secret123"
+    body = json.dumps({"choices": [{"message": {"content": ""}, "error": {"message": said}}]}).encode()
+    with pytest.raises(ProtocolError) as caught:
+        parse_chat_completion(body)
+    assert "secret123" not in str(caught.value) and "secret123" not in (caught.value.server_message or "")
+    assert "cdn.example.com" in caught.value.message

@@ -69,3 +69,43 @@ def test_an_unreadable_entry_is_a_miss_and_clear_removes_everything(tmp_path: Pa
     (tmp_path / "c" / "cd" / f"{'cd' * 32}.json").write_text("{not json")
     assert cache.get("cd" * 32) is None
     assert cache.clear() == 1 and cache.entries() == 0 and cache.get("ab" * 32) is None
+
+
+class _BrokenCache(DescribeCache):
+    def put(self, key: str, result: DescribeResult) -> None:
+        raise RuntimeError("disk on fire")
+
+
+async def test_a_paid_answer_is_returned_when_the_cache_cannot_store_it(clock: FakeClock, clip: bytes) -> None:
+    """The request was paid for: a failing cache write must never lose its text."""
+    lone_surrogate = "scene one \ud800 scene two"  # a JSON answer may carry one; it cannot be encoded as UTF-8
+    a = FakeDescriber("a", scripts={"m1": [lone_surrogate, "paid again"]})
+    async with Router(providers={"a": a}, clock=clock, journal="off") as router:
+        first = await describe(router, clip, "What?", model="a/m1")
+        broken = await describe(router, clip, "Who?", model="a/m1", cache=_BrokenCache())
+    assert first.text == lone_surrogate and not first.cached
+    assert broken.text == "paid again"
+    assert DescribeCache().entries() == 0 and len(a.calls) == 2
+
+
+async def test_an_answer_from_another_server_of_the_same_provider_is_not_reused(clock: FakeClock, clip: bytes) -> None:
+    """A base URL on a loopback emulator or a proxy answers apart from the real API: their answers are kept apart."""
+    local = FakeDescriber("a", scripts={"m1": ["from the loopback emulator"]})
+    local.server_address = "127.0.0.1:8765"
+    real = FakeDescriber("a", scripts={"m1": ["from the real API"]})
+    real.server_address = "openrouter.ai:443"
+    async with Router(providers={"a": local}, clock=clock, journal="off") as router:
+        await describe(router, clip, "What?", model="a/m1")
+    async with Router(providers={"a": real}, clock=clock, journal="off") as router:
+        answer = await describe(router, clip, "What?", model="a/m1")
+    assert (answer.text, answer.cached) == ("from the real API", False)
+
+
+async def test_an_empty_answer_is_returned_but_not_cached(clock: FakeClock, clip: bytes) -> None:
+    """An empty text (a filtered or failed completion) must not stand in for an answer on every later call."""
+    a = FakeDescriber("a", scripts={"m1": ["", "a real answer"]})
+    async with Router(providers={"a": a}, clock=clock, journal="off") as router:
+        empty = await describe(router, clip, "What?", model="a/m1")
+        again = await describe(router, clip, "What?", model="a/m1")
+    assert empty.text == "" and (again.text, again.cached) == ("a real answer", False)
+    assert DescribeCache().entries() == 1

@@ -87,3 +87,22 @@ def test_the_installed_command_describes_a_clip_the_emulator_generated(tmp_path:
     assert "6.00-second MP4 video" in result["text"] and "82x144" in result["text"] and "72 frames" in result["text"]
     assert result["model"] == "google/gemini-2.5-flash" and result["usage"]["total_tokens"] > 0
     assert result["cost"] is not None
+
+
+def test_an_interrupt_after_the_answer_arrived_still_prints_the_answer(
+    clip_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the router closes its clients: the answer was paid for and is on hand, so it is printed."""
+    from mediarouter.router import Router
+
+    close = Router.aclose
+
+    async def interrupted_close(self: Router) -> None:
+        await close(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Router, "aclose", interrupted_close)
+    status, out, err = _run(str(clip_file), "What?", "--emulator", "--no-cache")
+    assert status == 130
+    assert "MP4 video" in out
+    assert "interrupted" in err and "answer" in err

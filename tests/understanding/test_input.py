@@ -73,3 +73,14 @@ def test_unusable_input_is_refused_naming_the_video_field(value: object, says: s
     with pytest.raises(InvalidRequest) as caught:
         load_video(value)  # type: ignore[arg-type]
     assert caught.value.message.startswith("video: ") and says in caught.value.message
+
+
+def test_a_file_changed_after_it_was_checked_is_refused_before_it_is_sent(tmp_path: Path) -> None:
+    """The size guard and the cache key are about the bytes that were read: other bytes are never sent."""
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(MP4)
+    video = load_video(path)
+    path.write_bytes(MP4 + b"\x00" * 1000)  # still being rendered, or replaced
+    with pytest.raises(InvalidRequest) as caught:
+        video.data_url()
+    assert caught.value.message.startswith("video: ") and "changed" in caught.value.message

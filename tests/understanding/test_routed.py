@@ -56,8 +56,23 @@ async def test_a_refused_key_skips_every_model_of_that_provider(clock: FakeClock
     assert [m for m, _ in a.calls] == ["m1"]
 
 
-async def test_a_server_error_with_an_answer_fails_over(clock: FakeClock, clip: bytes) -> None:
+async def test_a_server_error_after_sending_stops_the_call_so_nothing_is_paid_twice(
+    clock: FakeClock, clip: bytes
+) -> None:
+    """A 5xx to a sent POST is an unknown outcome (outcomes.py): the model may have run and billed."""
     a = FakeDescriber("a", scripts={"m1": [lambda: ProviderUnavailable("HTTP 502", status_code=502)]})
+    b = FakeDescriber("b")
+    async with _router(clock, a, b, cooldown=60) as router:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await describe(router, clip, "What?", model="a/m1", fallbacks=["b/m1"], use_cache=False)
+        assert router.cooldowns.active("a/m1") is not None
+    assert b.calls == []
+    assert caught.value.hint is not None and "billed" in caught.value.hint
+    assert [t["outcome"] for t in caught.value.details["attempts"]] == ["failed"]
+
+
+async def test_a_server_error_to_a_request_that_was_never_sent_fails_over(clock: FakeClock, clip: bytes) -> None:
+    a = FakeDescriber("a", scripts={"m1": [lambda: ProviderUnavailable("connect refused", sent=False)]})
     b = FakeDescriber("b")
     async with _router(clock, a, b) as router:
         result = await describe(router, clip, "What?", model="a/m1", fallbacks=["b/m1"], use_cache=False)

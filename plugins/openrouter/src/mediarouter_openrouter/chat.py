@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from mediarouter import ProtocolError
 from mediarouter.http import ProviderClient
+from mediarouter.redact import redact_text
 from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult, TokenUsage
 
 from .chat_catalog import chat_catalog_models
@@ -39,12 +40,21 @@ log = logging.getLogger("mediarouter.openrouter")
 
 #: Bigger than a job object: a long transcript fits.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_SERVER_CHARS = 2000
+#: The video types OpenRouter documents for chat input (as the core's sniffer names them); others are
+#: refused before upload, and `shrink` converts them to MP4.
+VIDEO_MIME_TYPES: tuple[str, ...] = ("video/mp4", "video/mpeg", "video/quicktime", "video/webm")
+#: Where OpenRouter's documented name differs from the sniffer's.
+_WIRE_MIME_TYPES = {"video/quicktime": "video/mov"}
 
 
 def build_chat_body(model_id: str, request: DescribeRequest) -> dict[str, Any]:
     """The request body: the prompt as a text part, then the video part."""
     video = request.video
-    holder: dict[str, Any] = {"url": video.url if video.url is not None else video.data_url()}
+    if video.url is not None:
+        holder: dict[str, Any] = {"url": video.url}
+    else:
+        holder = {"url": video.data_url(_WIRE_MIME_TYPES.get(video.mime_type or "", video.mime_type))}
     if request.processing is not None:
         holder["processing"] = request.processing
     body: dict[str, Any] = {
@@ -78,10 +88,16 @@ class ChatMessage(WireModel):
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
+        """The answer's text, always valid Unicode (it is printed, cached and logged as UTF-8)."""
         if isinstance(self.content, str):
-            return self.content
+            return _valid_unicode(self.content)
         parts = [p.get("text") for p in self.content or [] if isinstance(p, dict) and p.get("type") == "text"]
-        return "".join(p for p in parts if isinstance(p, str))
+        return _valid_unicode("".join(p for p in parts if isinstance(p, str)))
+
+
+def _valid_unicode(text: str) -> str:
+    """A lone surrogate (JSON may escape half a pair) as U+FFFD; encoding it as UTF-8 would fail."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 class ChatChoice(WireModel):
@@ -112,10 +128,12 @@ def parse_chat_completion(body: bytes, **context: Any) -> ChatCompletion:
         raise ProtocolError("OpenRouter sent a chat completion without a message", **context)
     error = completion.choices[0].error
     if error:
-        # A provider failure mid-answer arrives as a 200 whose choice carries the error.
+        # A provider failure mid-answer arrives as a 200 whose choice carries the error; its words may
+        # echo the video's (signed) URL, so they are redacted like any server message.
+        said = redact_text(str(error.get("message") or error))[:_SERVER_CHARS]
         raise ProtocolError(
-            f"OpenRouter's upstream provider failed while answering: {error.get('message') or error}",
-            server_message=str(error.get("message") or "") or None,
+            f"OpenRouter's upstream provider failed while answering: {said}",
+            server_message=said if error.get("message") else None,
             **context,
         )
     return completion
@@ -185,10 +203,11 @@ def describe_model(model: ListedModel, *, source: str) -> DescribeModel:
         provider=PROVIDER_NAME,
         id=model.id,
         name=model.name,
-        video_mime_types=None,  # OpenRouter lists mp4, mpeg, mov and webm, but providers take more
+        video_mime_types=VIDEO_MIME_TYPES,
         accepts_video_urls=None,
         price_per_input_token=_price(model.pricing.get("prompt")),
         price_per_output_token=_price(model.pricing.get("completion")),
+        price_per_request=_price(model.pricing.get("request")),
         context_length=model.context_length,
         source=source,
     )
