@@ -134,7 +134,9 @@ def record_delivery(journal: JobStore | None, delivery: Delivery, *, provider: s
 
     A job the journal does not know (another journal, a job submitted elsewhere) is acknowledged
     and logged, not an error: the sender must not retry it forever. A row already past the point
-    a delivery can tell (downloaded, failed, gone) is left as it is.
+    a delivery can tell (downloaded, failed, gone) is left as it is, also when the engine moves it
+    there while this runs: the state is checked and written in one journal transaction
+    (`update_if`), so a delivery never puts `completed` over `downloaded` nor `failed` over `completed`.
     """
     if journal is None or delivery.state is None:
         return False
@@ -152,8 +154,11 @@ def record_delivery(journal: JobStore | None, delivery: Delivery, *, provider: s
             fields["outputs"] = [{"index": i, "url": url} for i, url in enumerate(delivery.unsigned_urls)]
     else:
         fields["error"] = delivery.error or f"job {delivery.status} (reported by webhook)"
-    journal.update(record.key, **fields)
-    return True
+    update_if = getattr(journal, "update_if", None)
+    if update_if is None:  # a host's own JobStore without it: read, then write (may race the engine)
+        journal.update(record.key, **fields)
+        return True
+    return update_if(record.key, _OPEN_STATES, **fields) is not None
 
 
 async def sleep_or_event(clock: Clock, delay: float, event: asyncio.Event) -> bool:
