@@ -1,7 +1,7 @@
 """A delivery racing the engine for one job's row: the row only ever moves forward.
 
 The receiver reads the row, then writes it; the engine (or a DBOS poll step) may write the same row in
-between. `RacingStore` makes that interleaving happen on every read, so the rule is tested without timing.
+between. `RacingStore` (helpers) makes that interleaving happen on every read, so the rule is tested without timing.
 """
 
 from __future__ import annotations
@@ -14,25 +14,7 @@ import pytest
 from mediarouter.journal import JobRecord, JobStore, MemoryJobStore, RecordState, SQLiteJobStore
 from mediarouter.webhooks import Delivery, record_delivery
 
-from .helpers import envelope
-
-
-class RacingStore:
-    """A journal whose every `get` of the job is followed at once by another writer's `update` of it."""
-
-    def __init__(self, store: JobStore, **meanwhile: Any) -> None:
-        self.store = store
-        self.meanwhile = meanwhile
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
-
-    def get(self, key_or_job_id: str) -> JobRecord | None:
-        found = self.store.get(key_or_job_id)
-        if found is not None and self.meanwhile:
-            self.store.update(found.key, **self.meanwhile)
-            self.meanwhile = {}
-        return found
+from .helpers import RacingStore, envelope
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
