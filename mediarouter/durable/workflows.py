@@ -110,7 +110,9 @@ async def plan_step(spec: dict[str, Any]) -> dict[str, Any]:
     except MediaRouterError as exc:
         return {"failed": _error(exc)}
     estimate = usable[0].estimated_cost if usable else None
-    return {"estimate": str(estimate) if estimate is not None else None}
+    # Every usable candidate's, so the result can carry the estimate of the one that ran after a failover.
+    estimates = {c.ref: str(c.estimated_cost) for c in usable if c.estimated_cost is not None}
+    return {"estimate": str(estimate) if estimate is not None else None, "estimates": estimates}
 
 
 @DBOS.step(name="mediarouter.submit")
@@ -271,6 +273,9 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
         return failed(accepted["failed"])
     job_id = accepted["job_id"]
     result.update(job_id=job_id, provider=accepted["provider"], model=accepted["model"])
+    ran = planned.get("estimates", {}).get(f"{accepted['provider']}/{accepted['model']}")
+    if ran is not None:  # the candidate that took the job, not the first one planned (failover)
+        result["estimated_cost"] = ran
 
     router = _router()
     delay, interval, ceiling, webhook = _schedule(router, spec)
