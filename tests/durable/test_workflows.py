@@ -288,3 +288,33 @@ async def test_a_line_that_failed_over_records_the_estimate_of_the_candidate_tha
     [result] = report.results
     assert result.status == "done" and result.model == "dear" and fleet.submits() == ["p1/m1", "p2/dear"]
     assert result.estimated_cost == Decimal("0.80") and report.totals.spent == Decimal("0.80")
+
+
+async def test_a_cancelled_workflow_whose_job_was_accepted_reports_the_job_to_resume(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    fleet.script("p1/m1", Script(polls=[HANG]))
+    journal = MemoryJobStore()
+    [text] = lines(1)
+    async with fleet.router(journal=journal) as router:
+        task = asyncio.create_task(
+            run_durable_batch(router, [text], output_dir=tmp_path, settings=settings, poll_interval=FAST)
+        )
+        for _ in range(400):  # until the job is accepted (and being paid for)
+            rows = journal.list()
+            if rows and rows[0].job_id:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the job was never accepted")
+        client = client_for(settings)
+        try:
+            client.cancel_workflow(workflow_id(default_key(json.loads(text))))
+        finally:
+            client.destroy()
+        report = await asyncio.wait_for(task, 60)  # a hang guard, not a speed target
+    [result] = report.results
+    job_id = rows[0].job_id
+    assert result.status == "failed" and result.job_id == job_id and result.may_bill
+    assert result.error is not None and f"mediarouter jobs resume {job_id}" in result.error
+    assert fleet.submits() == ["p1/m1"]
