@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -344,10 +344,20 @@ class MemoryJobStore:
             return None
 
     def update(self, key: str, **fields: Any) -> JobRecord:
+        return cast(JobRecord, self._update(key, None, fields))  # no states: always written
+
+    def update_if(self, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:
+        """`update`, only while the row is in one of `states` (checked and written atomically): None when
+        it is not (nothing written). For writers that must not move a row back (a webhook delivery)."""
+        return self._update(key, frozenset(states), fields)
+
+    def _update(self, key: str, states: frozenset[RecordState] | None, fields: dict[str, Any]) -> JobRecord | None:
         with self._lock:
             row = self._rows.get(key) or next((r for r in self._rows.values() if r.job_id == key), None)
             if row is None:
                 raise NotFound(f"no journaled job {key!r}")
+            if states is not None and row.state not in states:
+                return None
             fields.setdefault("updated_at", _now())
             updated = JobRecord.model_validate({**row.model_dump(), **fields})
             if updated.job_id:
@@ -576,11 +586,20 @@ class SQLiteJobStore:
             return None
 
     def update(self, key: str, **fields: Any) -> JobRecord:
+        return cast(JobRecord, self._update(key, None, fields))  # no states: always written
+
+    def update_if(self, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:
+        """`update`, only while the row is in one of `states` (one transaction): None when it is not."""
+        return self._update(key, frozenset(states), fields)
+
+    def _update(self, key: str, states: frozenset[RecordState] | None, fields: dict[str, Any]) -> JobRecord | None:
         with self._transaction() as cur:
             found = cur.execute("SELECT data FROM jobs WHERE key = ? OR job_id = ?", (key, key)).fetchone()
             if found is None:
                 raise NotFound(f"no journaled job {key!r}")
             current = JobRecord.model_validate_json(found[0])
+            if states is not None and current.state not in states:
+                return None
             fields.setdefault("updated_at", _now())
             updated = JobRecord.model_validate({**current.model_dump(), **fields})
             if updated.job_id:

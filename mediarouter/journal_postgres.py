@@ -20,9 +20,9 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
@@ -304,12 +304,21 @@ class PostgresJobStore:
         raise Conflict(f"idempotency key {record.idempotency_key!r} keeps changing hands; try again")
 
     def update(self, key: str, **fields: Any) -> JobRecord:
+        return cast(JobRecord, self._update(key, None, fields))  # no states: always written
+
+    def update_if(self, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:
+        """`update`, only while the row is in one of `states` (under its row lock): None when it is not."""
+        return self._update(key, frozenset(states), fields)
+
+    def _update(self, key: str, states: frozenset[RecordState] | None, fields: dict[str, Any]) -> JobRecord | None:
         with self._transaction() as cur:
             cur.execute("SELECT key, data FROM mediarouter_jobs WHERE key = %s OR job_id = %s FOR UPDATE", (key, key))
             found = cur.fetchone()
             if found is None:
                 raise NotFound(f"no journaled job {key!r}")
             current = JobRecord.model_validate_json(found[1])
+            if states is not None and current.state not in states:
+                return None
             fields.setdefault("updated_at", _now())
             updated = JobRecord.model_validate({**current.model_dump(), **fields})
             if updated.job_id:

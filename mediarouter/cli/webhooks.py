@@ -52,7 +52,7 @@ def serve_command(host: str, port: int, server_log_level: str, durable: bool) ->
     installed plugins add their own schemes (fal: Ed25519 over fal's published keys, FAL_WEBHOOK_JWKS_URL).
     The journal comes from MEDIAROUTER_JOURNAL.
     """
-    from ..journal import journal_location, open_store
+    from ..journal import MemoryJobStore, journal_location, open_store
     from ..settings import load_settings
 
     try:
@@ -65,6 +65,14 @@ def serve_command(host: str, port: int, server_log_level: str, durable: bool) ->
                 f"the webhook receiver needs extra packages ({exc.name or exc})", hint=INSTALL_HINT
             ) from None
         journal = open_store(journal_location(load_settings().journal))
+        if journal is None or isinstance(journal, MemoryJobStore):
+            # A 204 tells the sender not to deliver again: what this process acknowledges must land where the
+            # jobs' own processes and `jobs resume` read it, or the delivery is lost.
+            raise ConfigurationError(
+                "the webhook receiver needs a journal shared with the processes that submit the jobs "
+                f"(MEDIAROUTER_JOURNAL is {'off' if journal is None else 'in memory'})",
+                hint="set MEDIAROUTER_JOURNAL to the journal file (or postgresql:// URL) your jobs use",
+            )
         waiters = None
         if durable:
             from ..durable import DurableSettings, require_dbos

@@ -32,7 +32,7 @@ from ..batch import (
     settle_known_lines,
 )
 from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
-from ..journal import lease_owner
+from ..journal import JobStore, lease_owner
 from ..webhooks.deliveries import Delivery, Waiters
 from .settings import APP_VERSION, DurableSettings, attempt_id, queue_name, require_dbos, workflow_id
 
@@ -301,18 +301,28 @@ def line_result(data: Mapping[str, Any], line: BatchLine) -> LineResult:
     return result
 
 
-def _finished(status: WorkflowStatus, line: BatchLine) -> LineResult:
+def _finished(status: WorkflowStatus, line: BatchLine, journal: JobStore | None = None) -> LineResult:
+    """A finished workflow's line. One that ended without a result (cancelled, out of recovery attempts)
+    may have had its job accepted, which goes on upstream and is paid for: the journal row holding the
+    line's key names it, so the results file says which job to resume (and the budget counts it)."""
     if status.status == "SUCCESS" and isinstance(status.output, dict):
         return line_result(status.output, line)
     error = status.error
-    return line_result(
-        {
-            "status": "failed",
-            "error_type": type(error).__name__ if error is not None else "WorkflowFailed",
-            "error": f"workflow {status.workflow_id} ended {status.status}: {error or 'no result'}",
-        },
-        line,
-    )
+    data: dict[str, Any] = {
+        "status": "failed",
+        "error_type": type(error).__name__ if error is not None else "WorkflowFailed",
+        "error": f"workflow {status.workflow_id} ended {status.status}: {error or 'no result'}",
+    }
+    held = None
+    with contextlib.suppress(Exception):  # the result must be written even if the journal cannot be read
+        held = journal.find_idempotent(line.key) if journal is not None else None
+    if held is not None and held.job_id is not None and held.state.holds_key:
+        data.update(job_id=held.job_id, provider=held.provider, model=held.model)
+        if held.state.resumable:
+            data["error"] += (
+                f"; its job {held.job_id} was accepted and goes on (billed): mediarouter jobs resume {held.job_id}"
+            )
+    return line_result(data, line)
 
 
 def _enqueue_all(client: DBOSClient, settings: DurableSettings, specs: Sequence[tuple[BatchLine, str, Any]]) -> None:
@@ -511,7 +521,7 @@ async def run_durable_batch(
                 if status.status in _FINISHED and status.workflow_id in waiting:
                     line = waiting.pop(status.workflow_id)
                     batch.totals.running = max(0, batch.totals.running - 1)
-                    result = _finished(status, line)
+                    result = _finished(status, line, router.journal)
                     results.append(result)
                     batch.finish(result, reserved=budget is not None and status.workflow_id in enqueued)
             if waiting:

@@ -27,9 +27,9 @@ from dbos import DBOS
 
 from ..batch import BatchLine, parse_lines, request_fields
 from ..engine import terminal_error
-from ..errors import Conflict, InvalidRequest, MediaRouterError, ProtocolError, ProviderUnavailable
+from ..errors import Conflict, InvalidRequest, MediaRouterError, OutputGone, ProtocolError, ProviderUnavailable
 from ..jobs import Job, JobState
-from ..journal import RecordState
+from ..journal import JobRecord, JobStore, RecordState
 from ..recovery import get_record
 from ..retry import Backoff
 
@@ -110,7 +110,9 @@ async def plan_step(spec: dict[str, Any]) -> dict[str, Any]:
     except MediaRouterError as exc:
         return {"failed": _error(exc)}
     estimate = usable[0].estimated_cost if usable else None
-    return {"estimate": str(estimate) if estimate is not None else None}
+    # Every usable candidate's, so the result can carry the estimate of the one that ran after a failover.
+    estimates = {c.ref: str(c.estimated_cost) for c in usable if c.estimated_cost is not None}
+    return {"estimate": str(estimate) if estimate is not None else None, "estimates": estimates}
 
 
 @DBOS.step(name="mediarouter.submit")
@@ -139,13 +141,8 @@ async def poll_step(job_id: str) -> dict[str, Any]:
     try:
         journal = router.require_journal()
         record = get_record(journal, job_id)
-        if record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED):  # e.g. a webhook recorded it
-            return {"state": JobState.COMPLETED.value}
-        known = terminal_error(
-            record.state.value, record.error, provider=record.provider, model=record.model, job_id=job_id
-        )
-        if known is not None:
-            return {"state": "failed", "failed": _error(known)}
+        if (known := _journaled(record)) is not None:  # e.g. a webhook or a `jobs resume` recorded the end
+            return known
         provider = router.provider(record.provider)
         job = Job(id=job_id, provider=record.provider, model=record.model, polling_url=record.polling_url)
         try:
@@ -163,24 +160,56 @@ async def poll_step(job_id: str) -> dict[str, Any]:
         if not status.outputs:
             error = ProtocolError("the job completed but lists no output to download", job_id=job_id)
             return {"state": "failed", "failed": _error(error)}
-        journal.update(
-            record.key,
+        moved = _write(
+            journal,
+            record,
             state=RecordState.COMPLETED,
             polls=polls,
             cost=status.cost,
             outputs=[o.model_dump(mode="json", exclude={"signed_url"}) for o in status.outputs],
             expires_at=min((o.expires_at for o in status.outputs if o.expires_at), default=None),
         )
-        return {"state": status.state.value}
+        return moved or {"state": status.state.value}
     terminal = terminal_error(
         status.state.value, status.error or None, provider=record.provider, model=record.model, job_id=job_id
     )
     if terminal is not None:
-        journal.update(record.key, state=RecordState(status.state.value), error=status.error or None, polls=polls)
-        return {"state": "failed", "failed": _error(terminal)}
+        moved = _write(journal, record, state=RecordState(status.state.value), error=status.error or None, polls=polls)
+        return moved or {"state": "failed", "failed": _error(terminal)}
     if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
-        journal.update(record.key, state=RecordState(status.state.value), polls=polls)
+        moved = _write(journal, record, state=RecordState(status.state.value), polls=polls)
+        return moved or {"state": status.state.value}
     return {"state": status.state.value}
+
+
+#: Rows a poll may write: as far as the journal knows, the job is still running upstream.
+_POLLABLE = frozenset({RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED})
+
+
+def _journaled(record: JobRecord) -> dict[str, Any] | None:
+    """The poll step's answer when the journal already knows the end (so nothing is polled), else None."""
+    if record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED):
+        return {"state": JobState.COMPLETED.value}
+    context: dict[str, Any] = {"provider": record.provider, "model": record.model, "job_id": record.job_id}
+    if record.state is RecordState.GONE:  # nothing left to download: polling on would only fail later
+        gone = OutputGone(f"job output gone: {record.error or 'HTTP 410'}", **context)
+        return {"state": "failed", "failed": _error(gone)}
+    known = terminal_error(record.state.value, record.error, **context)
+    return {"state": "failed", "failed": _error(known)} if known is not None else None
+
+
+def _write(journal: JobStore, record: JobRecord, **fields: Any) -> dict[str, Any] | None:
+    """Journal what the poll saw, unless the row moved on while it ran (a webhook, a `jobs resume` finished
+    it): the state is checked and written in one transaction (`update_if`), so a lagging poll never puts
+    `in_progress` over `downloaded`, nor `failed` over `completed`. None when written, else the step's
+    answer from the row as it is now."""
+    update_if = getattr(journal, "update_if", None)
+    if update_if is None:  # a host's own JobStore without it: write as before
+        journal.update(record.key, **fields)
+        return None
+    if update_if(record.key, _POLLABLE | {record.state}, **fields) is not None:
+        return None
+    return _journaled(get_record(journal, record.key))
 
 
 @DBOS.step(name="mediarouter.download")
@@ -244,6 +273,9 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
         return failed(accepted["failed"])
     job_id = accepted["job_id"]
     result.update(job_id=job_id, provider=accepted["provider"], model=accepted["model"])
+    ran = planned.get("estimates", {}).get(f"{accepted['provider']}/{accepted['model']}")
+    if ran is not None:  # the candidate that took the job, not the first one planned (failover)
+        result["estimated_cost"] = ran
 
     router = _router()
     delay, interval, ceiling, webhook = _schedule(router, spec)

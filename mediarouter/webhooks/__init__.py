@@ -16,7 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .deliveries import EVENT_TYPES, Delivery, DeliveryError, Waiters, Watch, record_delivery, sleep_or_event
+from .deliveries import (
+    EVENT_TYPES,
+    Delivery,
+    DeliveryError,
+    DeliveryOutcome,
+    Waiters,
+    Watch,
+    journal_delivery,
+    record_delivery,
+    sleep_or_event,
+)
 from .schemes import OpenRouterScheme, WebhookScheme, plugin_schemes
 from .settings import SECRET_ENV, WebhookSettings
 from .signature import SIGNATURE_HEADER, SignatureError, sign, verify
@@ -31,6 +41,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Delivery",
     "DeliveryError",
+    "DeliveryOutcome",
     "OpenRouterScheme",
     "SignatureError",
     "Waiters",
@@ -39,6 +50,7 @@ __all__ = [
     "WebhookScheme",
     "WebhookSettings",
     "create_receiver",
+    "journal_delivery",
     "plugin_schemes",
     "record_delivery",
     "sign",

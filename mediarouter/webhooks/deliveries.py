@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from ..clock import Clock
 from ..jobs import JobState
@@ -34,8 +34,10 @@ __all__ = [
     "EVENT_TYPES",
     "Delivery",
     "DeliveryError",
+    "DeliveryOutcome",
     "Waiters",
     "Watch",
+    "journal_delivery",
     "record_delivery",
     "sleep_or_event",
 ]
@@ -129,21 +131,41 @@ def _error(value: Any) -> str | None:
     return value[:500] if isinstance(value, str) and value else None
 
 
+#: What `journal_delivery` did: recorded it; no row has the job id (yet: a submit not journaled so far);
+#: the row is another provider's; the row was already past it; or nothing to do (no journal, unknown event).
+DeliveryOutcome = Literal["recorded", "unknown_job", "other_provider", "settled", "ignored"]
+
+
 def record_delivery(journal: JobStore | None, delivery: Delivery, *, provider: str = "openrouter") -> bool:
-    """Write the delivery's terminal state into the journal; False when it records nothing.
+    """Write the delivery's terminal state into the journal; False when it records nothing (`journal_delivery`)."""
+    return journal_delivery(journal, delivery, provider=provider) == "recorded"
+
+
+def journal_delivery(journal: JobStore | None, delivery: Delivery, *, provider: str = "openrouter") -> DeliveryOutcome:
+    """Write the delivery's terminal state into the journal, and say what became of it.
 
     A job the journal does not know (another journal, a job submitted elsewhere) is acknowledged
     and logged, not an error: the sender must not retry it forever. A row already past the point
-    a delivery can tell (downloaded, failed, gone) is left as it is.
+    a delivery can tell (downloaded, failed, gone) is left as it is, also when the engine moves it
+    there while this runs: the state is checked and written in one journal transaction
+    (`update_if`), so a delivery never puts `completed` over `downloaded` nor `failed` over `completed`.
     """
     if journal is None or delivery.state is None:
-        return False
+        return "ignored"
     record = journal.get(delivery.job_id)
-    if record is None or record.job_id != delivery.job_id or record.provider != provider:
+    if record is None or record.job_id != delivery.job_id:
         logger.info("webhook for job %s: not in the journal; acknowledged, nothing recorded", delivery.job_id)
-        return False
+        return "unknown_job"
+    if record.provider != provider:
+        logger.warning(
+            "webhook signed by %s for job %s, a %s job; acknowledged, nothing recorded",
+            provider,
+            delivery.job_id,
+            record.provider,
+        )
+        return "other_provider"
     if record.state not in _OPEN_STATES:
-        return False
+        return "settled"
     fields: dict[str, Any] = {"state": RecordState(delivery.state.value)}
     if delivery.cost is not None:
         fields["cost"] = delivery.cost
@@ -152,8 +174,11 @@ def record_delivery(journal: JobStore | None, delivery: Delivery, *, provider: s
             fields["outputs"] = [{"index": i, "url": url} for i, url in enumerate(delivery.unsigned_urls)]
     else:
         fields["error"] = delivery.error or f"job {delivery.status} (reported by webhook)"
-    journal.update(record.key, **fields)
-    return True
+    update_if = getattr(journal, "update_if", None)
+    if update_if is None:  # a host's own JobStore without it: read, then write (may race the engine)
+        journal.update(record.key, **fields)
+        return "recorded"
+    return "recorded" if update_if(record.key, _OPEN_STATES, **fields) is not None else "settled"
 
 
 async def sleep_or_event(clock: Clock, delay: float, event: asyncio.Event) -> bool:

@@ -11,7 +11,9 @@ its signature header: each `WebhookScheme` (OpenRouter's built in, a plugin's su
 - a repeated delivery (same ``X-OpenRouter-Idempotency-Key``, or ``<job id>-<status>`` when there
   is no such header, as for fal) is acknowledged with 204 and does nothing;
 - otherwise the delivery is recorded in the journal and wakes a job waiting in this process
-  (see `deliveries`), then 204. A delivery for a job the journal does not know is acknowledged.
+  (see `deliveries`), then 204. A delivery for a job the journal does not know is acknowledged (and
+  not remembered: redelivered once the submit's answer journaled the job id, it is recorded); one
+  whose job is another provider's records nothing and wakes nobody.
   A journal that fails is 500, so the sender delivers again later.
 
 Every delivery emits one event (`webhook.accepted` / `webhook.rejected` / `webhook.duplicate`),
@@ -46,7 +48,7 @@ from ..events import (
     emit,
 )
 from ..journal import JobStore
-from .deliveries import DeliveryError, Waiters, record_delivery
+from .deliveries import DeliveryError, Waiters, journal_delivery
 from .schemes import IDEMPOTENCY_HEADER, OpenRouterScheme, WebhookScheme, plugin_schemes
 from .settings import SECRET_ENV, WebhookSettings
 from .signature import SIGNATURE_HEADER, SignatureError
@@ -147,14 +149,18 @@ class WebhookReceiver:
             logger.info("webhook for %s job %s (%s): duplicate, ignored", provider, delivery.job_id, delivery.status)
             return Response(status_code=204)
         try:
-            recorded = await run_in_threadpool(record_delivery, self.journal, delivery, provider=provider)
+            outcome = await run_in_threadpool(journal_delivery, self.journal, delivery, provider=provider)
         except Exception as exc:
             logger.error("webhook for job %s: could not record it (%s); asking for a redelivery", delivery.job_id, exc)
             return self._reject(
                 "journal_error", 500, "the delivery could not be recorded; deliver it again", provider=provider
             )
-        woke = self.waiters.wake(delivery) if self.waiters is not None and delivery.state is not None else 0
-        self._remember_key(key)
+        recorded = outcome == "recorded"
+        # Another provider's job: that provider did not say it ended, so no engine waiting for it is woken.
+        wakes = self.waiters is not None and delivery.state is not None and outcome != "other_provider"
+        woke = self.waiters.wake(delivery) if wakes and self.waiters is not None else 0
+        if outcome != "unknown_job":  # a job id not journaled yet (its submit's answer is on the way) may come again
+            self._remember_key(key)
         self._emit(
             delivery.job_id,
             WebhookAcceptedEvent(event_type=delivery.event_type, status=delivery.status, recorded=recorded, woke=woke),

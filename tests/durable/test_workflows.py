@@ -18,11 +18,11 @@ import httpx
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import VideoRequest
+from mediarouter import Capabilities, VideoRequest
 from mediarouter.batch import default_key
 from mediarouter.durable import DurableSettings, queue_name, workflow_id
 from mediarouter.durable.runner import DurableEngine, DurableWaiters, client_for, run_durable_batch
-from mediarouter.errors import ConfigurationError
+from mediarouter.errors import ConfigurationError, InvalidRequest
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
 from mediarouter.webhooks import create_receiver
 from mediarouter.webhooks.deliveries import Waiters
@@ -272,3 +272,49 @@ def test_importing_mediarouter_does_not_import_dbos_and_a_missing_extra_says_wha
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'mediarouter[dbos]'" in out
+
+
+async def test_a_line_that_failed_over_records_the_estimate_of_the_candidate_that_ran(
+    clock: FakeClock, settings: DurableSettings, tmp_path: Path
+) -> None:
+    cheap = Capabilities(durations=(4,), price_per_second=Decimal("0.10"))  # $0.40 for 4 s
+    dear = Capabilities(durations=(4,), price_per_second=Decimal("0.20"))  # $0.80 for 4 s
+    fleet = Fleet(clock, {"p1": {"m1": cheap}, "p2": {"dear": dear}})
+    fleet.script("p1/m1", Script(submit_error=lambda: InvalidRequest("not for this model", status_code=400)))
+    fleet.script("p2/dear", Script(cost=None))  # no reported cost: the estimate is all the batch knows
+    text = json.dumps({"prompt": "video 1", "model": ["p1/m1", "p2/dear"], "duration": 4})
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_durable_batch(router, [text], output_dir=tmp_path, settings=settings, poll_interval=FAST)
+    [result] = report.results
+    assert result.status == "done" and result.model == "dear" and fleet.submits() == ["p1/m1", "p2/dear"]
+    assert result.estimated_cost == Decimal("0.80") and report.totals.spent == Decimal("0.80")
+
+
+async def test_a_cancelled_workflow_whose_job_was_accepted_reports_the_job_to_resume(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    fleet.script("p1/m1", Script(polls=[HANG]))
+    journal = MemoryJobStore()
+    [text] = lines(1)
+    async with fleet.router(journal=journal) as router:
+        task = asyncio.create_task(
+            run_durable_batch(router, [text], output_dir=tmp_path, settings=settings, poll_interval=FAST)
+        )
+        for _ in range(400):  # until the job is accepted (and being paid for)
+            rows = journal.list()
+            if rows and rows[0].job_id:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the job was never accepted")
+        client = client_for(settings)
+        try:
+            client.cancel_workflow(workflow_id(default_key(json.loads(text))))
+        finally:
+            client.destroy()
+        report = await asyncio.wait_for(task, 60)  # a hang guard, not a speed target
+    [result] = report.results
+    job_id = rows[0].job_id
+    assert result.status == "failed" and result.job_id == job_id and result.may_bill
+    assert result.error is not None and f"mediarouter jobs resume {job_id}" in result.error
+    assert fleet.submits() == ["p1/m1"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from mediarouter.journal import JobRecord, JobStore
 from mediarouter.webhooks import sign
 
 SECRET = SecretStr("whsec-test-secret")
@@ -88,3 +89,21 @@ def signed_headers(
 
 def body_of(value: dict[str, Any]) -> bytes:
     return json.dumps(value).encode()
+
+
+class RacingStore:
+    """A journal whose every `get` of the job is followed at once by another writer's `update` of it."""
+
+    def __init__(self, store: JobStore, **meanwhile: Any) -> None:
+        self.store = store
+        self.meanwhile = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def get(self, key_or_job_id: str) -> JobRecord | None:
+        found = self.store.get(key_or_job_id)
+        if found is not None and self.meanwhile:
+            self.store.update(found.key, **self.meanwhile)
+            self.meanwhile = {}
+        return found

@@ -36,3 +36,20 @@ def test_serve_without_a_secret_fails_naming_the_variable(monkeypatch: pytest.Mo
 def test_serve_is_listed_under_webhooks() -> None:
     result = CliRunner().invoke(cli, ["webhooks", "--help"])
     assert result.exit_code == 0 and "serve" in result.output
+
+
+@pytest.mark.parametrize("journal", ["off", ":memory:"])
+def test_serve_without_a_shared_journal_refuses_to_start_rather_than_acknowledge_deliveries_it_loses(
+    monkeypatch: pytest.MonkeyPatch, journal: str
+) -> None:
+    # A 204 tells the sender not to deliver again: a standalone receiver must record what it acknowledges
+    # where the jobs' processes (and `jobs resume`) read it.
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setenv("MEDIAROUTER_WEBHOOK_SECRET", "whsec-test")
+    monkeypatch.setenv("MEDIAROUTER_JOURNAL", journal)
+    result = CliRunner().invoke(cli, ["webhooks", "serve", "--port", "0"])
+    assert result.exit_code != 0 and served == []
+    assert "MEDIAROUTER_JOURNAL" in result.output

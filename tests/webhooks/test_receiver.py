@@ -188,8 +188,17 @@ async def test_a_body_over_the_limit_is_413(journal: MemoryJobStore) -> None:
 
 async def test_a_journal_that_fails_is_500_so_the_sender_delivers_again(journal: MemoryJobStore) -> None:
     class Broken(MemoryJobStore):
+        broken = True
+
         def update(self, key: str, **fields: Any) -> JobRecord:
-            raise OSError("disk full")
+            if self.broken:
+                raise OSError("disk full")
+            return super().update(key, **fields)
+
+        def update_if(self, key: str, states: Any, **fields: Any) -> JobRecord | None:
+            if self.broken:
+                raise OSError("disk full")
+            return super().update_if(key, states, **fields)
 
     broken = Broken()
     broken.add(
@@ -198,7 +207,7 @@ async def test_a_journal_that_fails_is_500_so_the_sender_delivers_again(journal:
     s = Setup(broken)
     assert (await s.post(envelope())).status_code == 500
     # Not remembered as seen: the redelivery is processed, not dropped as a duplicate.
-    broken.update = MemoryJobStore.update.__get__(broken)  # type: ignore[method-assign]
+    broken.broken = False
     assert (await s.post(envelope())).status_code == 204
     assert broken.get("gen-vid-1").state is RecordState.COMPLETED  # type: ignore[union-attr]
 
@@ -247,3 +256,29 @@ async def test_no_log_line_holds_the_secret_or_the_signature(
         bad["X-OpenRouter-Signature"].split("v1=")[1],
     ):
         assert secret not in text
+
+
+async def test_a_delivery_that_beat_the_journaled_job_id_is_recorded_when_it_is_delivered_again() -> None:
+    # The job ended before the submit's answer was journaled: the row has no job id yet (submitting).
+    journal = MemoryJobStore()
+    journal.add(JobRecord(key="local-1", provider="openrouter", model="m", state=RecordState.SUBMITTING))
+    s = Setup(journal)
+    assert (await s.post(envelope("gen-vid-9"), key="gen-vid-9-completed")).status_code == 204
+    assert journal.get("local-1").state is RecordState.SUBMITTING  # type: ignore[union-attr]
+    journal.update("local-1", job_id="gen-vid-9", state=RecordState.PENDING)
+    # Not remembered as seen: the redelivery is recorded, not dropped as a duplicate.
+    assert (await s.post(envelope("gen-vid-9"), key="gen-vid-9-completed")).status_code == 204
+    assert journal.get("gen-vid-9").state is RecordState.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_a_signed_delivery_for_another_providers_job_records_nothing_and_wakes_nobody() -> None:
+    journal = MemoryJobStore()
+    journal.add(JobRecord(key="gen-vid-1", job_id="gen-vid-1", provider="fal", model="m", state=RecordState.PENDING))
+    s = Setup(journal)
+    watch = s.waiters.watch("gen-vid-1")
+    assert (await s.post(envelope(status="failed"))).status_code == 204
+    await asyncio.sleep(0)
+    assert journal.get("gen-vid-1").state is RecordState.PENDING  # type: ignore[union-attr]
+    assert not watch.woken and s.waiters.delivery("gen-vid-1") is None
+    accepted = s.events[-1].payload
+    assert isinstance(accepted, WebhookAcceptedEvent) and accepted.recorded is False and accepted.woke == 0
