@@ -22,7 +22,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -793,7 +793,11 @@ class _RoutedCall:
             candidate.refusal = "failed"
             return candidate
         candidate.provider, candidate.capabilities = provider, capabilities
-        fit = fit_request(self.request, capabilities, policy=self.policy, provider=ref.provider, model=ref.model_id)
+        checked, foreign = self._own_options(ref, capabilities)
+        fit = fit_request(checked, capabilities, policy=self.policy, provider=ref.provider, model=ref.model_id)
+        if fit.request is not None and foreign:  # checked without them, sent as given
+            options = {**(fit.request.provider_options or {}), **foreign}
+            fit = replace(fit, request=fit.request.model_copy(update={"provider_options": options}))
         if fit.request is None:
             mismatch = fit.mismatch or CapabilityMismatch(f"{ref} cannot serve this request")
             if self.policy == "strict":
@@ -823,6 +827,23 @@ class _RoutedCall:
             )
             candidate.refusal = "skipped"
         return candidate
+
+    def _own_options(self, ref: ModelRef, capabilities: Capabilities) -> tuple[VideoRequest, dict[str, Any]]:
+        """The request to check against `ref`'s capabilities, and the provider_options left out of the check.
+
+        A model that reads one slug (`passthrough_slug`) is checked on that one by validation itself. One that
+        forwards every slug (OpenRouter: the gateway picks the upstream, and ignores the slugs it does not
+        match) would be refused for the options a failover chain carries for another installed provider
+        (`{"fal": …}` beside `{"google-vertex": …}`): those are not checked against its list, but still sent."""
+        options = self.request.provider_options
+        if not options or capabilities.passthrough_slug is not None:
+            return self.request, {}
+        others = set(self.router.provider_names()) - {ref.provider}
+        foreign = {slug: value for slug, value in options.items() if slug in others}
+        if not foreign:
+            return self.request, {}
+        own = {slug: value for slug, value in options.items() if slug not in foreign} or None
+        return self.request.model_copy(update={"provider_options": own}), foreign
 
     async def _capabilities(self, provider: Provider, ref: ModelRef) -> Capabilities:
         remaining = self.deadline - self.clock.monotonic()

@@ -176,3 +176,25 @@ async def test_the_per_call_policy_overrides_the_router_default(fleet: Fleet) ->
     async with fleet.router(fit="strict") as router:
         result = await router.generate("a dog", model="p1/veo", duration=7, fit="adjust")
     assert result.adjustments["duration"]["applied"] == 8
+
+
+async def test_a_model_that_forwards_every_slug_is_not_refused_for_another_backends_options(
+    clock: FakeClock, tmp_path: Any
+) -> None:
+    """OpenRouter-style (no passthrough_slug: every key is forwarded, the gateway picks its upstream) in a
+    chain with a backend that reads its own slug: that backend's options are not checked against the first
+    model's list (they are another installed provider's), yet stay in the request as given."""
+    gateway = Capabilities(durations=(4,), passthrough_parameters=("negative_prompt",))
+    direct = Capabilities(durations=(4,), passthrough_parameters=("auto_fix",), passthrough_slug="p2")
+    fleet = Fleet(clock, {"p1": {"m1": gateway}, "p2": {"m1": direct}})
+    options = {"google-vertex": {"parameters": {"negative_prompt": "blur"}}, "p2": {"parameters": {"auto_fix": True}}}
+    async with fleet.router() as router:
+        result = await router.generate(
+            "a dog", model=["p1/m1", "p2/m1"], duration=4, provider_options=options, output=tmp_path / "o.mp4"
+        )
+        assert result.ref == "p1/m1"
+        assert fleet.providers["p1"].submitted[-1].provider_options == options
+        # A typo under a slug that is no installed provider is still caught for the gateway model.
+        bad = {"google-vertex": {"parameters": {"negative_promt": "blur"}}}
+        plan = await router.plan("a dog", model="p1/m1", duration=4, provider_options=bad)
+    assert not plan[0].usable and "negative_promt" in (plan[0].reason or "")
