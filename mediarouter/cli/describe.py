@@ -175,11 +175,17 @@ def _show(result: DescribeResult, *, as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
     else:
-        click.echo(result.text)
+        click.echo(_printable(result.text))
     if shrunk and not as_json:
         click.echo(f"mediarouter: {_shrink_line(shrunk)}", err=True)
     if not quiet and not as_json:
         click.echo(_summary(result), err=True)
+
+
+def _printable(text: str) -> str:
+    """`text` with any lone surrogate as U+FFFD: a plugin's answer may carry one (JSON can escape half a
+    pair), and writing it as UTF-8 would fail after the answer was paid for."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _shrink_line(shrunk: dict[str, Any]) -> str:

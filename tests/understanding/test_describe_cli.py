@@ -106,3 +106,14 @@ def test_an_interrupt_after_the_answer_arrived_still_prints_the_answer(
     assert status == 130
     assert "MP4 video" in out
     assert "interrupted" in err and "answer" in err
+
+
+def test_an_answer_with_a_lone_surrogate_is_printed_not_lost(capsys: pytest.CaptureFixture[str]) -> None:
+    """Any plugin's paid answer may carry half a surrogate pair (JSON can escape one); printing it as
+    UTF-8 would fail and lose the answer on the way out, so it is printed with U+FFFD in its place."""
+    from mediarouter.cli.describe import _show
+    from mediarouter.understanding import DescribeResult
+
+    result = DescribeResult(text="scene one \ud800 scene two", provider="a", model="m1")
+    _show(result, as_json=False, quiet=True)
+    assert capsys.readouterr().out == "scene one \ufffd scene two\n"
