@@ -301,10 +301,13 @@ def line_result(data: Mapping[str, Any], line: BatchLine) -> LineResult:
     return result
 
 
-def _finished(status: WorkflowStatus, line: BatchLine, journal: JobStore | None = None) -> LineResult:
+def _finished(
+    status: WorkflowStatus, line: BatchLine, journal: JobStore | None = None, estimate: Decimal | None = None
+) -> LineResult:
     """A finished workflow's line. One that ended without a result (cancelled, out of recovery attempts)
     may have had its job accepted, which goes on upstream and is paid for: the journal row holding the
-    line's key names it, so the results file says which job to resume (and the budget counts it)."""
+    line's key names it, so the results file says which job to resume, and the budget counts `estimate`
+    (what the line was reserved at) for it."""
     if status.status == "SUCCESS" and isinstance(status.output, dict):
         return line_result(status.output, line)
     error = status.error
@@ -318,6 +321,8 @@ def _finished(status: WorkflowStatus, line: BatchLine, journal: JobStore | None 
         held = journal.find_idempotent(line.key) if journal is not None else None
     if held is not None and held.job_id is not None and held.state.holds_key:
         data.update(job_id=held.job_id, provider=held.provider, model=held.model)
+        if estimate is not None:
+            data["estimated_cost"] = str(estimate)
         if held.state.resumable:
             data["error"] += (
                 f"; its job {held.job_id} was accepted and goes on (billed): mediarouter jobs resume {held.job_id}"
@@ -457,10 +462,13 @@ async def run_durable_batch(
         # What may still be billed besides what is spent: this run's reservations, and the estimates of the
         # lines an earlier run enqueued that are still running (their jobs bill whatever this run decides).
         reserved = Decimal(0)
+        estimates: dict[str, Decimal] = {}  # by workflow id: what a line without a result still counts
         if budget is not None:
-            for line in waiting.values():
+            for wf_id, line in waiting.items():
                 with contextlib.suppress(MediaRouterError):
-                    reserved += await _estimate(router, line) or Decimal(0)
+                    if (known := await _estimate(router, line)) is not None:
+                        estimates[wf_id] = known
+                        reserved += known
         for line, wf_id in to_enqueue:
             spec: dict[str, Any] = {
                 "line": line.number,
@@ -499,6 +507,7 @@ async def run_durable_batch(
                     continue
                 batch.totals.estimated += estimate
                 reserved += estimate
+                estimates[wf_id] = estimate
                 spec["max_cost"] = str(estimate)
             specs.append((line, wf_id, spec))
 
@@ -521,7 +530,7 @@ async def run_durable_batch(
                 if status.status in _FINISHED and status.workflow_id in waiting:
                     line = waiting.pop(status.workflow_id)
                     batch.totals.running = max(0, batch.totals.running - 1)
-                    result = _finished(status, line, router.journal)
+                    result = _finished(status, line, router.journal, estimates.get(status.workflow_id))
                     results.append(result)
                     batch.finish(result, reserved=budget is not None and status.workflow_id in enqueued)
             if waiting:

@@ -290,15 +290,18 @@ async def test_a_line_that_failed_over_records_the_estimate_of_the_candidate_tha
     assert result.estimated_cost == Decimal("0.80") and report.totals.spent == Decimal("0.80")
 
 
+@pytest.mark.parametrize("budget", [None, "10"])
 async def test_a_cancelled_workflow_whose_job_was_accepted_reports_the_job_to_resume(
-    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path, budget: str | None
 ) -> None:
     fleet.script("p1/m1", Script(polls=[HANG]))
     journal = MemoryJobStore()
     [text] = lines(1)
     async with fleet.router(journal=journal) as router:
         task = asyncio.create_task(
-            run_durable_batch(router, [text], output_dir=tmp_path, settings=settings, poll_interval=FAST)
+            run_durable_batch(
+                router, [text], output_dir=tmp_path, settings=settings, poll_interval=FAST, max_total_cost=budget
+            )
         )
         for _ in range(400):  # until the job is accepted (and being paid for)
             rows = journal.list()
@@ -318,3 +321,5 @@ async def test_a_cancelled_workflow_whose_job_was_accepted_reports_the_job_to_re
     assert result.status == "failed" and result.job_id == job_id and result.may_bill
     assert result.error is not None and f"mediarouter jobs resume {job_id}" in result.error
     assert fleet.submits() == ["p1/m1"]
+    if budget is not None:  # the job goes on and bills: the budget counts what it was reserved at
+        assert result.estimated_cost == Decimal("0.40") and report.totals.spent == Decimal("0.40")
