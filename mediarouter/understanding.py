@@ -48,6 +48,7 @@ __all__ = [
     "ShrinkMode",
     "ShrinkReport",
     "TokenUsage",
+    "valid_unicode",
     "VideoInput",
     "VideoLike",
     "VideoProbe",
@@ -636,3 +637,9 @@ def shrink_video(video: VideoInput, limit: int, *, mode: ShrinkMode = "auto") ->
 def video_types() -> tuple[str, ...]:
     """The video MIME types the sniffer knows (for messages)."""
     return VIDEO_TYPES
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with any lone surrogate as U+FFFD. An answer's JSON may escape half a pair, and such a
+    string cannot be encoded as UTF-8 (printed, cached, logged) after it was paid for."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -13,7 +13,7 @@ from ..describe_cache import DescribeCache
 from ..describing import DEFAULT_DESCRIBE_MODEL, describe
 from ..errors import AllCandidatesFailed, MediaRouterError
 from ..router import Router
-from ..understanding import PROCESSING_MODES, SHRINK_MODES, DescribeModel, Describer, DescribeResult
+from ..understanding import PROCESSING_MODES, SHRINK_MODES, DescribeModel, Describer, DescribeResult, valid_unicode
 from .errors import fail
 from .generate import USDAmount
 from .signals import interrupted_exit, sigterm_as_interrupt
@@ -175,17 +175,11 @@ def _show(result: DescribeResult, *, as_json: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
     else:
-        click.echo(_printable(result.text))
+        click.echo(valid_unicode(result.text))
     if shrunk and not as_json:
         click.echo(f"mediarouter: {_shrink_line(shrunk)}", err=True)
     if not quiet and not as_json:
         click.echo(_summary(result), err=True)
-
-
-def _printable(text: str) -> str:
-    """`text` with any lone surrogate as U+FFFD: a plugin's answer may carry one (JSON can escape half a
-    pair), and writing it as UTF-8 would fail after the answer was paid for."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _shrink_line(shrunk: dict[str, Any]) -> str:

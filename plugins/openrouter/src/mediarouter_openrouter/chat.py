@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, field_validator
 from mediarouter import ProtocolError
 from mediarouter.http import ProviderClient
 from mediarouter.redact import redact_text
-from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult, TokenUsage
+from mediarouter.understanding import DescribeModel, DescribeRequest, DescribeResult, TokenUsage, valid_unicode
 
 from .chat_catalog import chat_catalog_models
 from .models import PROVIDER_NAME
@@ -90,14 +90,9 @@ class ChatMessage(WireModel):
     def text(self) -> str:
         """The answer's text, always valid Unicode (it is printed, cached and logged as UTF-8)."""
         if isinstance(self.content, str):
-            return _valid_unicode(self.content)
+            return valid_unicode(self.content)
         parts = [p.get("text") for p in self.content or [] if isinstance(p, dict) and p.get("type") == "text"]
-        return _valid_unicode("".join(p for p in parts if isinstance(p, str)))
-
-
-def _valid_unicode(text: str) -> str:
-    """A lone surrogate (JSON may escape half a pair) as U+FFFD; encoding it as UTF-8 would fail."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return valid_unicode("".join(p for p in parts if isinstance(p, str)))
 
 
 class ChatChoice(WireModel):
