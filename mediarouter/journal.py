@@ -61,6 +61,7 @@ __all__ = [
     "lease_owner",
     "submit_lease_name",
     "submitting_elsewhere",
+    "update_while",
     "journal_location",
     "open_store",
     "outputs_dir",
@@ -678,6 +679,17 @@ def lease_owner() -> str:
 def submit_lease_name(record_key: str) -> str:
     """The lease a process holds while it submits a row: tells "being submitted" from "died mid-submit"."""
     return f"submit:{record_key}"
+
+
+def update_while(store: JobStore, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:
+    """`store.update_if` (the state checked and written in one transaction): None when the row is no longer
+    in one of `states`. A host's own store without `update_if` is updated as before (read, then write,
+    which may race the engine)."""
+    update_if = getattr(store, "update_if", None)
+    if update_if is None:
+        return store.update(key, **fields)
+    result: JobRecord | None = update_if(key, states, **fields)
+    return result
 
 
 def submitting_elsewhere(store: JobStore, record_key: str) -> Lease | None:

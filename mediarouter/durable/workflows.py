@@ -29,7 +29,7 @@ from ..batch import BatchLine, parse_lines, request_fields
 from ..engine import terminal_error
 from ..errors import Conflict, InvalidRequest, MediaRouterError, OutputGone, ProtocolError, ProviderUnavailable
 from ..jobs import Job, JobState
-from ..journal import JobRecord, JobStore, RecordState
+from ..journal import JobRecord, JobStore, RecordState, update_while
 from ..recovery import get_record
 from ..retry import Backoff
 
@@ -203,11 +203,7 @@ def _write(journal: JobStore, record: JobRecord, **fields: Any) -> dict[str, Any
     it): the state is checked and written in one transaction (`update_if`), so a lagging poll never puts
     `in_progress` over `downloaded`, nor `failed` over `completed`. None when written, else the step's
     answer from the row as it is now."""
-    update_if = getattr(journal, "update_if", None)
-    if update_if is None:  # a host's own JobStore without it: write as before
-        journal.update(record.key, **fields)
-        return None
-    if update_if(record.key, _POLLABLE | {record.state}, **fields) is not None:
+    if update_while(journal, record.key, _POLLABLE | {record.state}, **fields) is not None:
         return None
     return _journaled(get_record(journal, record.key))
 

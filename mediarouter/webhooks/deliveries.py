@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from ..clock import Clock
 from ..jobs import JobState
-from ..journal import JobStore, RecordState
+from ..journal import JobStore, RecordState, update_while
 
 __all__ = [
     "EVENT_TYPES",
@@ -174,11 +174,7 @@ def journal_delivery(journal: JobStore | None, delivery: Delivery, *, provider: 
             fields["outputs"] = [{"index": i, "url": url} for i, url in enumerate(delivery.unsigned_urls)]
     else:
         fields["error"] = delivery.error or f"job {delivery.status} (reported by webhook)"
-    update_if = getattr(journal, "update_if", None)
-    if update_if is None:  # a host's own JobStore without it: read, then write (may race the engine)
-        journal.update(record.key, **fields)
-        return "recorded"
-    return "recorded" if update_if(record.key, _OPEN_STATES, **fields) is not None else "settled"
+    return "recorded" if update_while(journal, record.key, _OPEN_STATES, **fields) is not None else "settled"
 
 
 async def sleep_or_event(clock: Clock, delay: float, event: asyncio.Event) -> bool:
