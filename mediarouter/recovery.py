@@ -212,7 +212,7 @@ async def resume_job(
     wanted = None if output is None else _target(journal, record, output)
     if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
         return saved
-    target = _target(journal, record, output)
+    target = wanted if wanted is not None else _target(journal, record, None)
     with job_lease(journal, job.id, ttl=engine.timeout + LEASE_MARGIN):
         # Another process may have finished (or lost) it while we were getting here.
         record = get_record(journal, job.id)
