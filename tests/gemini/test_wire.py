@@ -17,7 +17,7 @@ def _body(data: object) -> bytes:
 def test_a_running_operation_without_done_is_not_done() -> None:
     op = parse_operation(_body({"name": "models/veo-3.1-generate-preview/operations/abc"}))
     assert op.done is False
-    assert op.video_uris() == []
+    assert op.videos() == []
 
 
 def test_a_finished_operation_yields_its_sample_uris_in_order() -> None:
@@ -49,7 +49,7 @@ def test_a_finished_operation_yields_its_sample_uris_in_order() -> None:
         )
     )
     assert op.done
-    assert [u.split("/files/")[1].split(":")[0] for u in op.video_uris()] == ["a", "b"]
+    assert [(v.uri or "").split("/files/")[1].split(":")[0] for v in op.videos()] == ["a", "b"]
     assert op.model_extra == {"futureField": {"kept": True}}
 
 
@@ -57,7 +57,7 @@ def test_samples_without_the_generate_video_response_wrapper_are_still_read() ->
     op = parse_operation(
         _body({"name": "operations/x", "done": True, "response": {"generatedSamples": [{"video": {"uri": "u"}}]}})
     )
-    assert op.video_uris() == ["u"]
+    assert [v.uri for v in op.videos()] == ["u"]
 
 
 def test_filter_reasons_are_read_and_a_single_string_is_one_reason() -> None:
@@ -73,7 +73,7 @@ def test_filter_reasons_are_read_and_a_single_string_is_one_reason() -> None:
     assert op.video_response is not None
     assert op.video_response.rai_media_filtered_reasons == ["nope"]
     assert op.video_response.rai_media_filtered_count == 1
-    assert op.video_uris() == []
+    assert op.videos() == []
 
 
 def test_an_operation_error_is_read_with_its_numeric_code() -> None:

@@ -146,10 +146,6 @@ class GenerateVideoResponse(WireModel):
             return [item if isinstance(item, str) else json.dumps(item, default=str) for item in value]
         return value
 
-    def video_uris(self) -> list[str]:
-        """The download URIs of the samples that have one, in order."""
-        return [s.video.uri for s in self.generated_samples if s.video is not None and s.video.uri]
-
     def videos(self) -> list[Video]:
         """Every sample that holds a video (a URI or inline bytes), in order: the job's outputs."""
         return [s.video for s in self.generated_samples if s.video is not None and s.video.deliverable]
@@ -198,11 +194,6 @@ class Operation(WireModel):
     @property
     def video_response(self) -> GenerateVideoResponse | None:
         return self.response.generate_video_response if self.response is not None else None
-
-    def video_uris(self) -> list[str]:
-        """Download URIs of a finished operation; empty while running, on error, or when everything was filtered."""
-        response = self.video_response
-        return response.video_uris() if response is not None else []
 
     def videos(self) -> list[Video]:
         """The videos of a finished operation (by URI or inline); empty on error or when everything was filtered."""
