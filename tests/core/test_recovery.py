@@ -380,13 +380,15 @@ async def test_a_refused_journaled_url_keeps_the_part_file_for_the_fresh_one(
 
 
 class _ForgetsAtOnce(SQLiteJobStore):
-    """`jobs forget` run by hand in the instant between a keyed submit's intent row and its submit lease:
-    each keyed row, once claimed, is forgotten before the engine can take the lease."""
+    """A row forgotten in the instant between a keyed submit's intent row and its submit lease: each keyed
+    row, once claimed, is written `forgotten` before the engine can take the lease. `jobs forget` itself
+    now refuses a row whose submitter is alive (test_unkeyed_submits.py); an older version's forget, or a
+    hand edit, does not."""
 
     def claim(self, record: JobRecord) -> JobRecord | None:
         held = super().claim(record)
         if held is None and record.idempotency_key is not None:
-            forget(self, record.idempotency_key, confirm=True)
+            self.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
         return held
 
 
