@@ -504,7 +504,7 @@ class JobEngine:
         return (
             f"check your {run.provider} dashboard before submitting again; `mediarouter jobs list` shows this "
             f"submit as unknown: `mediarouter jobs adopt {key} JOB_ID` if a job exists, "
-            f"else `mediarouter jobs forget {key}`"
+            f"else `mediarouter jobs forget {key} --yes`"
         )
 
     async def complete(

@@ -31,6 +31,7 @@ from .journal import (
     outputs_dir,
     submit_in_flight,
     submit_lease_name,
+    update_while,
 )
 from .provider import Provider
 from .results import MediaFile, VideoResult
@@ -419,7 +420,22 @@ async def cancel_job(host: JobsHost, job_id: str) -> None:
     journal = host.require_journal()
     record = get_record(journal, job_id)
     job = _job(record)
+    if record.state not in _CANCELLABLE:
+        done = record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED)
+        raise InvalidRequest(
+            f"job {job.id} is {record.state.value}: there is nothing left to cancel; nothing was sent",
+            job_id=job.id,
+            hint=f"`mediarouter jobs resume {job.id}` downloads it (it is done, and billed)"
+            if record.state is RecordState.COMPLETED
+            else f"`mediarouter jobs show {job.id}` shows {'where it was saved' if done else 'what happened'}",
+            details={"state": record.state.value},
+        )
     await host.provider(record.provider).cancel(job)
     # Asked, not done: a backend may still finish the job (fal: CANCELLATION_REQUESTED). The row stays
-    # resumable; the next poll (or `jobs resume`) records the state the backend reports.
-    journal.update(job.id, error="cancel requested by the caller")
+    # resumable; the next poll (or `jobs resume`) records the state the backend reports. A row another
+    # call finished meanwhile keeps what it says.
+    update_while(journal, job.id, _CANCELLABLE, error="cancel requested by the caller")
+
+
+#: A job that may still be running upstream: the only rows a cancel is sent for.
+_CANCELLABLE = frozenset({RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED})
