@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,7 +80,10 @@ from .journal import (
     fingerprint_request,
     lease_owner,
     outputs_dir,
+    sending,
     submit_lease_name,
+    submitter_lease,
+    update_while,
 )
 from .journal_writer import JournalWriter, as_writer
 from .limits import ProviderLimits, Slots
@@ -285,17 +289,34 @@ class JobEngine:
         if idempotency_key is not None and fingerprint is None:
             fingerprint = fingerprint_request(request, [f"{provider.name}/{model_id}"])
         run.callback = bool(request.callback_url)
-        run.record_key = await self._journal_intent(
-            JobRecord(
-                key=f"local-{uuid.uuid4().hex}",
-                provider=provider.name,
-                model=model_id,
-                request=request.redacted(),
-                idempotency_key=idempotency_key,
-                fingerprint=fingerprint,
-                target=absolute_target(target),
-            )
+        key = f"local-{uuid.uuid4().hex}"
+        intent = JobRecord(
+            key=key,
+            provider=provider.name,
+            model=model_id,
+            request=request.redacted(),
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            target=absolute_target(target),
+            # Every row names its sender (no extra commit): `jobs forget` / `adopt` leave it alone while
+            # that process may still get the job id back, keyed or not.
+            submitter=submitter_lease(key, max(self._remaining(run), 1.0) + LEASE_MARGIN),
         )
+        with sending(key):
+            return await self._submit_sending(provider, model_id, request, run, intent, keep_lease=keep_lease)
+
+    async def _submit_sending(
+        self,
+        provider: Provider,
+        model_id: str,
+        request: VideoRequest,
+        run: EngineRun,
+        intent: JobRecord,
+        *,
+        keep_lease: bool,
+    ) -> Job:
+        idempotency_key = intent.idempotency_key
+        run.record_key = await self._journal_intent(intent)
         try:
             # Unkeyed submits take none: two more fsynced commits on the journal's one thread, before every POST
             # (docs/jobs.md), to guard rows no rerun can pay for twice (no key to free).
@@ -305,7 +326,7 @@ class JobEngine:
             raise
         job: Job | None = None
         try:
-            job = await self._submit_attempts(provider, model_id, request, run)
+            job = await self._submit_attempts(provider, model_id, request, run, intent)
             return job
         finally:
             if lease is not None and self.writer is not None:
@@ -359,7 +380,9 @@ class JobEngine:
             hint="check `mediarouter jobs list`, then run the same command again if no job holds the key",
         )
 
-    async def _submit_attempts(self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun) -> Job:
+    async def _submit_attempts(
+        self, provider: Provider, model_id: str, request: VideoRequest, run: EngineRun, intent: JobRecord
+    ) -> Job:
         attempt = 0
         while True:
             if attempt:
@@ -389,7 +412,7 @@ class JobEngine:
             # even when a signal lands in between, so the caller is told a job was accepted (and its id).
             settled = False
             try:
-                await self._journal_update(run, job_id=job.id, polling_url=job.polling_url, state=RecordState.PENDING)
+                await self._journal_accept(run, job, intent)
                 settled = True  # record_key is the row's key: its job id, or the old key if the write failed
             finally:
                 run.job = job
@@ -481,7 +504,7 @@ class JobEngine:
         return (
             f"check your {run.provider} dashboard before submitting again; `mediarouter jobs list` shows this "
             f"submit as unknown: `mediarouter jobs adopt {key} JOB_ID` if a job exists, "
-            f"else `mediarouter jobs forget {key}`"
+            f"else `mediarouter jobs forget {key} --yes`"
         )
 
     async def complete(
@@ -914,6 +937,23 @@ class JobEngine:
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
             return False
 
+    async def _journal_accept(self, run: EngineRun, job: Job, intent: JobRecord) -> bool:
+        """The accepted job's id, on the submit's row while it is still `submitting` (one conditional write).
+        A row another command changed meanwhile (forgotten, adopted) keeps what it says; the job is journaled
+        on the row adopted with its id, else on a row of its own: a paid job never lives only in memory."""
+        if self.writer is None or run.record_key is None:
+            return True
+        fields = {**run.owed, "job_id": job.id, "polling_url": job.polling_url, "state": RecordState.PENDING}
+        fields["submitter"] = None  # answered: nobody is sending it any more
+        try:
+            key, state = await self.writer.call(_record_accept, self.writer.store, run.record_key, fields, intent)
+        except Exception:
+            run.owed.update({name: fields[name] for name in _OWED if name in fields})
+            logger.exception("could not record accepted job %s in the journal", job.id)
+            return False
+        run.record_key, run.journaled, run.owed = key, state, {}
+        return True
+
     def _owe_downloaded(self, run: EngineRun, job: Job, files: list[MediaFile]) -> str:
         """The video is saved but its `downloaded` row could not be written: the writer writes it again
         (before its next call, and at close) so a rerun does not download (or find `gone`) a saved video.
@@ -1115,6 +1155,41 @@ def _lease_and_read(
     """Take the submit lease `name` and, once it is held, read row `key` (None when another holds it)."""
     holder = store.try_lease(name, owner, ttl)
     return holder, store.get(key) if holder is None else None
+
+
+def _record_accept(store: JobStore, key: str, fields: dict[str, Any], intent: JobRecord) -> tuple[str, RecordState]:
+    """Write an accepted job's id (one writer-thread step): the key and state of the row that now tracks it.
+
+    Normally the submit's own row, still `submitting`. If `jobs forget` / `adopt` changed that row first
+    (refused while the submitter is alive, so: a store edited by hand, another host's expired submitter,
+    an older version), the job is not dropped: the row adopted with this job's id tracks it, else a new
+    row keyed by the job id, holding the idempotency key again unless another row took it meanwhile."""
+    try:
+        row = update_while(store, key, {RecordState.SUBMITTING}, **fields)
+    except NotFound:  # adopted: the row was re-keyed by the job id it was given
+        row = None
+    if row is not None:
+        return row.key, row.state
+    job_id = fields["job_id"]
+    adopted = store.get(job_id)
+    if adopted is not None:
+        return adopted.key, adopted.state
+    now = datetime.now(UTC)
+    record = intent.model_copy(
+        update={
+            **fields,
+            "key": job_id,
+            "submitter": None,
+            "created_at": now,
+            "updated_at": now,
+            "error": f"accepted after its submit row {key} was forgotten or adopted by another command",
+        }
+    )
+    logger.warning("job %s was accepted after row %s was changed by another command; journaled apart", job_id, key)
+    if record.idempotency_key is None or store.claim(record) is not None:
+        shadow = {"shadowed_key": record.idempotency_key, "idempotency_key": None} if record.idempotency_key else {}
+        store.add(record.model_copy(update=shadow))
+    return record.key, record.state
 
 
 def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:

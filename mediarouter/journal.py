@@ -59,7 +59,10 @@ __all__ = [
     "idempotency_mismatch",
     "job_lease",
     "lease_owner",
+    "sending",
+    "submit_in_flight",
     "submit_lease_name",
+    "submitter_lease",
     "submitting_elsewhere",
     "update_while",
     "journal_location",
@@ -164,6 +167,17 @@ def fingerprint_request(
     return RequestFingerprint(digest=_sha(sorted(parts.items())), parts=parts)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who holds the right to poll/download a job, until when (wall-clock Unix seconds)."""
+
+    name: str
+    owner: str
+    pid: int
+    host: str
+    expires_at: float
+
+
 class JobRecord(BaseModel):
     """One row of the journal. Never holds credentials or signed download URLs."""
 
@@ -189,6 +203,11 @@ class JobRecord(BaseModel):
         default=None,
         description="the idempotency key this row was submitted with while another row holds it "
         "(two processes claimed one key before keys were unique)",
+    )
+    submitter: Lease | None = Field(
+        default=None,
+        description="the process sending this row's submit (written with the intent, before the POST): "
+        "`jobs forget` / `adopt` leave a `submitting` row alone while it is alive (`submit_in_flight`)",
     )
 
     @property
@@ -241,17 +260,6 @@ def absolute_target(path: str | os.PathLike[str] | None) -> str | None:
     if path is None:
         return None
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who holds the right to poll/download a job, until when (wall-clock Unix seconds)."""
-
-    name: str
-    owner: str
-    pid: int
-    host: str
-    expires_at: float
 
 
 _HOST = socket.gethostname()
@@ -679,6 +687,41 @@ def lease_owner() -> str:
 def submit_lease_name(record_key: str) -> str:
     """The lease a process holds while it submits a row: tells "being submitted" from "died mid-submit"."""
     return f"submit:{record_key}"
+
+
+#: Rows whose submit this process is sending right now (`sending`): a row naming this process as its
+#: submitter is in flight only while it is here (the process is alive, but that call may have ended).
+_sending_here: set[str] = set()
+
+
+def submitter_lease(record_key: str, ttl: float) -> Lease:
+    """What an intent row says about its sender: this host and process, until `ttl` seconds from now (the
+    submit's deadline plus a margin). Part of the intent's own write: no extra commit before the POST."""
+    return Lease(submit_lease_name(record_key), lease_owner(), os.getpid(), _HOST, time.time() + ttl)
+
+
+@contextmanager
+def sending(record_key: str) -> Iterator[None]:
+    """Mark row `record_key`'s submit as in flight in this process while the block runs."""
+    _sending_here.add(record_key)
+    try:
+        yield
+    finally:
+        _sending_here.discard(record_key)
+
+
+def submit_in_flight(record: JobRecord, *, now: float | None = None) -> bool:
+    """True while the process that wrote a `submitting` row may still be sending it, so its answer (a job
+    id) is still to come: the row's submitter is this process and the call is running, or a live process
+    of this host, or (on another host, whose processes cannot be seen) until its lease expires."""
+    holder = record.submitter
+    if record.state is not RecordState.SUBMITTING or holder is None:
+        return False
+    if holder.host == _HOST:
+        if holder.pid == os.getpid():
+            return record.key in _sending_here
+        return _pid_alive(holder.pid) and holder.expires_at > (time.time() if now is None else now)
+    return holder.expires_at > (time.time() if now is None else now)
 
 
 def update_while(store: JobStore, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:

@@ -29,7 +29,9 @@ from .journal import (
     job_lease,
     lease_owner,
     outputs_dir,
+    submit_in_flight,
     submit_lease_name,
+    update_while,
 )
 from .provider import Provider
 from .results import MediaFile, VideoResult
@@ -324,26 +326,35 @@ def _not_in_flight(journal: JobStore, key: str, doing: str) -> Iterator[JobRecor
     holds it (its POST may be on the wire right now, and the answer will name the job). Forgetting such a
     row frees its key for a second paid submit; adopting it races the submitter's own job id.
 
-    Only a keyed submit takes that lease (engine.py); an unkeyed `submitting` row cannot be told apart
-    from one whose process died, so it is not protected here."""
+    Only a keyed submit takes that lease (engine.py); every intent row also names its sender
+    (`JobRecord.submitter`), which protects an unkeyed submit while that process may still be sending it."""
     record = _find(journal, key)
     name, owner = submit_lease_name(record.key), lease_owner()
     holder = journal.try_lease(name, owner, _EDIT_TTL)
     if holder is not None:
-        raise Conflict(
-            f"cannot {doing} {key!r}: its submit is in flight in {_who(holder)}, which will record the job id; "
-            f"{doing} it now could submit (and pay for) the same job twice or lose it; nothing was changed",
-            provider=record.provider,
-            model=record.model,
-            hint="wait for that call to finish (`mediarouter jobs list` then shows the job id), and "
-            "`mediarouter jobs resume JOB_ID` finishes it if it was stopped",
-            details={"holder_pid": holder.pid, "holder_host": holder.host},
-        )
+        raise _in_flight(key, doing, record, holder)
     try:
-        yield _find(journal, record.key)  # as it is now, under the lease (the submit may have just ended)
+        current = _find(journal, record.key)  # as it is now, under the lease (the submit may have just ended)
+        if submit_in_flight(current):  # an unkeyed submit takes no lease: its row names its sender
+            raise _in_flight(key, doing, current, current.submitter)
+        yield current
     finally:
         with contextlib.suppress(Exception):
             journal.release_lease(name, owner)
+
+
+def _in_flight(key: str, doing: str, record: JobRecord, holder: Lease | None) -> Conflict:
+    """The error for a row whose submit a live process is still sending."""
+    who = _who(holder) if holder is not None else "another process"
+    return Conflict(
+        f"cannot {doing} {key!r}: its submit is in flight in {who}, which will record the job id; "
+        f"{doing} it now could submit (and pay for) the same job twice or lose it; nothing was changed",
+        provider=record.provider,
+        model=record.model,
+        hint="wait for that call to finish (`mediarouter jobs list` then shows the job id), and "
+        "`mediarouter jobs resume JOB_ID` finishes it if it was stopped",
+        details={"holder_pid": holder.pid, "holder_host": holder.host} if holder is not None else {},
+    )
 
 
 def _being_finished(journal: JobStore, job_id: str) -> None:
@@ -376,7 +387,7 @@ def forget(journal: JobStore, key: str, *, confirm: bool = False) -> JobRecord:
         if not confirm:
             raise InvalidRequest(
                 f"forgetting {key!r} frees its idempotency key, so a new call may submit (and pay) again",
-                hint="check the provider's dashboard first, then confirm: mediarouter jobs forget KEY --yes",
+                hint=f"check the provider's dashboard first, then confirm: mediarouter jobs forget {key} --yes",
             )
         return journal.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
 
@@ -409,7 +420,22 @@ async def cancel_job(host: JobsHost, job_id: str) -> None:
     journal = host.require_journal()
     record = get_record(journal, job_id)
     job = _job(record)
+    if record.state not in _CANCELLABLE:
+        done = record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED)
+        raise InvalidRequest(
+            f"job {job.id} is {record.state.value}: there is nothing left to cancel; nothing was sent",
+            job_id=job.id,
+            hint=f"`mediarouter jobs resume {job.id}` downloads it (it is done, and billed)"
+            if record.state is RecordState.COMPLETED
+            else f"`mediarouter jobs show {job.id}` shows {'where it was saved' if done else 'what happened'}",
+            details={"state": record.state.value},
+        )
     await host.provider(record.provider).cancel(job)
     # Asked, not done: a backend may still finish the job (fal: CANCELLATION_REQUESTED). The row stays
-    # resumable; the next poll (or `jobs resume`) records the state the backend reports.
-    journal.update(job.id, error="cancel requested by the caller")
+    # resumable; the next poll (or `jobs resume`) records the state the backend reports. A row another
+    # call finished meanwhile keeps what it says.
+    update_while(journal, job.id, _CANCELLABLE, error="cancel requested by the caller")
+
+
+#: A job that may still be running upstream: the only rows a cancel is sent for.
+_CANCELLABLE = frozenset({RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED})

@@ -251,7 +251,10 @@ def cancel_command(job_id: str) -> None:
     """Ask the provider to cancel a job (OpenRouter cannot: the job keeps running and is billed)."""
     store = open_journal()
     _run(lambda router: cancel_job(router, job_id), store, quiet=True)
-    click.echo(f"cancelled {job_id}")
+    click.echo(
+        f"cancel requested for {job_id}; the provider may still finish it: "
+        f"`mediarouter jobs resume {job_id}` records how it ended (and saves the video if there is one)"
+    )
 
 
 @jobs_group.command("forget")

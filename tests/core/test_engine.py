@@ -113,6 +113,20 @@ async def test_submit_connect_failure_is_retried_but_a_sent_5xx_is_not(clock: Fa
     assert provider.calls == ["submit"]
 
 
+async def test_an_unknown_submit_names_its_row_and_the_commands_that_settle_it(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+    provider = ScriptedProvider(submit=[ProviderUnavailable("500", status_code=500, sent=True)])
+    with pytest.raises(SubmitUnknown) as info:
+        await engine(clock, journal=journal).run(provider, "video-1", REQ, output=tmp_path / "b.mp4")
+    [row] = journal.list()
+    assert row.state is RecordState.UNKNOWN
+    hint = info.value.hint or ""
+    assert f"jobs adopt {row.key} JOB_ID" in hint and f"jobs forget {row.key} --yes" in hint  # as `forget` wants
+    journal.close()
+
+
 async def test_submit_402_is_not_retried(clock: FakeClock, tmp_path: Path) -> None:
     provider = ScriptedProvider(submit=[InsufficientCredits("no money", status_code=402)])
     with pytest.raises(InsufficientCredits) as info:

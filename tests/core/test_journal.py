@@ -7,8 +7,9 @@ import json
 import multiprocessing
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -160,13 +161,29 @@ async def test_cancelled_wait_is_journaled_as_interrupted(clock: FakeClock, tmp_
     assert store.get("job-1").state is RecordState.INTERRUPTED  # type: ignore[union-attr]
 
 
-class _JobIdWriteFails(MemoryJobStore):
-    """A journal whose write of the accepted job's id fails (disk full); every other write lands."""
+class _HooksTheJobIdWrite(MemoryJobStore):
+    """A journal whose writes of an accepted job's id (plain or conditional) call `job_id_write` first,
+    where a test injects its fault; every other write lands."""
 
-    def update(self, key: str, **fields: object) -> JobRecord:
+    def job_id_write(self) -> None:
+        pass
+
+    def update(self, key: str, **fields: Any) -> JobRecord:
         if "job_id" in fields:
-            raise OSError("disk full")
+            self.job_id_write()
         return super().update(key, **fields)
+
+    def update_if(self, key: str, states: Collection[RecordState], **fields: Any) -> JobRecord | None:
+        if "job_id" in fields:
+            self.job_id_write()
+        return super().update_if(key, states, **fields)
+
+
+class _JobIdWriteFails(_HooksTheJobIdWrite):
+    """A journal whose write of the accepted job's id fails (disk full)."""
+
+    def job_id_write(self) -> None:
+        raise OSError("disk full")
 
 
 async def test_a_failed_job_id_write_leaves_the_row_under_its_key_and_later_writes_land(
@@ -185,14 +202,13 @@ async def test_a_failed_job_id_write_leaves_the_row_under_its_key_and_later_writ
 
 
 async def test_a_job_id_write_that_failed_once_is_written_at_the_next_poll(clock: FakeClock, tmp_path: Path) -> None:
-    class FailsOnce(MemoryJobStore):
+    class FailsOnce(_HooksTheJobIdWrite):
         failed = False
 
-        def update(self, key: str, **fields: object) -> JobRecord:
-            if "job_id" in fields and not self.failed:
+        def job_id_write(self) -> None:
+            if not self.failed:
                 self.failed = True
                 raise sqlite3.OperationalError("database is locked")
-            return super().update(key, **fields)
 
     store = FailsOnce()
     seen: list[str | None] = []  # the row's job id as each poll starts
@@ -215,12 +231,10 @@ async def test_a_cancel_during_the_job_id_write_keys_the_run_by_the_job_id_the_w
 ) -> None:
     entered, release = threading.Event(), threading.Event()
 
-    class Slow(MemoryJobStore):
-        def update(self, key: str, **fields: object) -> JobRecord:
-            if "job_id" in fields:
-                entered.set()
-                release.wait(10)
-            return super().update(key, **fields)
+    class Slow(_HooksTheJobIdWrite):
+        def job_id_write(self) -> None:
+            entered.set()
+            release.wait(10)
 
     store = Slow()
     writer = JournalWriter(store, threaded=True)
@@ -245,16 +259,15 @@ async def test_a_cancel_during_a_job_id_write_that_then_fails_still_journals_the
 ) -> None:
     entered, release = threading.Event(), threading.Event()
 
-    class SlowThenFull(MemoryJobStore):
+    class SlowThenFull(_HooksTheJobIdWrite):
         failed = False
 
-        def update(self, key: str, **fields: object) -> JobRecord:
-            if "job_id" in fields and not self.failed:
+        def job_id_write(self) -> None:
+            if not self.failed:
                 entered.set()
                 release.wait(10)
                 self.failed = True
                 raise OSError("disk full")
-            return super().update(key, **fields)
 
     store = SlowThenFull()
     writer = JournalWriter(store, threaded=True)

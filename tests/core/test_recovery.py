@@ -380,13 +380,15 @@ async def test_a_refused_journaled_url_keeps_the_part_file_for_the_fresh_one(
 
 
 class _ForgetsAtOnce(SQLiteJobStore):
-    """`jobs forget` run by hand in the instant between a keyed submit's intent row and its submit lease:
-    each keyed row, once claimed, is forgotten before the engine can take the lease."""
+    """A row forgotten in the instant between a keyed submit's intent row and its submit lease: each keyed
+    row, once claimed, is written `forgotten` before the engine can take the lease. `jobs forget` itself
+    now refuses a row whose submitter is alive (test_unkeyed_submits.py); an older version's forget, or a
+    hand edit, does not."""
 
     def claim(self, record: JobRecord) -> JobRecord | None:
         held = super().claim(record)
         if held is None and record.idempotency_key is not None:
-            forget(self, record.idempotency_key, confirm=True)
+            self.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
         return held
 
 
@@ -403,3 +405,48 @@ async def test_a_submit_whose_row_was_forgotten_before_its_lease_sends_nothing(
     rows = journal.list()
     assert [r.state for r in rows] == [RecordState.FORGOTTEN]
     journal.close()
+
+
+# -- cancel asks the provider only for a job that may still be running ----------------------------------
+
+
+class _Cancels(ByJob):
+    async def cancel(self, job: Job) -> None:
+        self.calls.append(f"cancel:{job.id}")
+
+
+@pytest.mark.parametrize(
+    ("state", "hint"),
+    [
+        (RecordState.DOWNLOADED, "jobs show job-c"),
+        (RecordState.COMPLETED, "jobs resume job-c"),
+        (RecordState.FAILED, "jobs show job-c"),
+        (RecordState.CANCELLED, "jobs show job-c"),
+    ],
+)
+async def test_cancel_refuses_a_finished_job_and_asks_the_provider_nothing(
+    clock: FakeClock, journal: SQLiteJobStore, tmp_path: Path, state: RecordState, hint: str
+) -> None:
+    provider = _Cancels()
+    journal.add(row("job-c", state, 1, tmp_path / "c.mp4"))
+    async with router(clock, journal, provider) as routed:
+        with pytest.raises(InvalidRequest) as info:
+            await routed.cancel("job-c")
+    assert f"is {state.value}" in str(info.value) and "nothing was sent" in str(info.value)
+    assert info.value.hint is not None and hint in info.value.hint
+    assert provider.calls == []
+    after = journal.get("job-c")
+    assert after is not None and after.state is state and after.error is None
+
+
+@pytest.mark.parametrize("state", [RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED])
+async def test_cancel_asks_the_provider_for_a_job_that_may_still_run_and_says_it_was_asked(
+    clock: FakeClock, journal: SQLiteJobStore, tmp_path: Path, state: RecordState
+) -> None:
+    provider = _Cancels()
+    journal.add(row("job-c", state, 1, tmp_path / "c.mp4"))
+    async with router(clock, journal, provider) as routed:
+        await routed.cancel("job-c")
+    assert provider.calls == ["cancel:job-c"]
+    after = journal.get("job-c")
+    assert after is not None and after.state is state and after.error == "cancel requested by the caller"
