@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -124,6 +124,19 @@ def terminal_error(state: str, server_message: str | None, **context: Any) -> Jo
 
 #: The fields of a failed journal write that are sent again until they land (EngineRun.owed).
 _OWED = ("job_id", "polling_url")
+#: The rows a call that stopped on an error may mark `interrupted`: the job may still be going on.
+_STILL_OURS = frozenset(
+    {
+        RecordState.SUBMITTING,  # the accepted job's id is still owed to a row its write failed to re-key
+        RecordState.PENDING,
+        RecordState.IN_PROGRESS,
+        RecordState.COMPLETED,
+        RecordState.INTERRUPTED,
+    }
+)
+#: The rows a poll's `pending` / `in_progress` may be written to: not past them (a webhook delivery in
+#: another process may have recorded the job's end since that poll).
+_NOT_ENDED = _STILL_OURS - {RecordState.COMPLETED}
 
 
 @dataclass
@@ -569,7 +582,9 @@ class JobEngine:
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except MediaRouterError as exc:
                 self._emit(run, JobErrorEvent(error=type(exc).__name__, status_code=exc.status_code))
-                await self._journal_update(run, state=RecordState.INTERRUPTED, error=str(exc))
+                # Unless another writer (a webhook delivery in another process) recorded the job's end meanwhile:
+                # that says more than "this call stopped waiting".
+                await self._journal_update(run, only_while=_STILL_OURS, state=RecordState.INTERRUPTED, error=str(exc))
                 raise exc.with_context(provider=provider.name, model=job.model, job_id=job.id) from None
             except BaseException:  # cancelled, Ctrl-C: the job goes on upstream, so it stays resumable
                 if run.journaled is not RecordState.DOWNLOADED:  # saved, and being journaled so: not interrupted
@@ -911,15 +926,17 @@ class JobEngine:
             )
         return record.key
 
-    async def _journal_update(self, run: EngineRun, **fields: Any) -> bool:
+    async def _journal_update(
+        self, run: EngineRun, *, only_while: Collection[RecordState] | None = None, **fields: Any
+    ) -> bool:
         """A state change the engine acts on next: awaited, so it is durable first. False when it failed
-        (logged; the job goes on)."""
+        (logged; the job goes on). `only_while`: written only while the row is in one of these states (one
+        conditional write); a row past them keeps what it says."""
         if self.writer is None or run.record_key is None:
             return True
         if run.owed:  # with what an earlier write failed to record; alone if that fails again
             try:
-                run.record_key = (await self.writer.update(run.record_key, **{**run.owed, **fields})).key
-                run.journaled = fields.get("state", run.journaled)
+                await self._write_row(run, {**run.owed, **fields}, only_while)
                 run.owed = {}
                 return True
             except Exception as exc:  # each poll tries again: one line, not a traceback per poll
@@ -929,13 +946,24 @@ class JobEngine:
                 if not fields:
                     return False
         try:
-            run.record_key = (await self.writer.update(run.record_key, **fields)).key
-            run.journaled = fields.get("state", run.journaled)
+            await self._write_row(run, fields, only_while)
             return True
         except Exception:
             run.owed.update({name: fields[name] for name in _OWED if name in fields})
             logger.exception("could not update the journal for job %s", run.job.id if run.job else run.record_key)
             return False
+
+    async def _write_row(
+        self, run: EngineRun, fields: dict[str, Any], only_while: Collection[RecordState] | None
+    ) -> None:
+        assert self.writer is not None and run.record_key is not None
+        if only_while is None:
+            row: JobRecord | None = await self.writer.update(run.record_key, **fields)
+        else:
+            row = await self.writer.call(update_while, self.writer.store, run.record_key, only_while, **fields)
+        if row is not None:
+            run.record_key = row.key
+            run.journaled = fields.get("state", run.journaled)
 
     async def _journal_accept(self, run: EngineRun, job: Job, intent: JobRecord) -> bool:
         """The accepted job's id, on the submit's row while it is still `submitting` (one conditional write).
@@ -971,11 +999,17 @@ class JobEngine:
         )
         return f"the journal could not record the download of job {job.id} (saved at {saved}); the write is retried"
 
-    def _journal_later(self, run: EngineRun, **fields: Any) -> None:
+    def _journal_later(
+        self, run: EngineRun, *, only_while: Collection[RecordState] | None = None, **fields: Any
+    ) -> None:
         """A state change nothing waits on (pending → in_progress): queued in order, not awaited."""
         if self.writer is None or run.record_key is None:
             return
-        self.writer.later(functools.partial(self.writer.store.update, run.record_key, **fields))
+        store = self.writer.store
+        if only_while is None:
+            self.writer.later(functools.partial(store.update, run.record_key, **fields))
+        else:
+            self.writer.later(functools.partial(update_while, store, run.record_key, only_while, **fields))
         run.journaled = fields.get("state", run.journaled)
 
     def _journal_now(self, run: EngineRun, **fields: Any) -> None:
@@ -1018,7 +1052,7 @@ class JobEngine:
         if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
             state = RecordState(status.state.value)
             if state is not run.journaled:  # the first poll's `pending` repeats what the submit wrote
-                self._journal_later(run, state=state, polls=run.polls)
+                self._journal_later(run, only_while=_NOT_ENDED, state=state, polls=run.polls)
 
     async def _submit_failed(self, run: EngineRun, exc: MediaRouterError, outcome: SubmitOutcome) -> None:
         exc.details["submit_outcome"] = outcome

@@ -28,6 +28,7 @@ from mediarouter import (
 )
 from mediarouter.engine import JobEngine
 from mediarouter.events import Event
+from mediarouter.jobs import Job, JobStatus
 from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
 
 from .fakes import VIDEO, ScriptedProvider
@@ -148,6 +149,35 @@ async def test_deadline_raises_job_timeout_at_the_right_time_with_job_id(clock: 
     assert len(provider.calls) == calls
     assert provider.calls.count("poll") == 9  # polls at 10..90 s; none at or after the deadline
     assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("ended", [RecordState.FAILED, RecordState.CANCELLED, RecordState.EXPIRED])
+async def test_a_call_that_times_out_keeps_the_end_another_writer_recorded_meanwhile(
+    clock: FakeClock, tmp_path: Path, ended: RecordState
+) -> None:
+    """A webhook delivery in another process records the job's end while this call still waits (its polls
+    see the job running, e.g. a lagging status endpoint); the timeout must not put `interrupted` over it."""
+    journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+
+    class EndedElsewhere(ScriptedProvider):
+        async def poll(self, job: Job) -> JobStatus:
+            if len(self.calls) == 3:
+                journal.update(job.id, state=ended, error="ended upstream (delivered)")
+            return await super().poll(job)
+
+    provider = EndedElsewhere(polls=["in_progress"] * 1000)
+    with pytest.raises(JobTimeout):
+        await engine(clock, timeout=100.0, journal=journal).run(provider, "video-1", REQ, output=tmp_path / "o.mp4")
+    record = journal.get("job-1")
+    assert record is not None and record.state is ended and record.error == "ended upstream (delivered)"
+
+    provider = ScriptedProvider(polls=["in_progress"] * 1000)  # nobody else wrote: resumable, as before
+    provider.submit_script = [Job(id="job-2", provider="fake", model="video-1")]
+    with pytest.raises(JobTimeout):
+        await engine(clock, timeout=100.0, journal=journal).run(provider, "video-1", REQ, output=tmp_path / "p.mp4")
+    record = journal.get("job-2")
+    assert record is not None and record.state is RecordState.INTERRUPTED
+    journal.close()
 
 
 @pytest.mark.parametrize(
