@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,35 @@ async def test_a_request_the_provider_would_refuse_never_reaches_the_emulator() 
         await provider.submit(MODEL, VideoRequest(prompt="a fox", resolution="4K", duration=4))
     assert provider._transport.emulator.journal.entries == []  # type: ignore[union-attr]
     await provider.aclose()
+
+
+# -- inline videos -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "mime_field"), list(emulator.INLINE_FIELDS.items()))
+async def test_inline_video_puts_the_mp4_in_the_operation_in_each_spelling(field: str, mime_field: str | None) -> None:
+    client, state = _client(inline_video=True, inline_field=field)
+    name = (await _predict(client, _body(durationSeconds=4))).json()["name"]
+    answers = [(await client.get(f"{API}/{name}")).json() for _ in range(2)]
+    video = answers[1]["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]
+    assert "uri" not in video and base64.b64decode(video[field]) == state.video(state.machine.get(name))
+    assert video.get(mime_field) == ("video/mp4" if mime_field else None)
+
+
+def test_an_unknown_inline_spelling_is_refused() -> None:
+    with pytest.raises(ValueError, match="inline_field"):
+        emulator.EmulatorConfig(inline_video=True, inline_field="bytes")
+
+
+@pytest.mark.parametrize("field", list(emulator.INLINE_FIELDS))
+async def test_the_engine_saves_an_inline_video_whole_without_a_download_request(field: str, tmp_path: Path) -> None:
+    transport = emulator.emulator_transport(emulator.EmulatorConfig(inline_video=True, inline_field=field))
+    provider = GeminiVideoProvider(base_url=API, api_key=KEY, transport=transport, clock=FakeClock())
+    async with Router(providers={"gemini": provider}, clock=FakeClock(), journal=":memory:") as router:
+        result = await router.generate("a fox", model=f"gemini/{MODEL}", output=tmp_path / "fox.mp4", duration=6)
+    state = transport.emulator
+    expected = state.video(state.machine.get(result.job_id))
+    data = (tmp_path / "fox.mp4").read_bytes()
+    assert data == expected and data[4:8] == b"ftyp"
+    assert result.files[0].sha256 == hashlib.sha256(expected).hexdigest() and result.files[0].size == len(expected)
+    assert state.journal.count("download") == 0 and state.journal.count("submit", status=200) == 1

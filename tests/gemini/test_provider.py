@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from mediarouter_contracts.clock import FakeClock
+from mediarouter_gemini import provider as gemini_provider
 from mediarouter_gemini.provider import DEFAULT_BASE_URL, GeminiVideoProvider
 
 from mediarouter import (
@@ -422,7 +426,7 @@ async def test_an_inline_video_is_saved_by_the_engine_like_a_downloaded_one(
         rec.provider(), MODEL, VideoRequest(prompt="x"), output=tmp_path / "fox.mp4"
     )
     assert result.files[0].path is not None and result.files[0].path.read_bytes() == MP4
-    assert [r.method for r in rec.requests] == ["POST", "GET", "GET"]  # submit once, poll, re-read the bytes
+    assert [r.method for r in rec.requests] == ["POST", "GET"]  # submit once, poll: the poll's bytes are served
 
 
 async def test_inline_and_uri_samples_keep_their_order_and_a_resumed_download_reads_the_operation_again() -> None:
@@ -437,10 +441,127 @@ async def test_inline_and_uri_samples_keep_their_order_and_a_resumed_download_re
         assert b"".join([chunk async for chunk in download.chunks]) == MP4[10:]
 
 
-async def test_an_inline_video_that_is_not_base64_is_a_protocol_error() -> None:
-    rec = Recorder(lambda r: _inline_operation(r, {"encodedVideo": "not base64!"}))
+@pytest.mark.parametrize("text", ["not base64!", "QUJD=QUJD", "QUJDR", "QUJD\u00e9", "QUJD-_!!"])
+async def test_an_inline_video_that_is_not_base64_is_a_protocol_error_at_the_poll(text: str) -> None:
+    rec = Recorder(lambda r: _inline_operation(r, {"encodedVideo": text}))
+    with pytest.raises(ProtocolError, match="base64") as caught:
+        await rec.provider().poll(_job())
+    assert caught.value.job_id == OP
+
+
+@pytest.mark.parametrize(
+    ("text", "decoded"),
+    [
+        (base64.b64encode(MP4).decode(), MP4),
+        (base64.b64encode(MP4).decode().rstrip("="), MP4),  # unpadded
+        (base64.urlsafe_b64encode(b"\xfb\xff" + MP4).decode(), b"\xfb\xff" + MP4),  # URL-safe alphabet
+        ("\n".join(base64.b64encode(MP4).decode()[i : i + 76] for i in range(0, 200, 76)), MP4),  # MIME lines
+    ],
+)
+def test_inline_base64_is_decoded_in_steps_whatever_the_spelling(
+    text: str, decoded: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decoder works a slice at a time (a step of 8 characters here): the result is the whole video."""
+    monkeypatch.setattr(gemini_provider, "_DECODE_STEP", 8)
+    sink = io.BytesIO()
+    assert gemini_provider._decode_base64_into(text, sink) == len(decoded)
+    assert sink.getvalue() == decoded
+
+
+class _Spools:
+    """Counts the decodes and keeps every temporary file the provider opens, to see them closed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.decodes = 0
+        self.files: list[Any] = []
+        decode, spool = gemini_provider._decode_base64_into, tempfile.TemporaryFile
+
+        def counting(text: str, sink: Any, **context: Any) -> int:
+            self.decodes += 1
+            return decode(text, sink, **context)
+
+        def kept(*args: Any, **kwargs: Any) -> Any:
+            file = spool(*args, **kwargs)
+            self.files.append(file)
+            return file
+
+        monkeypatch.setattr(gemini_provider, "_decode_base64_into", counting)
+        monkeypatch.setattr(gemini_provider.tempfile, "TemporaryFile", kept)
+
+
+async def test_an_inline_video_is_decoded_once_into_a_temporary_file_and_served_from_it_across_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MEMORY: the base64 is decoded once (by the poll), to an anonymous file; a download cut short and its
+    continuation are served from that file, without reading the operation or decoding again."""
+    spools = _Spools(monkeypatch)
+    video = bytes(range(256)) * 9000  # several download chunks
+    rec = Recorder(lambda r: _inline_operation(r, {"encodedVideo": base64.b64encode(video).decode()}))
     provider = rec.provider()
     status = await provider.poll(_job())
-    with pytest.raises(ProtocolError, match="base64"):
-        async with provider.open_download(_job(), status, status.outputs[0]):
-            pass
+    assert spools.decodes == 1 and len(spools.files) == 1
+    async with provider.open_download(_job(), status, status.outputs[0]) as download:
+        first = await anext(download.chunks)  # the connection "breaks" after one chunk
+    assert not spools.files[0].closed  # kept for the retry
+    async with provider.open_download(_job(), status, status.outputs[0], offset=len(first)) as download:
+        assert download.resumed_from == len(first) and download.content_length == len(video) - len(first)
+        rest = b"".join([chunk async for chunk in download.chunks])
+    assert first + rest == video
+    assert spools.decodes == 1 and len(spools.files) == 1 and [r.method for r in rec.requests] == ["GET"]
+    assert spools.files[0].closed  # served to the end: its disk space is freed at once
+    await provider.aclose()
+
+
+async def test_the_engine_saves_an_inline_video_decoded_once_and_closes_its_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spools = _Spools(monkeypatch)
+    rec = Recorder(
+        lambda r: (
+            _inline_operation(r, {"encodedVideo": base64.b64encode(MP4).decode()})
+            if r.method == "GET"
+            else _operation(done=False)
+        )
+    )
+    provider = rec.provider()
+    result = await JobEngine(clock=FakeClock()).run(
+        provider, MODEL, VideoRequest(prompt="x"), output=tmp_path / "f.mp4"
+    )
+    assert result.files[0].sha256 == hashlib.sha256(MP4).hexdigest()
+    assert spools.decodes == 1 and len(spools.files) == 1 and spools.files[0].closed
+    await provider.aclose()
+
+
+async def test_inline_videos_polled_but_never_downloaded_are_closed_with_the_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spools = _Spools(monkeypatch)
+    rec = Recorder(lambda r: _inline_operation(r, {"encodedVideo": base64.b64encode(MP4).decode()}))
+    provider = rec.provider()
+    await provider.poll(_job())
+    await provider.poll(_job())  # a second look does not decode again
+    assert spools.decodes == 1 and not spools.files[0].closed
+    await provider.aclose()
+    assert spools.files[0].closed
+
+
+async def test_at_most_a_few_undownloaded_inline_videos_stay_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    spools = _Spools(monkeypatch)
+    monkeypatch.setattr(gemini_provider, "MAX_KEPT_INLINE", 2)
+    body = {
+        "generateVideoResponse": {"generatedSamples": [{"video": {"encodedVideo": base64.b64encode(MP4).decode()}}]}
+    }
+    rec = Recorder(
+        lambda r: httpx.Response(
+            200, json={"name": r.url.path.removeprefix("/v1beta/"), "done": True, "response": body}
+        )
+    )
+    provider = rec.provider()
+    jobs = [Job(id=f"models/{MODEL}/operations/op{i}", provider="gemini", model=MODEL) for i in range(3)]
+    statuses = [await provider.poll(job) for job in jobs]
+    assert [f.closed for f in spools.files] == [True, False, False]
+    async with provider.open_download(jobs[0], statuses[0], statuses[0].outputs[0]) as download:  # read again
+        assert b"".join([chunk async for chunk in download.chunks]) == MP4
+    assert spools.decodes == 4
+    await provider.aclose()
+    assert all(f.closed for f in spools.files)

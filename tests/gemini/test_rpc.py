@@ -240,11 +240,22 @@ def test_a_filtered_result_is_failed_carrying_the_reasons() -> None:
     assert "Contains a child.; Unsafe content." in ending.error and "not billed" in ending.error
 
 
-def test_a_result_with_no_samples_and_no_reason_says_so() -> None:
-    responses: tuple[dict[str, Any] | None, ...] = ({}, None)
-    for response in responses:
-        ending = operation_ending(_filtered(response))
-        assert ending is not None and ending.state is JobState.FAILED and "without a reason" in ending.error
+def test_a_count_without_reasons_is_still_filtered() -> None:
+    ending = operation_ending(_filtered({"raiMediaFilteredCount": 2}))
+    assert ending is not None and ending.state is JobState.FAILED and "2 video(s) removed" in ending.error
+
+
+@pytest.mark.parametrize(
+    "response",
+    [None, {}, {"raiMediaFilteredCount": 0, "raiMediaFilteredReasons": []}, {"generatedSamples": [{"video": {}}]}],
+)
+def test_a_result_with_no_video_and_no_reason_is_a_protocol_error_not_a_failure(
+    response: dict[str, Any] | None,
+) -> None:
+    """MONEY: "done, no video, no reason" may be a finished, billed job: `failed` would fail over and pay twice."""
+    with pytest.raises(ProtocolError, match="cannot be read as a video") as caught:
+        operation_ending(_filtered(response), provider="gemini", job_id="operations/op1")
+    assert caught.value.job_id == "operations/op1"
 
 
 def _documented_rows() -> list[tuple[int, str, str]]:

@@ -26,6 +26,7 @@ from mediarouter.pricing import PriceRule
 from . import PROVIDER_NAME
 
 __all__ = [
+    "OPTIONS_KEY",
     "DurationStyle",
     "InputMapping",
     "GENERIC_INPUTS",
@@ -34,6 +35,10 @@ __all__ = [
     "catalog_entry",
     "catalog_model_infos",
 ]
+
+#: The key under `provider_options` whose `parameters` are copied into the fal input: the
+#: `Capabilities.passthrough_slug` of every catalog model (FalModel sets it).
+OPTIONS_KEY = PROVIDER_NAME
 
 T2V = (Modality.TEXT_TO_VIDEO,)
 I2V = (Modality.IMAGE_TO_VIDEO,)
@@ -90,6 +95,14 @@ class FalModel:
     #: Where the facts come from, and which ones were not on the model's own fal page.
     sources: str = ""
 
+    def __post_init__(self) -> None:
+        """The passthrough slug is fal's, set here once for every entry: none can forget or misspell it
+        (options under other slugs belong to other backends of a failover chain)."""
+        slug = self.capabilities.passthrough_slug
+        if slug not in (None, OPTIONS_KEY):
+            raise ValueError(f"{self.id}: passthrough_slug is always {OPTIONS_KEY!r} on fal, not {slug!r}")
+        object.__setattr__(self, "capabilities", self.capabilities.model_copy(update={"passthrough_slug": OPTIONS_KEY}))
+
     def model_info(self) -> ModelInfo:
         return ModelInfo(
             provider=PROVIDER_NAME,
@@ -127,7 +140,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=True,
             seed=True,
             passthrough_parameters=("negative_prompt", "auto_fix"),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.40"),
@@ -153,7 +165,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=True,
             seed=True,
             passthrough_parameters=("negative_prompt", "auto_fix"),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.15"),
@@ -182,7 +193,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("negative_prompt", "cfg_scale"),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.28"),
@@ -204,7 +214,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("negative_prompt", "cfg_scale"),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.28"),
@@ -227,7 +236,6 @@ CATALOG: tuple[FalModel, ...] = (
         name="Wan 2.2 A14B text-to-video (fal)",
         description="Alibaba's open Wan 2.2 (14B), 480p-720p; length set as a frame count at 16 fps.",
         capabilities=Capabilities(
-            passthrough_slug=PROVIDER_NAME,
             modalities=T2V,
             durations=_seconds(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
             resolutions=("480p", "580p", "720p"),
@@ -263,7 +271,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("prompt_optimizer",),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.045"),
@@ -288,7 +295,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("prompt_optimizer",),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.045"),
@@ -316,7 +322,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=True,
             passthrough_parameters=("camera_fixed", "enable_safety_checker"),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=None,
@@ -340,7 +345,6 @@ CATALOG: tuple[FalModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=("loop",),
-            passthrough_slug=PROVIDER_NAME,
             sizes=(),
             prompt_required=True,
             price_per_second=Decimal("0.10"),

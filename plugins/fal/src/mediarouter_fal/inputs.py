@@ -19,13 +19,10 @@ from pydantic_core import to_jsonable_python
 from mediarouter import CapabilityMismatch, InvalidRequest, VideoRequest
 
 from . import PROVIDER_NAME
-from .catalog import GENERIC_INPUTS, DurationStyle, FalModel, InputMapping, catalog_entry
+from .catalog import GENERIC_INPUTS, OPTIONS_KEY, DurationStyle, FalModel, InputMapping, catalog_entry
 from .wire import ErrorBody, parse_error_body, snippet
 
 __all__ = ["OPTIONS_KEY", "build_input", "input_fields", "validation_error"]
-
-#: The key under `provider_options` whose `parameters` are copied into the fal input.
-OPTIONS_KEY = PROVIDER_NAME
 
 #: Request fields with no place in a fal input: refused rather than silently dropped.
 _NOT_ON_FAL: Mapping[str, str] = {

@@ -30,7 +30,15 @@ from typing import Any
 from mediarouter import CapabilityMismatch, InvalidRequest, NotFound, PayloadTooLarge, VideoRequest, validate_request
 
 from . import PROVIDER_NAME
-from .catalog import CATALOG, MAX_REFERENCE_IMAGES, PASSTHROUGH_PARAMETERS, SIZES, GeminiModel, catalog_model
+from .catalog import (
+    CATALOG,
+    MAX_REFERENCE_IMAGES,
+    OPTIONS_KEY,
+    PASSTHROUGH_PARAMETERS,
+    SIZES,
+    GeminiModel,
+    catalog_model,
+)
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -169,7 +177,7 @@ def image_sources(request: VideoRequest) -> ImageSources:
 
 def gemini_parameters(request: VideoRequest) -> dict[str, Any]:
     """`provider_options["gemini"]["parameters"]`, shape-checked; {} when absent."""
-    options = (request.provider_options or {}).get(PROVIDER_NAME)
+    options = (request.provider_options or {}).get(OPTIONS_KEY)
     if options is None:
         return {}
     if not isinstance(options, dict):

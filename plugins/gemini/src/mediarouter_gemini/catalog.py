@@ -17,6 +17,7 @@ from mediarouter import Capabilities, Modality, ModelInfo
 from . import PROVIDER_NAME
 
 __all__ = [
+    "OPTIONS_KEY",
     "PASSTHROUGH_PARAMETERS",
     "MAX_REFERENCE_IMAGES",
     "SIZES",
@@ -25,6 +26,9 @@ __all__ = [
     "catalog_model",
     "catalog_model_infos",
 ]
+
+#: The `provider_options` key this backend reads (`Capabilities.passthrough_slug` of every model, set by GeminiModel).
+OPTIONS_KEY = PROVIDER_NAME
 
 #: Parameters a caller may set through `provider_options={"gemini": {"parameters": {...}}}`.
 PASSTHROUGH_PARAMETERS: tuple[str, ...] = ("negativePrompt", "personGeneration")
@@ -65,6 +69,14 @@ class GeminiModel:
     audio_always_on: bool = False
     #: Google marks the model deprecated on its Veo page.
     deprecated: bool = False
+
+    def __post_init__(self) -> None:
+        """The passthrough slug is this backend's, set here once for every model: an entry cannot forget or
+        misspell it (options under other slugs belong to other backends of a failover chain)."""
+        slug = self.capabilities.passthrough_slug
+        if slug not in (None, OPTIONS_KEY):
+            raise ValueError(f"{self.id}: passthrough_slug is always {OPTIONS_KEY!r} on this backend, not {slug!r}")
+        object.__setattr__(self, "capabilities", self.capabilities.model_copy(update={"passthrough_slug": OPTIONS_KEY}))
 
     def info(self) -> ModelInfo:
         return ModelInfo(
@@ -109,7 +121,6 @@ def _veo31(model_id: str, name: str, description: str, price: str) -> GeminiMode
             audio=True,
             seed=True,
             passthrough_parameters=PASSTHROUGH_PARAMETERS,
-            passthrough_slug=PROVIDER_NAME,
             prompt_required=False,
             price_per_second=Decimal(price),
             pricing={"per_second": price},
@@ -140,7 +151,6 @@ def _veo30(model_id: str, name: str, description: str, price: str) -> GeminiMode
             audio=True,
             seed=True,
             passthrough_parameters=PASSTHROUGH_PARAMETERS,
-            passthrough_slug=PROVIDER_NAME,
             prompt_required=False,
             price_per_second=Decimal(price),
             pricing={"per_second": price},
@@ -193,7 +203,6 @@ CATALOG: tuple[GeminiModel, ...] = (
             audio=False,
             seed=False,
             passthrough_parameters=PASSTHROUGH_PARAMETERS,
-            passthrough_slug=PROVIDER_NAME,
             prompt_required=False,
             price_per_second=Decimal("0.35"),
             pricing={"per_second": "0.35"},

@@ -20,7 +20,10 @@ What the status name adds to the HTTP code (everything else is the shared table)
 Inside a finished operation: CANCELLED is `cancelled`, DEADLINE_EXCEEDED is `expired` (Google gave up
 on the job: the router stops rather than paying for a second one while the first may be billed),
 every other status is `failed` (no video; the router may try the next candidate), as is a result
-whose samples were all removed by the safety filters (Google does not bill those).
+whose samples were all removed by the safety filters (Google does not bill those). A finished operation
+that says neither (no error, no readable video, no filter count or reason: a sample without a URI or
+bytes, an empty or missing response) is `ProtocolError`, not `failed`: the job may be done and billed,
+and failing over would pay a second backend for the same video.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from mediarouter import (
     JobState,
     MediaRouterError,
     PayloadTooLarge,
+    ProtocolError,
     ProviderUnavailable,
     RateLimited,
 )
@@ -249,25 +253,55 @@ def _status_ending(status: RpcStatus) -> Ending:
     return Ending(state=state, raw_status=name, error=words, details=details)
 
 
-def _filtered_ending(response: GenerateVideoResponse | None) -> Ending:
-    reasons = list(response.rai_media_filtered_reasons) if response is not None else []
-    count = response.rai_media_filtered_count if response is not None else None
+def _filtered_ending(response: GenerateVideoResponse) -> Ending:
+    reasons = list(response.rai_media_filtered_reasons)
+    count = response.rai_media_filtered_count
     if reasons:
         words = f"blocked by safety filters (not billed): {'; '.join(reasons)}"
-    elif count:
-        words = f"{count} video(s) removed by safety filters (no reason given; not billed)"
     else:
-        words = "the operation finished without a video and without a reason"
+        words = f"{count} video(s) removed by safety filters (no reason given; not billed)"
     details = {"rai_media_filtered_reasons": reasons, "rai_media_filtered_count": count}
     return Ending(state=JobState.FAILED, raw_status="filtered", error=words, details=details)
 
 
-def operation_ending(operation: Operation) -> Ending | None:
-    """None while the operation runs or when it holds videos; else how it ended (error or filtered)."""
+def _unreadable(operation: Operation) -> str | None:
+    """What makes a finished operation without an error unreadable, or None when it holds a video or was filtered."""
+    response = operation.video_response
+    if operation.videos():  # a URI or inline bytes: either way a paid video, never "finished without one"
+        return None
+    if response is not None and response.unreadable_samples:
+        return (
+            f"{response.unreadable_samples} sample(s) with no readable video (no video.uri, no inline bytes in "
+            "encodedVideo, video or bytesBase64Encoded)"
+        )
+    if response is not None and response.filtered:
+        return None
+    if operation.response is None:
+        return "neither an error nor a response"
+    if response is None:
+        return "a response without generateVideoResponse or generatedSamples"
+    return "a response with no sample, no error and no safety-filter count or reason"
+
+
+def operation_ending(operation: Operation, **context: Any) -> Ending | None:
+    """None while the operation runs or when it holds videos; else how it ended (error or filtered).
+
+    A finished operation that cannot be read as any of these raises `ProtocolError` (with `context`: provider,
+    model, job_id): the job may be done and billed, so it must stop the call, never fail over.
+    """
     if not operation.done:
         return None
     if operation.error is not None:
         return _status_ending(operation.error)
-    if operation.videos():  # a URI or inline bytes: either way a paid video, never "finished without one"
+    problem = _unreadable(operation)
+    if problem is not None:
+        raise ProtocolError(
+            f"Gemini's operation is done but its answer cannot be read as a video: {problem}",
+            hint="the job may have finished and been billed: nothing was retried elsewhere; check the operation "
+            "with `mediarouter jobs resume` before submitting again",
+            **context,
+        )
+    response = operation.video_response
+    if response is None or operation.videos():
         return None
-    return _filtered_ending(operation.video_response)
+    return _filtered_ending(response)

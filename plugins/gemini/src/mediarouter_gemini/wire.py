@@ -127,11 +127,12 @@ class GenerateVideoResponse(WireModel):
     @field_validator("generated_samples", mode="before")
     @classmethod
     def _samples(cls, value: Any) -> Any:
-        """null means none; entries that are not objects are skipped rather than losing the rest."""
+        """null means none; an entry that is not an object is kept as an empty (unreadable) sample rather than
+        losing the rest, so `unreadable_samples` still counts it."""
         if value is None:
             return []
         if isinstance(value, list):
-            return [item for item in value if isinstance(item, dict)]
+            return [item if isinstance(item, dict) else {} for item in value]
         return value
 
     @field_validator("rai_media_filtered_reasons", mode="before")
@@ -149,6 +150,16 @@ class GenerateVideoResponse(WireModel):
     def videos(self) -> list[Video]:
         """Every sample that holds a video (a URI or inline bytes), in order: the job's outputs."""
         return [s.video for s in self.generated_samples if s.video is not None and s.video.deliverable]
+
+    @property
+    def unreadable_samples(self) -> int:
+        """Samples that hold no video this plugin can read (no `video`, no URI, no inline bytes)."""
+        return sum(1 for s in self.generated_samples if s.video is None or not s.video.deliverable)
+
+    @property
+    def filtered(self) -> bool:
+        """The safety filters say they removed something (a count above 0, or a reason)."""
+        return bool(self.rai_media_filtered_reasons) or bool(self.rai_media_filtered_count)
 
 
 class OperationResponse(WireModel):

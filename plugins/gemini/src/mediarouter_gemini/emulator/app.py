@@ -3,6 +3,7 @@
 - `POST /v1beta/models/{model}:predictLongRunning` → an operation `{"name": "models/{model}/operations/{id}"}`;
 - `GET /v1beta/models/{model}/operations/{id}` → the operation: `done` absent while it runs, then
   `response.generateVideoResponse.generatedSamples[].video.uri`, or `error`, or a safety-filtered result;
+  with `EmulatorConfig(inline_video=True)` the sample holds the video's bytes as base64 instead of a URI;
 - `GET /v1beta/files/{file}:download?alt=media` (key required) → 302 to the foreign file host, which
   serves the MP4 without a key (as a signed storage URL would);
 - `GET /_emulator/requests` → the journal (never a key: only whether one was sent, `keyed`).
@@ -14,6 +15,7 @@ key check and before validation; an injected HTTP error on a poll does not advan
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import logging
@@ -34,7 +36,7 @@ from mediarouter.emulation.asgi import answer_injection, journal_status, ranged_
 from mediarouter.emulation.mp4 import make_mp4
 from mediarouter.emulation.transport import EmulatorTransport
 
-from .config import EmulatorConfig, GeminiInjection
+from .config import INLINE_FIELDS, EmulatorConfig, GeminiInjection
 from .validation import GoogleError, Submission, validate_predict
 
 __all__ = ["EmulatorState", "GeminiJob", "create_app", "emulator_transport"]
@@ -180,16 +182,29 @@ async def submit(request: Request, state: EmulatorState, trace: _Trace) -> Respo
     return JSONResponse({"name": job.id})
 
 
-def _operation(request: Request, state: EmulatorState, job: GeminiJob) -> dict[str, Any]:
+def _inline_video(state: EmulatorState, job: GeminiJob) -> dict[str, Any]:
+    """The sample's `video` with the MP4 itself as base64, in the configured spelling."""
+    field = state.config.inline_field
+    video: dict[str, Any] = {field: base64.b64encode(state.video(job)).decode("ascii")}
+    mime_field = INLINE_FIELDS[field]
+    if mime_field is not None:
+        video[mime_field] = "video/mp4"
+    return video
+
+
+async def _operation(request: Request, state: EmulatorState, job: GeminiJob) -> dict[str, Any]:
     wire: dict[str, Any] = {"name": job.id}
     if not job.terminal:
         return wire
     wire["done"] = True
     if job.status == "completed":
-        uri = f"{_api_base(request)}/files/{job.file_id}:download?alt=media"
+        if state.config.inline_video:
+            video = await run_in_threadpool(_inline_video, state, job)
+        else:
+            video = {"uri": f"{_api_base(request)}/files/{job.file_id}:download?alt=media"}
         wire["response"] = {
             "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse",
-            "generateVideoResponse": {"generatedSamples": [{"video": {"uri": uri}}]},
+            "generateVideoResponse": {"generatedSamples": [{"video": video}]},
         }
     elif job.status == "failed" and state.config.failed_as == "filtered":
         wire["response"] = {
@@ -216,7 +231,7 @@ async def poll(request: Request, state: EmulatorState, trace: _Trace) -> Respons
     if injected is not None:
         return injected
     state.machine.poll(job)
-    return JSONResponse(_operation(request, state, job))
+    return JSONResponse(await _operation(request, state, job))
 
 
 def _file(state: EmulatorState, file_id: str) -> GeminiJob:

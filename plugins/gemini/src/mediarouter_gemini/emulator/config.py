@@ -21,6 +21,7 @@ from .. import PROVIDER_NAME
 from ..catalog import catalog_model
 
 __all__ = [
+    "INLINE_FIELDS",
     "EMULATOR_BASE_URL",
     "EMULATOR_OPTIONS",
     "FOREIGN_HOST",
@@ -36,6 +37,10 @@ EMULATOR_BASE_URL = "https://generativelanguage.emulator.invalid/v1beta"
 FOREIGN_HOST = "video-files.emulator.invalid"
 #: The `emulator_options` keys every provider accepts (`--emulator-inject`, `--emulator-polls-before-completed`).
 EMULATOR_OPTIONS = frozenset({"inject", "polls_before_completed", "polls_before_in_progress"})
+
+#: The spellings of an inline video the plugin reads (docs/providers/gemini.md, "Inline videos"): the field that
+#: holds the base64 bytes → the field that names their MIME type (None: the proto form has none).
+INLINE_FIELDS: dict[str, str | None] = {"encodedVideo": "encoding", "video": None, "bytesBase64Encoded": "mimeType"}
 
 GRAMMAR = InjectionGrammar(
     phases=(
@@ -66,6 +71,9 @@ class EmulatorConfig:
     DEADLINE_EXCEEDED.
     ``foreign_host``: download URIs on the API origin answer 302 to this host, which serves the bytes
     without a key (None: the API origin serves them itself).
+    ``inline_video``: a finished operation carries its video inline, as base64 in the sample (no URI, nothing
+    to download), in the spelling ``inline_field`` names: ``encodedVideo`` + ``encoding`` (what Google's SDK
+    reads on the Gemini API), ``video`` (the proto field) or ``bytesBase64Encoded`` + ``mimeType`` (Vertex).
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -75,12 +83,16 @@ class EmulatorConfig:
     failed_as: Literal["error", "filtered"] = "error"
     foreign_host: str | None = FOREIGN_HOST
     retry_delay: int = 1
+    inline_video: bool = False
+    inline_field: str = "encodedVideo"
     clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.schedule()
         if self.failed_as not in ("error", "filtered"):
             raise ValueError(f"failed_as must be 'error' or 'filtered', got {self.failed_as!r}")
+        if self.inline_field not in INLINE_FIELDS:
+            raise ValueError(f"inline_field must be one of {', '.join(INLINE_FIELDS)}, got {self.inline_field!r}")
         object.__setattr__(self, "injections", tuple(self.injections))
 
     def schedule(self) -> Schedule:
