@@ -59,11 +59,11 @@ _ENVELOPE_BYTES = 16 * 1024
 #: Validation-context keys `VideoRequest.build` sets.
 _LIMIT_KEY = "max_body_bytes"
 _LOCAL_KEY = "local_files"
-#: Error types raised by this module's validators; `invalid_from_validation` turns them into errors.
+#: Error types raised by this module's validators (their context carries the hint, and for model-level checks the
+#: field); `invalid_from_validation` turns them into InvalidRequest, a body over the limit into PayloadTooLarge.
 _MEDIA_ERROR = "media_url"
 _TOO_LARGE_ERROR = "payload_too_large"
 _PROMPT_ERROR = "blank_prompt"
-_OWN_ERRORS = (_MEDIA_ERROR, _TOO_LARGE_ERROR, _PROMPT_ERROR)
 _ALLOWED = "an https:// URL, a data:<mime>;base64,… URL or the path of a local file"
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: Query parameters that make a URL a credential (S3, GCS, Azure SAS, CloudFront, generic tokens).
@@ -429,17 +429,16 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
-    """A readable InvalidRequest naming the first offending field, e.g. `frame_images[0].image_url.url`."""
+    """A readable InvalidRequest naming every offending field, e.g. `frame_images[0].image_url.url: Field required`.
+
+    Each error reads `<field>: <message>` (a model-level check of ours names its field in the context); the
+    first one gives the class (PayloadTooLarge for a body over the limit), the hint and `details["field"]`.
+    """
     errors = exc.errors()
+    fields = [str((e.get("ctx") or {}).get("field") or _field_path(e["loc"]) or "request") for e in errors]
+    message = "; ".join(f"{field}: {e['msg']}" for field, e in zip(fields, errors, strict=True))
     first = errors[0]
-    ctx = first.get("ctx") or {}
-    field = str(ctx.get("field") or _field_path(first["loc"]) or "request")
-    error: InvalidRequest
-    if first["type"] in _OWN_ERRORS:
-        cls = PayloadTooLarge if first["type"] == _TOO_LARGE_ERROR else InvalidRequest
-        error = cls(f"{field}: {ctx.get('message', first['msg'])}", hint=ctx.get("hint"))
-    else:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in errors)
-        error = InvalidRequest(f"invalid {field}: {problems}")
-    error.details["field"] = field
+    cls = PayloadTooLarge if first["type"] == _TOO_LARGE_ERROR else InvalidRequest
+    error = cls(message, hint=(first.get("ctx") or {}).get("hint"))
+    error.details["field"] = fields[0]
     return error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities, Modality
@@ -14,6 +14,7 @@ from .request import VideoRequest
 __all__ = ["validate_request"]
 
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+_OPTIONS_SHAPE = "expected provider_options={'<slug>': {'parameters': {'<name>': <value>, ...}}}"
 
 
 def validate_request(request: VideoRequest, capabilities: Capabilities, *, model: str, provider: str) -> None:
@@ -23,6 +24,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     """
     ctx: dict[str, Any] = {"model": model, "provider": provider}
     caps = capabilities
+    _check_options_shape(request.provider_options, ctx)
     if request.image_url and any(f.frame_type == "first_frame" for f in request.frame_images or []):
         raise InvalidRequest(
             "image_url and a first_frame in frame_images both set the first frame; give only one",
@@ -102,10 +104,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
         for slug, options in request.provider_options.items():
             if caps.passthrough_slug is not None and slug != caps.passthrough_slug:
                 continue  # another backend's options (a failover chain carries them all): not ours to refuse
-            params = options.get("parameters") if isinstance(options, dict) else None
-            if not isinstance(params, dict):
-                continue
-            for key in params:
+            for key in options.get("parameters") or {}:
                 if key not in allowed:
                     raise CapabilityMismatch(
                         f"provider_options.{slug}.parameters.{key} is not a passthrough parameter of {model}; "
@@ -115,6 +114,45 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
                         supported=sorted(allowed),
                         **ctx,
                     )
+
+
+def _check_options_shape(options: Mapping[str, Any] | None, ctx: dict[str, Any]) -> None:
+    """`provider_options` is sent untouched, so its shape is checked here: `{slug: {"parameters": {...}, ...}}`.
+
+    A slug's options and its `parameters` must be objects; other keys under a slug are the provider's own.
+    """
+    for slug, value in (options or {}).items():
+        field = f"provider_options.{slug}"
+        if not isinstance(value, Mapping):
+            raise InvalidRequest(
+                f"{field} must be an object of that provider's options, not {_type_name(value)}",
+                hint=_OPTIONS_SHAPE,
+                details={"field": field},
+                **ctx,
+            )
+        if "parameters" in value and not isinstance(value["parameters"], Mapping):
+            raise InvalidRequest(
+                f"{field}.parameters must be an object of parameter name → value, "
+                f"not {_type_name(value['parameters'])}",
+                hint=_OPTIONS_SHAPE,
+                details={"field": f"{field}.parameters"},
+                **ctx,
+            )
+
+
+def _type_name(value: Any) -> str:
+    """What a caller gave, in JSON's words (the CLI takes JSON) and without the value (it may be private)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
 
 
 def _check_choice(
@@ -136,7 +174,7 @@ def _check_choice(
             field=field,
             value=value,
             supported=list(supported),
-            hint=_did_you_mean(value, supported),
+            hint=_did_you_mean(field, value, supported, unit, adjusts=True),
             **ctx,
         )
     if known is not None and value not in known:
@@ -145,16 +183,45 @@ def _check_choice(
             field=field,
             value=value,
             supported=list(known),
-            hint=_did_you_mean(value, known),
+            hint=_did_you_mean(field, value, known, unit),
             **ctx,
         )
 
 
-def _did_you_mean(value: Any, choices: Sequence[Any]) -> str | None:
+def _did_you_mean(
+    field: str, value: Any, choices: Sequence[Any], unit: str = "", *, adjusts: bool = False
+) -> str | None:
+    """The choice the caller most likely meant: the same one in another case; for a duration, size, resolution or
+    aspect ratio the nearest by value (by the rule `fit='adjust'` snaps with); else the most similar string.
+
+    `adjusts`: the choices are the model's own, so `fit='adjust'` would pick the nearest one (the hint says so).
+    """
+    if isinstance(value, str):
+        by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
+        if by_case:
+            return f"did you mean {by_case[0]!r}?"
+    close = _nearest(field, value, choices)
+    if close is not None:
+        shown = f"{close}{unit}" if isinstance(close, int | float) else repr(close)
+        if adjusts:
+            return f"did you mean {shown}, the nearest supported? (fit='adjust' / --fit adjust picks it)"
+        return f"did you mean {shown}?"
     if not isinstance(value, str):
         return None
-    by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
-    if by_case:
-        return f"did you mean {by_case[0]!r}?"
-    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
-    return f"did you mean {close[0]!r}?" if close else None
+    similar = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
+    return f"did you mean {similar[0]!r}?" if similar else None
+
+
+def _nearest(field: str, value: Any, choices: Sequence[Any]) -> Any:
+    """The choice nearest `value` by what it measures (None for names, or a value that does not parse)."""
+    # fitting imports this module; its measures are the ones `fit='adjust'` snaps by, so hint and fit agree.
+    from .fitting import _log_ratio, _nearest_size, _resolution_height, nearest
+
+    if field == "size":
+        return _nearest_size(str(value), [str(c) for c in choices])
+    measure = {"duration": _number, "resolution": _resolution_height, "aspect_ratio": _log_ratio}.get(field)
+    return nearest(value, choices, measure) if measure is not None else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
