@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities, Modality
 from .errors import CapabilityMismatch, InvalidRequest
-from .request import VideoRequest
+from .request import VideoRequest, check_provider_options
 
 __all__ = ["validate_request"]
 
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
-_OPTIONS_SHAPE = "expected provider_options={'<slug>': {'parameters': {'<name>': <value>, ...}}}"
 
 
 def validate_request(request: VideoRequest, capabilities: Capabilities, *, model: str, provider: str) -> None:
@@ -24,7 +23,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     """
     ctx: dict[str, Any] = {"model": model, "provider": provider}
     caps = capabilities
-    _check_options_shape(request.provider_options, ctx)
+    check_provider_options(request.provider_options, **ctx)
     if request.image_url and any(f.frame_type == "first_frame" for f in request.frame_images or []):
         raise InvalidRequest(
             "image_url and a first_frame in frame_images both set the first frame; give only one",
@@ -114,45 +113,6 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
                         supported=sorted(allowed),
                         **ctx,
                     )
-
-
-def _check_options_shape(options: Mapping[str, Any] | None, ctx: dict[str, Any]) -> None:
-    """`provider_options` is sent untouched, so its shape is checked here: `{slug: {"parameters": {...}, ...}}`.
-
-    A slug's options and its `parameters` must be objects; other keys under a slug are the provider's own.
-    """
-    for slug, value in (options or {}).items():
-        field = f"provider_options.{slug}"
-        if not isinstance(value, Mapping):
-            raise InvalidRequest(
-                f"{field} must be an object of that provider's options, not {_type_name(value)}",
-                hint=_OPTIONS_SHAPE,
-                details={"field": field},
-                **ctx,
-            )
-        if "parameters" in value and not isinstance(value["parameters"], Mapping):
-            raise InvalidRequest(
-                f"{field}.parameters must be an object of parameter name → value, "
-                f"not {_type_name(value['parameters'])}",
-                hint=_OPTIONS_SHAPE,
-                details={"field": f"{field}.parameters"},
-                **ctx,
-            )
-
-
-def _type_name(value: Any) -> str:
-    """What a caller gave, in JSON's words (the CLI takes JSON) and without the value (it may be private)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return f"a {type(value).__name__}"
 
 
 def _check_choice(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from mediarouter import (
     PayloadTooLarge,
     VideoRequest,
 )
+from mediarouter.batch import run_batch
+from mediarouter.journal import MemoryJobStore
 from mediarouter.validation import validate_request
 
 from .router_fakes import Fleet
@@ -162,15 +165,21 @@ def test_malformed_provider_options_are_refused_naming_the_path_and_the_shape(
     options: dict[str, Any], field: str, kind: str
 ) -> None:
     """provider_options is sent untouched: a slug's value and its parameters must be objects, or nothing is sent."""
-    request = VideoRequest.build(prompt="x", provider_options=options)
+    refusals: list[InvalidRequest] = []
+    with pytest.raises(InvalidRequest) as built:
+        VideoRequest.build(prompt="x", provider_options=options)
+    refusals.append(built.value)
+    hand_built = VideoRequest(prompt="x", provider_options=options)  # not through build: validation refuses it
     for caps in (VEO, Capabilities()):  # whatever the model advertises (none: the router's request-level check)
         with pytest.raises(InvalidRequest) as info:
-            validate_request(request, caps, model="google/veo-3.1", provider="openrouter")
-        assert not isinstance(info.value, CapabilityMismatch)  # the request is wrong, not the model: no failover
-        assert info.value.details["field"] == field
-        assert str(info.value).startswith(f"{field} must be an object")
-        assert f"not {kind}" in str(info.value)
-        assert "{'<slug>': {'parameters': {" in (info.value.hint or "")
+            validate_request(hand_built, caps, model="google/veo-3.1", provider="openrouter")
+        refusals.append(info.value)
+    for error in refusals:
+        assert not isinstance(error, CapabilityMismatch)  # the request is wrong, not the model: no failover
+        assert error.details["field"] == field
+        assert error.message.startswith(f"{field} must be an object")
+        assert error.message.endswith(f", not {kind}")
+        assert "{'<slug>': {'parameters': {" in (error.hint or "")
 
 
 async def test_malformed_provider_options_are_refused_before_any_submit(clock: FakeClock, tmp_path: Path) -> None:
@@ -186,6 +195,22 @@ async def test_malformed_provider_options_are_refused_before_any_submit(clock: F
                     provider_options={"p1": {"parameters": 5}},
                 )
     assert fleet.submits() == []
+
+
+async def test_a_batch_line_with_malformed_provider_options_is_invalid_and_the_others_run(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """Batch checks every line before any submit: the malformed one is reported by number, not run."""
+    fleet = Fleet(clock)
+    lines = [
+        json.dumps({"prompt": "a dog", "model": "p1/m1", "duration": 4}),
+        json.dumps({"prompt": "a cat", "model": "p1/m1", "provider_options": {"p1": [{"parameters": {}}]}}),
+    ]
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_batch(router, lines, output_dir=tmp_path)
+    assert [(b.number, b.error_type) for b in report.invalid] == [(2, "InvalidRequest")]
+    assert report.invalid[0].message.startswith("provider_options.p1 must be an object")
+    assert fleet.submits() == ["p1/m1"]
 
 
 def test_other_keys_under_a_slug_pass_through() -> None:
