@@ -8,7 +8,10 @@ Input rules enforced here, so that bad input fails before anything is sent (and 
   type sniffed from its bytes (`mediarouter.media_types`);
 - the media must fit in the provider's request body: OpenRouter refuses bodies over 50 MiB with a
   413, and base64 makes a file a third larger, so an oversized file or `data:` URL is refused
-  locally, naming the field, its size and the limit.
+  locally, naming the field, its size and the limit;
+- `provider_options` is sent untouched, so its shape is checked: `{slug: {"parameters": {...}, ...}}`,
+  each slug's options and their `parameters` objects (`check_provider_options`, applied by
+  `VideoRequest.build` and again by `validate_request`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "VideoRequest",
     "VideoURLRef",
     "check_media_url",
+    "check_provider_options",
     "redact_media_url",
 ]
 
@@ -59,11 +63,12 @@ _ENVELOPE_BYTES = 16 * 1024
 #: Validation-context keys `VideoRequest.build` sets.
 _LIMIT_KEY = "max_body_bytes"
 _LOCAL_KEY = "local_files"
-#: Error types raised by this module's validators; `invalid_from_validation` turns them into errors.
+#: Error types raised by this module's validators (their context carries the hint, and for model-level checks the
+#: field); `invalid_from_validation` turns them into InvalidRequest, a body over the limit into PayloadTooLarge.
 _MEDIA_ERROR = "media_url"
 _TOO_LARGE_ERROR = "payload_too_large"
 _PROMPT_ERROR = "blank_prompt"
-_OWN_ERRORS = (_MEDIA_ERROR, _TOO_LARGE_ERROR, _PROMPT_ERROR)
+_OPTIONS_SHAPE = "expected provider_options={'<slug>': {'parameters': {'<name>': <value>, ...}}}"
 _ALLOWED = "an https:// URL, a data:<mime>;base64,… URL or the path of a local file"
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: Query parameters that make a URL a credential (S3, GCS, Azure SAS, CloudFront, generic tokens).
@@ -193,6 +198,46 @@ def _file_to_data_url(path: Path, shown: str, kind: MediaKind | None, limit: int
     except OSError as exc:
         raise _error(f"cannot read {shown}: {exc.strerror or exc}") from None
     return prefix + base64.b64encode(data).decode("ascii")
+
+
+def check_provider_options(options: Mapping[str, Any] | None, **context: Any) -> None:
+    """Refuse `provider_options` not shaped `{slug: {"parameters": {...}, ...}}`, naming the path; it is sent untouched.
+
+    A slug's options and its `parameters` must be objects; other keys under a slug are the provider's own.
+    `context` (provider, model) goes into the InvalidRequest.
+    """
+    for slug, value in (options or {}).items():
+        field = f"provider_options.{slug}"
+        if not isinstance(value, Mapping):
+            raise InvalidRequest(
+                f"{field} must be an object of that provider's options, not {_type_name(value)}",
+                hint=_OPTIONS_SHAPE,
+                details={"field": field},
+                **context,
+            )
+        if "parameters" in value and not isinstance(value["parameters"], Mapping):
+            raise InvalidRequest(
+                f"{field}.parameters must be an object of parameter name → value, "
+                f"not {_type_name(value['parameters'])}",
+                hint=_OPTIONS_SHAPE,
+                details={"field": f"{field}.parameters"},
+                **context,
+            )
+
+
+def _type_name(value: Any) -> str:
+    """What a caller gave, in JSON's words (the CLI and batch lines are JSON), without the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
 
 
 class URLRef(BaseModel):
@@ -348,9 +393,11 @@ class VideoRequest(BaseModel):
             )
         context = {_LIMIT_KEY: max_body_bytes or DEFAULT_MAX_BODY_BYTES, _LOCAL_KEY: local_files}
         try:
-            return cls.model_validate(fields, context=context)
+            request = cls.model_validate(fields, context=context)
         except ValidationError as exc:
             raise invalid_from_validation(exc) from None
+        check_provider_options(request.provider_options)  # validate_request checks it again for hand-built ones
+        return request
 
     def effective_frame_images(self) -> list[FrameImage]:
         """Frame images including the `image_url` shortcut (as the first frame)."""
@@ -429,17 +476,16 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def invalid_from_validation(exc: ValidationError) -> InvalidRequest:
-    """A readable InvalidRequest naming the first offending field, e.g. `frame_images[0].image_url.url`."""
+    """A readable InvalidRequest naming every offending field, e.g. `frame_images[0].image_url.url: Field required`.
+
+    Each error reads `<field>: <message>` (a model-level check of ours names its field in the context); the
+    first one gives the class (PayloadTooLarge for a body over the limit), the hint and `details["field"]`.
+    """
     errors = exc.errors()
+    fields = [str((e.get("ctx") or {}).get("field") or _field_path(e["loc"]) or "request") for e in errors]
+    message = "; ".join(f"{field}: {e['msg']}" for field, e in zip(fields, errors, strict=True))
     first = errors[0]
-    ctx = first.get("ctx") or {}
-    field = str(ctx.get("field") or _field_path(first["loc"]) or "request")
-    error: InvalidRequest
-    if first["type"] in _OWN_ERRORS:
-        cls = PayloadTooLarge if first["type"] == _TOO_LARGE_ERROR else InvalidRequest
-        error = cls(f"{field}: {ctx.get('message', first['msg'])}", hint=ctx.get("hint"))
-    else:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in errors)
-        error = InvalidRequest(f"invalid {field}: {problems}")
-    error.details["field"] = field
+    cls = PayloadTooLarge if first["type"] == _TOO_LARGE_ERROR else InvalidRequest
+    error = cls(message, hint=(first.get("ctx") or {}).get("hint"))
+    error.details["field"] = fields[0]
     return error

@@ -9,7 +9,7 @@ from typing import Any
 
 from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities, Modality
 from .errors import CapabilityMismatch, InvalidRequest
-from .request import VideoRequest
+from .request import VideoRequest, check_provider_options
 
 __all__ = ["validate_request"]
 
@@ -23,6 +23,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     """
     ctx: dict[str, Any] = {"model": model, "provider": provider}
     caps = capabilities
+    check_provider_options(request.provider_options, **ctx)
     if request.image_url and any(f.frame_type == "first_frame" for f in request.frame_images or []):
         raise InvalidRequest(
             "image_url and a first_frame in frame_images both set the first frame; give only one",
@@ -102,10 +103,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
         for slug, options in request.provider_options.items():
             if caps.passthrough_slug is not None and slug != caps.passthrough_slug:
                 continue  # another backend's options (a failover chain carries them all): not ours to refuse
-            params = options.get("parameters") if isinstance(options, dict) else None
-            if not isinstance(params, dict):
-                continue
-            for key in params:
+            for key in options.get("parameters") or {}:
                 if key not in allowed:
                     raise CapabilityMismatch(
                         f"provider_options.{slug}.parameters.{key} is not a passthrough parameter of {model}; "
@@ -136,7 +134,7 @@ def _check_choice(
             field=field,
             value=value,
             supported=list(supported),
-            hint=_did_you_mean(value, supported),
+            hint=_did_you_mean(field, value, supported, unit, adjusts=True),
             **ctx,
         )
     if known is not None and value not in known:
@@ -145,16 +143,45 @@ def _check_choice(
             field=field,
             value=value,
             supported=list(known),
-            hint=_did_you_mean(value, known),
+            hint=_did_you_mean(field, value, known, unit),
             **ctx,
         )
 
 
-def _did_you_mean(value: Any, choices: Sequence[Any]) -> str | None:
+def _did_you_mean(
+    field: str, value: Any, choices: Sequence[Any], unit: str = "", *, adjusts: bool = False
+) -> str | None:
+    """The choice the caller most likely meant: the same one in another case; for a duration, size, resolution or
+    aspect ratio the nearest by value (by the rule `fit='adjust'` snaps with); else the most similar string.
+
+    `adjusts`: the choices are the model's own, so `fit='adjust'` would pick the nearest one (the hint says so).
+    """
+    if isinstance(value, str):
+        by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
+        if by_case:
+            return f"did you mean {by_case[0]!r}?"
+    close = _nearest(field, value, choices)
+    if close is not None:
+        shown = f"{close}{unit}" if isinstance(close, int | float) else repr(close)
+        if adjusts:
+            return f"did you mean {shown}, the nearest supported? (fit='adjust' / --fit adjust picks it)"
+        return f"did you mean {shown}?"
     if not isinstance(value, str):
         return None
-    by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
-    if by_case:
-        return f"did you mean {by_case[0]!r}?"
-    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
-    return f"did you mean {close[0]!r}?" if close else None
+    similar = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
+    return f"did you mean {similar[0]!r}?" if similar else None
+
+
+def _nearest(field: str, value: Any, choices: Sequence[Any]) -> Any:
+    """The choice nearest `value` by what it measures (None for names, or a value that does not parse)."""
+    # fitting imports this module; its measures are the ones `fit='adjust'` snaps by, so hint and fit agree.
+    from .fitting import _log_ratio, _nearest_size, _resolution_height, nearest
+
+    if field == "size":
+        return _nearest_size(str(value), [str(c) for c in choices])
+    measure = {"duration": _number, "resolution": _resolution_height, "aspect_ratio": _log_ratio}.get(field)
+    return nearest(value, choices, measure) if measure is not None else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

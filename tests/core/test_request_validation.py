@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import Capabilities, CapabilityMismatch, InvalidRequest, Modality, ModelRef, VideoRequest
+from mediarouter import (
+    Capabilities,
+    CapabilityMismatch,
+    InvalidRequest,
+    Modality,
+    ModelRef,
+    PayloadTooLarge,
+    VideoRequest,
+)
+from mediarouter.batch import run_batch
+from mediarouter.journal import MemoryJobStore
 from mediarouter.validation import validate_request
+
+from .router_fakes import Fleet
 
 VEO = Capabilities(
     modalities=(Modality.TEXT_TO_VIDEO, Modality.IMAGE_TO_VIDEO, Modality.REFERENCE_TO_VIDEO),
@@ -87,6 +103,121 @@ def test_wrong_case_gets_a_did_you_mean() -> None:
     assert "did you mean '1080p'" in str(info.value)
 
 
+WIDE = Capabilities(
+    durations=(4, 6, 8),
+    resolutions=("480p", "720p", "1080p"),
+    aspect_ratios=("16:9", "9:16", "1:1"),
+    sizes=("1280x720", "1920x1080", "720x1280"),
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "meant"),
+    [
+        ({"duration": 7}, "8s"),  # a tie goes to the longer one, as fit='adjust' snaps
+        ({"duration": 5}, "6s"),
+        ({"resolution": "1440p"}, "'1080p'"),  # by height, not by spelling ('480p')
+        ({"resolution": "4K"}, "'1080p'"),
+        ({"aspect_ratio": "4:3"}, "'1:1'"),  # by shape
+        ({"size": "1000x1000"}, "'1280x720'"),  # by shape then area, not by spelling ('1920x1080')
+        ({"size": "1300x730"}, "'1280x720'"),
+    ],
+)
+def test_numbers_and_sizes_get_the_nearest_supported_value_as_did_you_mean(
+    fields: dict[str, object], meant: str
+) -> None:
+    """The suggestion is the value `fit='adjust'` would pick, so the hint and the fit agree."""
+    with pytest.raises(CapabilityMismatch) as info:
+        validate_request(VideoRequest.build(prompt="x", **fields), WIDE, model="m", provider="p")
+    assert f"did you mean {meant}, the nearest supported?" in (info.value.hint or "")
+    assert "--fit adjust" in (info.value.hint or "")
+
+
+def test_names_keep_the_did_you_mean_by_spelling() -> None:
+    caps = Capabilities(frame_images=("first_frame",), resolutions=("720p", "1080p"))
+    frame = {"type": "image_url", "image_url": {"url": "https://x/y.png"}, "frame_type": "first_fram"}
+    with pytest.raises(CapabilityMismatch) as info:
+        validate_request(VideoRequest.build(prompt="x", frame_images=[frame]), caps, model="m", provider="p")
+    assert info.value.hint == "did you mean 'first_frame'?"
+    with pytest.raises(CapabilityMismatch) as info:  # no height to measure: by spelling
+        validate_request(VideoRequest.build(prompt="x", resolution="1080"), caps, model="m", provider="p")
+    assert info.value.hint == "did you mean '1080p'?"
+
+
+def test_an_unknown_enum_value_gets_the_nearest_known_one_without_promising_a_fit() -> None:
+    """Without the model's own list there is nothing for fit='adjust' to snap to: the hint does not claim it."""
+    with pytest.raises(CapabilityMismatch) as info:
+        validate_request(VideoRequest.build(prompt="x", resolution="999p"), Capabilities(), model="m", provider="p")
+    assert info.value.hint == "did you mean '1080p'?"
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "kind"),
+    [
+        ({"openrouter": {"parameters": 5}}, "provider_options.openrouter.parameters", "a number"),
+        ({"google-vertex": {"parameters": ["negativePrompt"]}}, "provider_options.google-vertex.parameters", "a list"),
+        ({"google-vertex": {"parameters": None}}, "provider_options.google-vertex.parameters", "null"),
+        ({"google-vertex": [{"parameters": {}}]}, "provider_options.google-vertex", "a list"),
+        ({"google-vertex": "negativePrompt=blurry"}, "provider_options.google-vertex", "a string"),
+    ],
+)
+def test_malformed_provider_options_are_refused_naming_the_path_and_the_shape(
+    options: dict[str, Any], field: str, kind: str
+) -> None:
+    """provider_options is sent untouched: a slug's value and its parameters must be objects, or nothing is sent."""
+    refusals: list[InvalidRequest] = []
+    with pytest.raises(InvalidRequest) as built:
+        VideoRequest.build(prompt="x", provider_options=options)
+    refusals.append(built.value)
+    hand_built = VideoRequest(prompt="x", provider_options=options)  # not through build: validation refuses it
+    for caps in (VEO, Capabilities()):  # whatever the model advertises (none: the router's request-level check)
+        with pytest.raises(InvalidRequest) as info:
+            validate_request(hand_built, caps, model="google/veo-3.1", provider="openrouter")
+        refusals.append(info.value)
+    for error in refusals:
+        assert not isinstance(error, CapabilityMismatch)  # the request is wrong, not the model: no failover
+        assert error.details["field"] == field
+        assert error.message.startswith(f"{field} must be an object")
+        assert error.message.endswith(f", not {kind}")
+        assert "{'<slug>': {'parameters': {" in (error.hint or "")
+
+
+async def test_malformed_provider_options_are_refused_before_any_submit(clock: FakeClock, tmp_path: Path) -> None:
+    fleet = Fleet(clock)
+    async with fleet.router() as router:
+        for fit in ("strict", "skip", "adjust"):
+            with pytest.raises(InvalidRequest, match=r"provider_options\.p1\.parameters must be an object"):
+                await router.generate(
+                    "a dog",
+                    model=["p1/m1", "p2/m1"],
+                    output=tmp_path / "o.mp4",
+                    fit=fit,
+                    provider_options={"p1": {"parameters": 5}},
+                )
+    assert fleet.submits() == []
+
+
+async def test_a_batch_line_with_malformed_provider_options_is_invalid_and_the_others_run(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """Batch checks every line before any submit: the malformed one is reported by number, not run."""
+    fleet = Fleet(clock)
+    lines = [
+        json.dumps({"prompt": "a dog", "model": "p1/m1", "duration": 4}),
+        json.dumps({"prompt": "a cat", "model": "p1/m1", "provider_options": {"p1": [{"parameters": {}}]}}),
+    ]
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_batch(router, lines, output_dir=tmp_path)
+    assert [(b.number, b.error_type) for b in report.invalid] == [(2, "InvalidRequest")]
+    assert report.invalid[0].message.startswith("provider_options.p1 must be an object")
+    assert fleet.submits() == ["p1/m1"]
+
+
+def test_other_keys_under_a_slug_pass_through() -> None:
+    """Only the shape mediarouter reads is checked; a provider's own keys beside `parameters` are its business."""
+    check(prompt="x", provider_options={"google-vertex": {"order": ["a"]}, "fal": {}})
+
+
 def test_unadvertised_capability_does_not_block_but_unknown_enum_values_do() -> None:
     caps = Capabilities()
     validate_request(VideoRequest(prompt="x", resolution="4K", seed=1, duration=13), caps, model="m", provider="p")
@@ -120,6 +251,23 @@ def test_unknown_fields_are_refused_naming_them() -> None:
     with pytest.raises(InvalidRequest, match=r"unknown request field.*negative_prompt") as info:
         VideoRequest.build(prompt="x", negative_prompt="blurry")
     assert "provider_options" in (info.value.hint or "")
+
+
+def test_every_pydantic_error_is_named_once_with_its_field() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        VideoRequest.build(prompt="x", duration=0, seed="b")
+    assert info.value.message == (
+        "duration: Input should be greater than 0; "
+        "seed: Input should be a valid integer, unable to parse string as an integer"
+    )
+    assert info.value.details["field"] == "duration"
+    with pytest.raises(InvalidRequest) as info:  # our own check: its message and hint, its field named once
+        VideoRequest.build(prompt="x", image_url="http://x/y.png")
+    assert info.value.message == "image_url: http:// URLs are not allowed (the provider fetches only https://)"
+    assert info.value.hint is not None and "https://" in info.value.hint
+    with pytest.raises(PayloadTooLarge) as large:
+        VideoRequest.build(prompt="x", image_url="data:image/png;base64," + "A" * 2000, max_body_bytes=1024)
+    assert large.value.details["field"] == "image_url"
 
 
 def test_bad_types_name_the_field() -> None:

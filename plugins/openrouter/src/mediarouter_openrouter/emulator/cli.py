@@ -10,7 +10,7 @@ import click
 from pydantic import SecretStr
 
 from ..errors import EMULATOR_HINT
-from .config import CALLBACK_FAULTS, CALLBACK_PHASE, PHASES, POLL_TERMINALS, EmulatorConfig, Injection
+from .config import CALLBACK_PHASE, GRAMMAR, EmulatorConfig, Injection
 
 __all__ = ["emulator_command"]
 
@@ -24,15 +24,14 @@ def _parse_injections(ctx: click.Context, param: click.Parameter, values: tuple[
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
+#: Built from the grammar the injections are parsed with (the sentence every parse error ends with), so the
+#: help names every phase and outcome there is and cannot drift from them.
 _INJECT_HELP = (
-    "Make the emulator misbehave; repeatable. PHASE is one of "
-    + "|".join(PHASES)
-    + "; OUTCOME is an HTTP status 400-599, or for poll a terminal status "
-    + "|".join(POLL_TERMINALS)
-    + f"; for {CALLBACK_PHASE} (the webhook call) one of "
-    + "|".join(CALLBACK_FAULTS)
-    + "; MODEL limits it to one model; xN fires it N times then stops. "
-    "Examples: submit:402, submit:402:google/veo-3.1, poll:500x1, poll:failed, content:410, models:500."
+    "Make the emulator misbehave; repeatable. "
+    + GRAMMAR.help().removeprefix("expected ")
+    + f". {CALLBACK_PHASE} is the webhook call the emulator makes to a job's callback_url; chat is "
+    "POST /chat/completions. Examples: submit:402, submit:402:google/veo-3.1, poll:500x1, poll:failed, "
+    f"content:410, models:500, {CALLBACK_PHASE}:duplicate."
 )
 
 
