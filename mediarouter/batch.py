@@ -45,6 +45,7 @@ from .errors import (
     SubmitUnknown,
 )
 from .request import VideoRequest
+from .validation import validate_request_level
 
 if TYPE_CHECKING:
     from .router import Router
@@ -271,6 +272,9 @@ def parse_lines(router: Router, lines: Iterable[str]) -> tuple[list[BatchLine], 
             fields = {k: v for k, v in obj.items() if k not in LINE_KEYS}
             request = VideoRequest.build(max_body_bytes=router.settings.max_request_bytes, **fields)
             refs = router.resolve(model)
+            validate_request_level(
+                request, model=refs[0].model_id, provider=refs[0].provider
+            )  # e.g. no prompt: `invalid` now, not a failure once the batch runs
             if key in keys:
                 raise InvalidRequest(f"idempotency_key {key!r} is also line {keys[key]}'s: it would be one job")
             if output in outputs:

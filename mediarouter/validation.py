@@ -11,9 +11,19 @@ from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities,
 from .errors import CapabilityMismatch, InvalidRequest
 from .request import VideoRequest, check_provider_options
 
-__all__ = ["validate_request"]
+__all__ = ["validate_request", "validate_request_level"]
 
 _SIZE = re.compile(r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")
+
+
+def validate_request_level(request: VideoRequest, *, model: str, provider: str) -> None:
+    """The problems no candidate can fix (no prompt, two first frames, malformed provider_options), raised before
+    any candidate is planned; values a model may or may not support are left to each candidate's fitting."""
+    try:
+        validate_request(request, Capabilities(), model=model, provider=provider)
+    except CapabilityMismatch as exc:
+        if exc.field == "prompt":
+            raise
 
 
 def validate_request(request: VideoRequest, capabilities: Capabilities, *, model: str, provider: str) -> None:

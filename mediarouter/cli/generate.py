@@ -144,7 +144,13 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     help="Print the plan (candidates in order, adjustments, estimated cost) and exit; no job is submitted.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress lines on stderr and no result line on stdout (the exit code says how it went; "
+    "--json still prints the result).",
+)
 def generate_command(
     prompt: str | None,
     model: str | None,

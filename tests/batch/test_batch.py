@@ -77,6 +77,21 @@ async def test_bad_lines_are_reported_with_their_number_before_anything_is_submi
     assert [r["status"] for r in read(tmp_path / "results.jsonl")].count("invalid") == 3
 
 
+async def test_a_line_no_candidate_could_run_is_invalid_before_the_batch_runs(fleet: Fleet, tmp_path: Path) -> None:
+    no_prompt = {k: v for k, v in line(2).items() if k != "prompt"}
+    two_first_frames = line(
+        3,
+        image_url="https://example.com/a.png",
+        frame_images=[{"image_url": {"url": "https://example.com/b.png"}, "frame_type": "first_frame"}],
+    )
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_batch(router, jsonl(line(1), no_prompt, two_first_frames), output_dir=tmp_path)
+    assert [(b.number, b.error_type) for b in report.invalid] == [(2, "CapabilityMismatch"), (3, "InvalidRequest")]
+    assert "prompt" in report.invalid[0].message and "first frame" in report.invalid[1].message
+    assert len(fleet.submits()) == 1  # only line 1 ran
+    assert [r["status"] for r in read(tmp_path / "results.jsonl")].count("invalid") == 2
+
+
 async def test_budget_counts_in_flight_estimates_before_each_submit(fleet: Fleet, tmp_path: Path) -> None:
     fleet.script("p1/m1", Script(cost=Decimal("0.40")))  # estimate: 4 s x $0.10 = $0.40
     async with fleet.router(journal=MemoryJobStore()) as router:
