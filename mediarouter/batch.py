@@ -699,6 +699,14 @@ async def run_batch(
     for name, n in limits.items():
         if n < 1:
             raise InvalidRequest(f"the concurrency limit of provider {name!r} must be at least 1 (got {n})")
+    unknown = sorted(set(limits) - set(router.provider_names()))
+    if unknown:  # a typo's limit would silently not apply (one meant to cap spending, say)
+        raise InvalidRequest(
+            f"per-provider concurrency names {', '.join(map(repr, unknown))}, which is not an installed provider; "
+            f"installed: {', '.join(router.provider_names()) or 'none'}",
+            hint="fix the NAME of --provider-concurrency NAME=N; `mediarouter plugins` lists the providers",
+            details={"field": "per_provider"},
+        )
     budget = Decimal(str(max_total_cost)) if max_total_cost is not None else None
     if budget is not None and (not budget.is_finite() or budget < 0):
         raise InvalidRequest(f"max_total_cost must be a non-negative amount in USD (got {max_total_cost!r})")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from mediarouter_contracts.clock import FakeClock
 
+from mediarouter import InvalidRequest
 from mediarouter.batch import run_batch
 from mediarouter.cli import cli
 from mediarouter.journal import MemoryJobStore
@@ -91,3 +92,19 @@ def test_an_emulated_video_is_not_a_paid_one_and_an_emulated_run_does_not_write_
     again = _batch(tmp_path, "--emulator")
     assert again.exit_code != 0 and "real (paid) run" in again.output
     assert (tmp_path / "out" / "cat.mp4").read_bytes() == video
+
+
+async def test_a_per_provider_limit_for_no_installed_provider_is_refused_before_anything_runs(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    fleet = Fleet(clock)
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        with pytest.raises(InvalidRequest) as info:
+            await run_batch(router, [json.dumps(_line("a cat"))], output_dir=tmp_path, per_provider={"pp1": 1})
+    assert "'pp1'" in str(info.value) and "p1" in str(info.value).split("installed:")[1]
+    assert fleet.submits() == []
+
+
+def test_jobs_list_refuses_a_limit_below_one() -> None:
+    refused = CliRunner().invoke(cli, ["jobs", "list", "--limit", "0"])
+    assert refused.exit_code == 2 and "--limit" in refused.output and ">=1" in refused.output
