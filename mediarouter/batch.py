@@ -226,7 +226,7 @@ def _output_name(value: Any, number: int, key: str) -> str:
             f"output {value!r} must be a file name inside the output directory (no absolute path, no '..')",
             details={"field": "output"},
         )
-    return value
+    return os.path.normpath(value)  # `./a.mp4` and `a.mp4`, `x//a.mp4` and `x/a.mp4` are one file
 
 
 def _model(obj: Mapping[str, Any]) -> str | list[str] | None:
@@ -246,12 +246,70 @@ def _model(obj: Mapping[str, Any]) -> str | list[str] | None:
     return model
 
 
-def parse_lines(router: Router, lines: Iterable[str]) -> tuple[list[BatchLine], list[InvalidLine]]:
-    """Validate every line (JSON, fields, model refs, output names, duplicates); submits nothing."""
+def _same_file(name: str) -> str:
+    """What two output names are compared by: one file on a case-insensitive file system (macOS, Windows)
+    too, so a batch does not depend on the machine it runs on."""
+    return name.casefold()
+
+
+def _first_output(name: str) -> str | None:
+    """For `a-2.mp4`: `a.mp4`, the name whose job would save its third output here (`output_path`)."""
+    path = Path(name)
+    stem, dash, index = path.stem.rpartition("-")
+    return str(path.with_name(stem + path.suffix)) if dash and stem and index.isdigit() else None
+
+
+class _Outputs:
+    """The output names the lines so far take, so two lines never save (and pay for) one file."""
+
+    def __init__(self, output_dir: Path | None, results_path: Path | None) -> None:
+        self.lines: dict[str, int] = {}
+        self.output_dir = output_dir
+        self.results = _same_file(os.path.abspath(results_path)) if results_path is not None else None
+
+    def check(self, name: str) -> None:
+        key = _same_file(name)
+        taken = self.lines.get(key)
+        if taken is not None:
+            raise InvalidRequest(f"output {name!r} is also line {taken}'s", details={"field": "output"})
+        first = _first_output(name)
+        taken = self.lines.get(_same_file(first)) if first is not None else None
+        if taken is not None:
+            shown = Path(str(first))
+            raise InvalidRequest(
+                f"output {name!r} is where line {taken}'s job would save a further output (a job with several "
+                f"saves {shown}, then {shown.stem}-1{shown.suffix}, …)",
+                hint="give this line another output name",
+                details={"field": "output"},
+            )
+        later = next((n for k, n in self.lines.items() if _first_output(k) == key), None)
+        if later is not None:
+            raise InvalidRequest(
+                f"line {later}'s output would be where this line's job saves a further output (after {name!r})",
+                hint="give one of the two lines another output name",
+                details={"field": "output"},
+            )
+        here = os.path.abspath(self.output_dir / name) if self.output_dir is not None else None
+        if here is not None and _same_file(here) == self.results:
+            raise InvalidRequest(
+                f"output {name!r} is the batch's results file",
+                hint="name the video otherwise",
+                details={"field": "output"},
+            )
+
+    def take(self, name: str, number: int) -> None:
+        self.lines[_same_file(name)] = number
+
+
+def parse_lines(
+    router: Router, lines: Iterable[str], *, output_dir: Path | None = None, results_path: Path | None = None
+) -> tuple[list[BatchLine], list[InvalidLine]]:
+    """Validate every line (JSON, fields, model refs, output names, duplicates); submits nothing. With
+    `output_dir` and `results_path`, a line whose output would be the results file is invalid too."""
     good: list[BatchLine] = []
     bad: list[InvalidLine] = []
+    taken = _Outputs(output_dir, results_path)
     keys: dict[str, int] = {}
-    outputs: dict[str, int] = {}
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
@@ -277,13 +335,13 @@ def parse_lines(router: Router, lines: Iterable[str]) -> tuple[list[BatchLine], 
             )  # e.g. no prompt: `invalid` now, not a failure once the batch runs
             if key in keys:
                 raise InvalidRequest(f"idempotency_key {key!r} is also line {keys[key]}'s: it would be one job")
-            if output in outputs:
-                raise InvalidRequest(f"output {output!r} is also line {outputs[output]}'s", details={"field": "output"})
+            taken.check(output)
         except MediaRouterError as exc:
             text_ = exc.message + (f" ({exc.hint})" if exc.hint else "")
             bad.append(InvalidLine(number, type(exc).__name__, text_))
             continue
-        keys[key], outputs[output] = number, number
+        keys[key] = number
+        taken.take(output, number)
         good.append(BatchLine(number, key, request, model, output, refs[0].provider))
     return good, bad
 
@@ -309,12 +367,16 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
 class ResultsFile:
     """The results file, append-only: one flushed (and fsynced) line per finished input line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, emulated: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
+        self._emulated = emulated
 
     def write(self, result: LineResult) -> None:
-        self._file.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        record = result.to_json()
+        if self._emulated:  # an emulator's test pattern, never to be taken for a paid video by a real run
+            record["emulated"] = True
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -522,9 +584,12 @@ def prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.Path
     return out, Path(results_path) if results_path is not None else out / "results.jsonl"
 
 
-def done_before(earlier: Mapping[str, Any] | None, line: BatchLine) -> LineResult | None:
-    """The earlier run's result when it says done and its file is still there; else None (run the line)."""
+def done_before(earlier: Mapping[str, Any] | None, line: BatchLine, *, emulated: bool = False) -> LineResult | None:
+    """The earlier run's result when it says done, its file is still there and it was made the same way (an
+    emulated run's video is not a real run's); else None (run the line)."""
     if earlier is None or earlier.get("status") != "done" or not Path(str(earlier.get("file"))).exists():
+        return None
+    if bool(earlier.get("emulated")) != emulated:
         return None
     return LineResult(
         line=line.number,
@@ -552,6 +617,8 @@ def settle_known_lines(
     previous: Mapping[str, Mapping[str, Any]],
     results_file: ResultsFile,
     results: list[LineResult],
+    *,
+    emulated: bool = False,
 ) -> list[BatchLine]:
     """What a batch knows before running anything: each invalid line's result is written, each line an
     earlier run finished (`done_before`) is added to `results` as skipped; returns the lines still to run.
@@ -569,7 +636,7 @@ def settle_known_lines(
         batch.notify("invalid", invalid.number, result)
     todo: list[BatchLine] = []
     for line in good:
-        done = done_before(previous.get(line.key), line)
+        done = done_before(previous.get(line.key), line, emulated=emulated)
         if done is None:
             todo.append(line)
             continue
@@ -580,6 +647,28 @@ def settle_known_lines(
         batch.totals.estimated += done.estimated_cost or done.spent
         batch.notify("skipped", line.number, done)
     return todo
+
+
+def refuse_emulating_over_paid_videos(
+    previous: Mapping[str, Mapping[str, Any]], good: Sequence[BatchLine], results_path: Path
+) -> None:
+    """An emulated run would write its test patterns over the videos a real run paid for (same lines, same
+    output names): refused before anything runs."""
+    paid = [
+        line.number
+        for line in good
+        if (earlier := previous.get(line.key)) is not None
+        and earlier.get("status") == "done"
+        and not earlier.get("emulated")
+        and Path(str(earlier.get("file"))).exists()
+    ]
+    if paid:
+        shown = ", ".join(map(str, paid[:5])) + (", …" if len(paid) > 5 else "")
+        raise ConfigurationError(
+            f"{results_path} says line(s) {shown} were made by a real (paid) run; an emulated run would write its "
+            "test videos over them; nothing was run",
+            hint="give the emulated run another output directory (-o) or results file (--results)",
+        )
 
 
 def request_fields(request: VideoRequest) -> dict[str, Any]:
@@ -610,6 +699,14 @@ async def run_batch(
     for name, n in limits.items():
         if n < 1:
             raise InvalidRequest(f"the concurrency limit of provider {name!r} must be at least 1 (got {n})")
+    unknown = sorted(set(limits) - set(router.provider_names()))
+    if unknown:  # a typo's limit would silently not apply (one meant to cap spending, say)
+        raise InvalidRequest(
+            f"per-provider concurrency names {', '.join(map(repr, unknown))}, which is not an installed provider; "
+            f"installed: {', '.join(router.provider_names()) or 'none'}",
+            hint="fix the NAME of --provider-concurrency NAME=N; `mediarouter plugins` lists the providers",
+            details={"field": "per_provider"},
+        )
     budget = Decimal(str(max_total_cost)) if max_total_cost is not None else None
     if budget is not None and (not budget.is_finite() or budget < 0):
         raise InvalidRequest(f"max_total_cost must be a non-negative amount in USD (got {max_total_cost!r})")
@@ -620,9 +717,11 @@ async def run_batch(
         )
     out, path = prepare_dirs(output_dir, results_path)
 
-    good, bad = parse_lines(router, lines)
+    good, bad = parse_lines(router, lines, output_dir=out, results_path=path)
     previous = read_results(path)
-    results_file = ResultsFile(path)
+    if router.emulator:
+        refuse_emulating_over_paid_videos(previous, good, path)
+    results_file = ResultsFile(path, emulated=router.emulator)
     batch = _Batch(
         router,
         output_dir=out,
@@ -636,7 +735,7 @@ async def run_batch(
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
     try:
-        todo = settle_known_lines(batch, bad, good, previous, results_file, results)
+        todo = settle_known_lines(batch, bad, good, previous, results_file, results, emulated=router.emulator)
         # A TaskGroup: an unexpected error or a cancel (Ctrl-C) stops every line; accepted jobs stay journaled.
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(batch.run_line(line)) for line in todo]

@@ -124,7 +124,9 @@ def info_command(as_json: bool) -> None:
 
 @jobs_group.command("list")
 @click.option("--state", "states", type=click.Choice(STATES), multiple=True, help="Only these states (repeatable).")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many, newest first."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(states: tuple[str, ...], limit: int, as_json: bool) -> None:
     """List journaled jobs, newest first."""

@@ -620,10 +620,10 @@ class ProviderClient:
         media_type = (content_type or "").split(";")[0].strip().lower()
         if is_textual(media_type):
             said = self.rules.server_message(await read_some(4096))
+            words = redact_text(said.message or "", self.secrets())  # it may quote a signed URL, or the key
             raise ProtocolError(
-                f"{self.rules.label} download: expected a video, got {media_type}: "
-                f"{redact_text(said.message or '', self.secrets()) or 'an empty body'}",
-                server_message=said.message if said.structured else None,
+                f"{self.rules.label} download: expected a video, got {media_type}: {words or 'an empty body'}",
+                server_message=words if said.structured else None,
                 hint="the output may not be ready; poll the job again",
                 **context,
             )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ProtocolError
+from ..redact import redact_text
 
 __all__ = ["SNIPPET_CHARS", "WireModel", "describe_validation_error", "parse_json_object", "parse_model", "snippet"]
 
@@ -25,8 +26,9 @@ class WireModel(BaseModel):
 
 
 def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
-    """A short, single-line, printable excerpt of a body for error messages."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
+    """A short, single-line, printable excerpt of a body for error messages (and so for the journal): URLs
+    without their query (a completed job's body holds signed URLs), bearer tokens and known secrets blanked."""
+    text = redact_text(body[: limit * 4].decode("utf-8", errors="replace"))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
