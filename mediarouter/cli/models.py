@@ -28,6 +28,8 @@ def models_command(prefix: str | None, as_json: bool, emulator: bool) -> None:
         infos = asyncio.run(_list())
     except MediaRouterError as exc:
         fail(exc)
+    if emulator:  # read from the emulator's listing: not what the provider serves today
+        infos = [i.model_copy(update={"source": "emulator"}) if i.source == "live" else i for i in infos]
     if as_json:
         data = []
         for info in infos:

@@ -88,6 +88,8 @@ def test_models_lists_video_models_with_capabilities() -> None:
     text = mediarouter("models", "openrouter/google", "--emulator").stdout
     assert "openrouter/google/veo-3.1" in text and "durations (s): 4, 6, 8" in text
     assert "alibaba" not in text
+    assert "[live]" not in text and "[emulator]" in text  # what the emulator serves, not the provider today
+    assert "live" not in {m.get("source") for m in models.values()}
 
 
 def test_models_without_network_falls_back_to_the_catalog() -> None:
