@@ -433,7 +433,7 @@ async def run_durable_batch(
         raise InvalidRequest(f"max_total_cost must be a non-negative amount in USD (got {max_total_cost!r})")
     out, path = prepare_dirs(output_dir, results_path)
     texts = list(lines)
-    good, bad = parse_lines(router, texts)
+    good, bad = parse_lines(router, texts, output_dir=out, results_path=path)
     previous = read_results(path)
     client = await asyncio.to_thread(client_for, settings)
     engine: DurableEngine | None = None

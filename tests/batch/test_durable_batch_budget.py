@@ -71,3 +71,15 @@ async def test_lines_still_running_from_an_earlier_run_hold_their_estimate(
     assert [by_line[n].status for n in (1, 2, 3)] == ["done", "done", "failed"]
     assert by_line[3].error_type == "BudgetExceeded"
     assert fleet.submits() == ["p1/m1", "p1/m1"]
+
+
+async def test_a_durable_line_whose_output_is_the_results_file_is_invalid_and_nothing_else_is_lost(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    texts = [json.dumps({"prompt": "a cat", "model": "p1/m1", "duration": 4, "output": "results.jsonl"}), *lines(2)]
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_durable_batch(router, texts, output_dir=tmp_path, settings=settings, poll_interval=FAST)
+    assert [b.number for b in report.invalid] == [1] and "results file" in report.invalid[0].message
+    records = [json.loads(t) for t in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["status"] for r in records) == ["done", "invalid"]
+    assert len(fleet.submits()) == 1
