@@ -767,7 +767,7 @@ def lease_conflict(job_id: str, holder: Lease, doing: str) -> Conflict:
         f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
         job_id=job_id,
         hint="wait for it to finish, then `mediarouter jobs show` it; nothing was sent",
-        details={"holder_pid": holder.pid, "holder_host": holder.host},
+        details={"holder_pid": holder.pid, "holder_host": holder.host, "lease": f"job:{job_id}"},
     )
 
 

@@ -32,7 +32,7 @@ from .capabilities import Capabilities, ModelInfo
 from .clock import Clock, SystemClock
 from .cooldown import Cooldowns
 from .downloads import check_output
-from .engine import JobEngine
+from .engine import JobEngine, terminal_error
 from .errors import (
     AllCandidatesFailed,
     BudgetExceeded,
@@ -40,6 +40,7 @@ from .errors import (
     ConfigurationError,
     Conflict,
     InvalidRequest,
+    JobError,
     JobFailed,
     JobTimeout,
     MediaRouterError,
@@ -472,11 +473,17 @@ class Router:
         fit: FitPolicy | None = None,
         max_cost: Money | None = None,
         timeout: float | None = None,
+        after: str | None = None,
     ) -> JobRecord:
         """Plan, then submit with failover up to the first acceptance, without waiting: the accepted job's
         journal row (finish it with `resume`). A key whose job is journaled returns that row and sends
         nothing; one whose submit has no known outcome raises Conflict. For durable engines (docs/scale-out.md),
-        whose steps may run twice: a repeated call never submits twice."""
+        whose steps may run twice: a repeated call never submits twice.
+
+        `after`: the id of this key's job, which ended (`failed`): go on with the candidates after its model,
+        as a local call fails over (the failover policy decides; the job's error is raised when it does not,
+        or when the job was the last candidate). Its row hands the key to the next submit, so a repeated call
+        returns the job that took over instead of submitting again."""
         call = self._call(
             request,
             model=model,
@@ -490,6 +497,20 @@ class Router:
         call.accept_only = True
         journal = self.require_journal()
         held = self._held(idempotency_key, call)
+        if after is not None and (held is None or held.job_id == after):
+            ended = held if held is not None else self._shadowing(journal, after, idempotency_key)
+            failure = terminal_error(
+                ended.state.value, ended.error, provider=ended.provider, model=ended.model, job_id=ended.job_id
+            )
+            if failure is None:
+                raise InvalidRequest(
+                    f"job {after} has not ended ({ended.state.value}): there is nothing to fail over from",
+                    job_id=after,
+                    hint=f"mediarouter jobs resume {after}",
+                )
+            if not call.continue_after(ended, failure):
+                raise failure
+            held = None
         if held is None:
             try:
                 accepted = await call.run()
@@ -519,6 +540,18 @@ class Router:
             if not call.continue_after(existing, exc):
                 raise
             return None
+
+    @staticmethod
+    def _shadowing(journal: JobStore, job_id: str, key: str) -> JobRecord:
+        """The row of `job_id` that already let go of `key` for a failover whose submit did not follow (a
+        process stopped in between): the failover starts again from it."""
+        row = journal.get(job_id)
+        if row is None or row.shadowed_key != key:
+            raise InvalidRequest(
+                f"job {job_id} is not a job of idempotency key {key!r}: there is nothing to fail over from",
+                job_id=job_id,
+            )
+        return row
 
     def _held(self, key: str, call: _RoutedCall) -> JobRecord | None:
         """The row holding `key` with a job id (None when no row holds it); Conflict when its submit is in
@@ -736,7 +769,7 @@ class _RoutedCall:
             if exc.field == "prompt":
                 raise
 
-    def continue_after(self, record: JobRecord, error: JobFailed) -> bool:
+    def continue_after(self, record: JobRecord, error: JobError) -> bool:
         """An earlier call's job under this call's key (`record`) ended failed when resumed: record it as
         this call's failed attempt and go on from the candidate after it, if the failover policy allows and
         there is one; the job's row lets go of the key when the next candidate submits. False (nothing

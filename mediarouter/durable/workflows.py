@@ -29,7 +29,7 @@ from ..batch import BatchLine, parse_lines, request_fields
 from ..engine import terminal_error
 from ..errors import Conflict, InvalidRequest, MediaRouterError, OutputGone, ProtocolError, ProviderUnavailable
 from ..jobs import Job, JobState
-from ..journal import JobRecord, JobStore, RecordState, update_while
+from ..journal import LEASE_MARGIN, JobRecord, JobStore, RecordState, update_while
 from ..recovery import get_record
 from ..retry import Backoff
 
@@ -45,6 +45,8 @@ WEBHOOK_TOPIC = "webhook"
 POLL_RETRIES = 5
 _BACKOFF = Backoff(initial=1.0, multiplier=2.0, maximum=30.0)
 _POLL_GROWTH = 1.25
+#: Durable sleeps while another process holds a completed job's lease (at most a minute each).
+_LEASE_BACKOFF = Backoff(initial=2.0, multiplier=2.0, maximum=60.0)
 
 
 @dataclass
@@ -116,8 +118,9 @@ async def plan_step(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @DBOS.step(name="mediarouter.submit")
-async def submit_step(spec: dict[str, Any]) -> dict[str, Any]:
-    """Submit once (failover up to acceptance); a repeat finds the journaled row and sends nothing."""
+async def submit_step(spec: dict[str, Any], after: str | None = None) -> dict[str, Any]:
+    """Submit once (failover up to acceptance); a repeat finds the journaled row and sends nothing.
+    `after`: the line's job that ended failed, to fail over from (`Router.submit(after=)`)."""
     router = _router()
     try:
         line = _line(router, spec)
@@ -128,6 +131,7 @@ async def submit_step(spec: dict[str, Any]) -> dict[str, Any]:
             output=spec["output"],
             max_cost=spec.get("max_cost"),
             timeout=spec.get("timeout"),
+            after=after,
         )
     except MediaRouterError as exc:
         return {"failed": _error(exc)}
@@ -175,7 +179,7 @@ async def poll_step(job_id: str) -> dict[str, Any]:
     )
     if terminal is not None:
         moved = _write(journal, record, state=RecordState(status.state.value), error=status.error or None, polls=polls)
-        return moved or {"state": "failed", "failed": _error(terminal)}
+        return moved or {"state": "failed", "failed": _error(terminal), "ended": True}
     if status.state in (JobState.PENDING, JobState.IN_PROGRESS):
         moved = _write(journal, record, state=RecordState(status.state.value), polls=polls)
         return moved or {"state": status.state.value}
@@ -195,7 +199,8 @@ def _journaled(record: JobRecord) -> dict[str, Any] | None:
         gone = OutputGone(f"job output gone: {record.error or 'HTTP 410'}", **context)
         return {"state": "failed", "failed": _error(gone)}
     known = terminal_error(record.state.value, record.error, **context)
-    return {"state": "failed", "failed": _error(known)} if known is not None else None
+    # `ended`: the job itself ended (failed, cancelled, expired): the workflow asks the router to fail over.
+    return {"state": "failed", "failed": _error(known), "ended": True} if known is not None else None
 
 
 def _write(journal: JobStore, record: JobRecord, **fields: Any) -> dict[str, Any] | None:
@@ -210,17 +215,28 @@ def _write(journal: JobStore, record: JobRecord, **fields: Any) -> dict[str, Any
 
 @DBOS.step(name="mediarouter.download")
 async def download_step(job_id: str, output: str) -> dict[str, Any]:
-    """Download the completed job to the line's file (journaled `downloaded`); never submits."""
+    """Download the completed job to the line's file (journaled `downloaded`); never submits. `busy`: another
+    process holds the job's lease (a `jobs resume`, or a dead worker's until it expires): wait and repeat."""
     router = _router()
     try:
         video = await router.resume(job_id, output=output)
     except MediaRouterError as exc:
-        return {"failed": _error(exc.with_context(job_id=job_id))}
+        busy = isinstance(exc, Conflict) and bool(exc.details.get("lease"))
+        return {"failed": _error(exc.with_context(job_id=job_id)), "busy": busy}
     path = video.files[0].path if video.files and video.files[0].path else output
     return {"file": str(path), "cost": str(video.cost) if video.cost is not None else None}
 
 
 # -- the workflow --------------------------------------------------------------------------------------
+
+
+def _accepted(result: dict[str, Any], accepted: dict[str, Any], planned: dict[str, Any]) -> str:
+    """Record the job a submit step returned on the line's result; its id."""
+    result.update(job_id=accepted["job_id"], provider=accepted["provider"], model=accepted["model"])
+    ran = planned.get("estimates", {}).get(f"{accepted['provider']}/{accepted['model']}")
+    if ran is not None:  # the candidate that took the job, not the first one planned (failover)
+        result["estimated_cost"] = ran
+    return str(accepted["job_id"])
 
 
 def _schedule(router: Router, spec: dict[str, Any]) -> tuple[float, float, float, bool]:
@@ -267,11 +283,6 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
     accepted = await submit_step(spec)
     if "failed" in accepted:
         return failed(accepted["failed"])
-    job_id = accepted["job_id"]
-    result.update(job_id=job_id, provider=accepted["provider"], model=accepted["model"])
-    ran = planned.get("estimates", {}).get(f"{accepted['provider']}/{accepted['model']}")
-    if ran is not None:  # the candidate that took the job, not the first one planned (failover)
-        result["estimated_cost"] = ran
 
     router = _router()
     delay, interval, ceiling, webhook = _schedule(router, spec)
@@ -279,6 +290,7 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
     grown = ceiling if webhook else interval
     waited = 0.0
     failures = 0
+    job_id = _accepted(result, accepted, planned)
     while True:
         delay = min(delay, max(budget - waited, 0.0))
         woken = await DBOS.recv_async(WEBHOOK_TOPIC, timeout_seconds=delay) is not None if delay > 0 else False
@@ -288,7 +300,19 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
         if state == JobState.COMPLETED.value:
             break
         if state == "failed":
-            return failed(polled["failed"])
+            if not polled.get("ended") or waited >= budget:  # no time left for another paid job
+                return failed(polled["failed"])
+            # The job ended without output: the router fails over to the line's next candidate (its own
+            # step, so a recovered workflow never submits it twice) or says why not.
+            accepted = await submit_step(spec, job_id)
+            if "failed" in accepted:
+                # What the line ends with is this step's error; the failed job's id stays only when no
+                # other candidate was tried (a failover that found none did not bill: `may_bill`).
+                result.update(job_id=None, provider=None, model=None)
+                return failed(accepted["failed"])
+            job_id = _accepted(result, accepted, planned)
+            delay, grown, failures = interval, (ceiling if webhook else interval), 0
+            continue
         if state == "retry":
             failures += 1
             if failures > POLL_RETRIES:
@@ -309,6 +333,14 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
         # Woken by a delivery the poll does not show yet: look again soon, as the local engine does.
         delay = interval if woken else grown
     saved = await download_step(job_id, spec["output"])
+    # Another process holds the job's lease: wait for it, at most as long as a lease can be held.
+    held, tries, limit = 0.0, 0, router.settings.timeout + LEASE_MARGIN
+    while saved.get("busy") and held < limit:
+        tries += 1
+        pause = min(_LEASE_BACKOFF.delay(tries), limit - held)
+        await DBOS.sleep_async(pause)
+        held += pause
+        saved = await download_step(job_id, spec["output"])
     if "failed" in saved:
         return failed(saved["failed"])
     cost = saved["cost"]
