@@ -7,6 +7,8 @@ import concurrent.futures
 import contextlib
 import contextvars
 import hashlib
+import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,8 +25,10 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 __all__ = [
+    "PartChanged",
     "PartFile",
     "PartWriteError",
+    "Validators",
     "check_output",
     "complete_length",
     "copy_whole",
@@ -57,6 +61,18 @@ _ABORT_WAIT = 30.0
 
 #: First bytes of bodies that are certainly not video (JSON, HTML/XML error pages).
 _TEXT_STARTS = (b"{", b"[", b"<")
+
+logger = logging.getLogger("mediarouter")
+
+
+class PartChanged(ProtocolError):
+    """The server's output is no longer the version a part file holds bytes of (its ETag, Last-Modified or
+    size changed): its `206` was not appended, and the part file was started over. `reason` says what changed."""
+
+    def __init__(self, reason: str, discarded: int) -> None:
+        super().__init__(f"the output changed on the server since its part file was started: {reason}")
+        self.reason = reason
+        self.discarded = discarded  # the bytes of the old version the part file held
 
 
 class PartWriteError(OSError):
@@ -141,6 +157,80 @@ def complete_length(content_range: object) -> int | None:
     if unit.lower() != "bytes" or span.strip() != "*" or not total.strip().isdigit():
         return None
     return int(total)
+
+
+def range_total(content_range: object) -> int | None:
+    """N of a 206's `Content-Range: bytes A-B/N` (the whole output's size); None when absent, `*` or unreadable."""
+    if not isinstance(content_range, str):
+        return None
+    unit, _, rest = content_range.strip().partition(" ")
+    _, _, total = rest.strip().partition("/")
+    if unit.lower() != "bytes" or not total.strip().isdigit():
+        return None
+    return int(total)
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What names the version of an output a response carries bytes of: a strong ETag (a weak `W/` one
+    does not promise equal bytes), Last-Modified, and the whole output's size (a 200's Content-Length, or
+    the total of a 206's Content-Range). A part file keeps those of the response it was started from, so a
+    resume never appends bytes of another version."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    total: int | None = None
+
+    @classmethod
+    def of(cls, download: Download) -> Validators:
+        headers = {str(k).lower(): str(v).strip() for k, v in download.headers.items()}
+        etag = headers.get("etag") or None
+        total = range_total(headers.get("content-range"))
+        if total is None and download.resumed_from == 0:
+            total = download.content_length
+        return cls(
+            etag=etag if etag is not None and not etag.startswith(("W/", "w/")) else None,
+            last_modified=headers.get("last-modified") or None,
+            total=total,
+        )
+
+    def __bool__(self) -> bool:
+        return self.etag is not None or self.last_modified is not None or self.total is not None
+
+    def changed(self, now: Validators, size: int) -> str | None:
+        """Why a `206` with validators `now`, continuing the `size` bytes of a part file started from a
+        response with these, is not of the same version; None when it may be appended."""
+        if self.etag is not None and now.etag is not None:  # the strong ETag decides where both have one
+            if self.etag != now.etag:
+                return f"its ETag was {self.etag}, now {now.etag}"
+        elif None not in (self.last_modified, now.last_modified) and self.last_modified != now.last_modified:
+            return f"its Last-Modified was {self.last_modified!r}, now {now.last_modified!r}"
+        if now.total is not None:
+            if self.total is not None and self.total != now.total:
+                return f"it was {self.total} bytes, now {now.total}"
+            if now.total <= size:
+                return f"it is {now.total} bytes, yet the part file already holds {size}"
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps({"etag": self.etag, "last_modified": self.last_modified, "total": self.total})
+
+    @classmethod
+    def from_json(cls, text: str) -> Validators | None:
+        """The recorded validators, or None when the text is not what `to_json` writes (then nothing is
+        known, as for a part file left by an older version)."""
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+        etag, modified, total = raw.get("etag"), raw.get("last_modified"), raw.get("total")
+        if not (etag is None or isinstance(etag, str)) or not (modified is None or isinstance(modified, str)):
+            return None
+        if not (total is None or (isinstance(total, int) and not isinstance(total, bool) and total >= 0)):
+            return None
+        return cls(etag=etag, last_modified=modified, total=total)
 
 
 def holds(path: Path, size: int, sha256: str) -> bool:
@@ -376,11 +466,19 @@ class PartFile:
 
     The sha256 is computed while the bytes stream in, so finishing a download never reads it back;
     a resumed part file hashes the bytes it already holds once, before appending.
+
+    The file carries the `Validators` of the response it was started from (an extended attribute, set
+    before its first byte, dropped when it is started over or committed, gone when it is removed), so a
+    resume whose `206` is of another version of the output starts the file over (`PartChanged`) instead of
+    appending to it. In this process they are kept in `validators` too, wherever the attribute cannot be set.
     """
 
     target: Path
     path: Path
     size: int = 0
+    #: The validators of the response the file was started from; None when nothing was recorded (a part
+    #: file left by an older version, a server that sent none).
+    validators: Validators | None = None
     #: Running digest of bytes 0..`_hashed`; None until the existing bytes of a resumed file are hashed.
     _digest: _Hash | None = field(default=None, repr=False, compare=False)
     _hashed: int = field(default=0, repr=False, compare=False)
@@ -393,19 +491,46 @@ class PartFile:
         target.parent.mkdir(parents=True, exist_ok=True)
         path = target.with_name(f".{target.name}.{_safe(tag)}.part")
         if path.exists():
-            return cls(target=target, path=path, size=path.stat().st_size)
+            return cls(target=target, path=path, size=path.stat().st_size, validators=_read_record(path))
         path.write_bytes(b"")
         return cls(target=target, path=path, _digest=hashlib.sha256())
 
     def truncate(self) -> None:
+        """Start the file over: empty, and without the validators of the bytes it held."""
+        _drop_record(self.path)  # first: the old version's validators never describe new bytes
+        self.validators = None
         with open(self.path, "wb"):
             pass
         self.size = 0
         self._digest = hashlib.sha256()
         self._hashed = 0
 
+    def _check_resume(self, download: Download) -> None:
+        """Before a byte of `download` is kept: start over if it does not continue this file. A `200`
+        (the server ignored the Range) restarts the file; a `206` of another version than the recorded one
+        restarts it and raises `PartChanged` (its body is not of the version a request from zero gets)."""
+        if download.resumed_from != self.size:
+            self.truncate()
+            return
+        if self.size == 0:
+            return
+        now = Validators.of(download)
+        why = (self.validators or Validators()).changed(now, self.size)
+        if why is not None:
+            held = self.size
+            self.truncate()
+            raise PartChanged(why, held)
+
+    def _record(self, validators: Validators) -> None:
+        """Keep the validators of the response this file starts from (or, for a file left without any, is
+        continued from), before a byte of it is written. Best effort: a file without them is continued as
+        before, unchecked."""
+        _write_record(self.path, validators)
+        self.validators = validators or None
+
     async def write_stream(self, download: Download, *, on_chunk: Callable[[int], None] | None = None) -> int:
-        """Append the stream; restart from zero if the server ignored our Range request.
+        """Append the stream; restart from zero if the server ignored our Range request, and refuse
+        (`PartChanged`, the file started over) a `206` of another version of the output (`_check_resume`).
 
         Chunks are gathered into WRITE_SIZE batches that a worker thread hashes and writes while the
         loop reads the next batch (see `_Writer`). Before returning, every byte counted in `size` is
@@ -413,8 +538,9 @@ class PartFile:
         cancelled stream still leaves `size` bytes on disk for the Range request that continues it.
         A failed write or fsync (a full disk) sets `size` to what the file holds and raises `PartWriteError`.
         """
-        if download.resumed_from != self.size:
-            self.truncate()
+        self._check_resume(download)
+        if self.size == 0 or self.validators is None:  # started, or continued without a record (an older
+            self._record(Validators.of(download))  # version's): what later resumes are checked against
         if self._digest is None or self._hashed != self.size:
             # A resumed file: hash what is already there once (in a thread: it may be large).
             self._digest = await asyncio.to_thread(_hash_file, self.path, self.size)
@@ -521,6 +647,7 @@ class PartFile:
         return self._digest.hexdigest()
 
     def commit(self) -> Path:
+        _drop_record(self.path)  # the saved video carries nothing of it (nor does a copy `rescue` makes)
         os.replace(self.path, self.target)
         with contextlib.suppress(OSError):  # directory fsync is best effort (not on every platform)
             fd = os.open(self.target.parent, os.O_RDONLY)
@@ -532,4 +659,44 @@ class PartFile:
 
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            self.path.unlink()  # its record goes with it
+
+
+#: The extended attribute of a part file that holds the `Validators` of the response it was started from.
+#: An attribute, not a file beside it: the output directory holds only outputs and their part files (the
+#: contract kit checks that every file there is a whole output or a prefix of one). Where the platform or
+#: the file system has no user attributes (macOS and Windows in Python, FAT, older NFS), nothing is recorded.
+_RECORD = "user.mediarouter.validators"
+_RECORD_MAX = 2048  # far above real validators; below every file system's limit for one attribute
+
+
+def _read_record(part: Path) -> Validators | None:
+    get = getattr(os, "getxattr", None)
+    if get is None:
+        return None
+    try:
+        raw: bytes = get(part, _RECORD)
+    except OSError:  # none recorded (ENODATA), or no user attributes on this file system
+        return None
+    return Validators.from_json(raw.decode("utf-8", "replace"))
+
+
+def _write_record(part: Path, validators: Validators) -> None:
+    """Set (atomically: one attribute replaced in one call) or, for empty validators, drop the record."""
+    put = getattr(os, "setxattr", None)
+    data = validators.to_json().encode("utf-8")
+    if put is None or not validators or len(data) > _RECORD_MAX:
+        _drop_record(part)
+        return
+    try:
+        put(part, _RECORD, data)
+    except OSError as exc:  # a file system without user attributes: continued as before, unchecked
+        logger.debug("could not record the validators of part file %s: %s", part, exc)
+        _drop_record(part)
+
+
+def _drop_record(part: Path) -> None:
+    remove = getattr(os, "removexattr", None)
+    if remove is not None:
+        with contextlib.suppress(OSError):
+            remove(part, _RECORD)

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .capabilities import Capabilities
 from .clock import Clock, SystemClock
-from .downloads import PartFile, PartWriteError, complete_length, copy_whole, holds, output_path, rescue
+from .downloads import (
+    PartChanged,
+    PartFile,
+    PartWriteError,
+    complete_length,
+    copy_whole,
+    holds,
+    output_path,
+    rescue,
+)
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -122,6 +131,9 @@ def terminal_error(state: str, server_message: str | None, **context: Any) -> Jo
     return error_type(message, server_message=server_message, **context)
 
 
+#: How often one download of an output starts over because the output changed on the server (`PartChanged`);
+#: an origin that changes again after that ends the download with a ProtocolError rather than a loop.
+_MAX_RESTARTS = 1
 #: The fields of a failed journal write that are sent again until they land (EngineRun.owed).
 _OWED = ("job_id", "polling_url")
 #: The rows a call that stopped on an error may mark `interrupted`: the job may still be going on.
@@ -826,6 +838,7 @@ class JobEngine:
         journaled: dict[str, Any] | None = None,
     ) -> str:
         failures = 0
+        restarts = 0  # from zero, because the output changed on the server (`PartChanged`)
         while True:
             try:
                 content_type = "video/mp4"
@@ -859,6 +872,26 @@ class JobEngine:
                 raise self._timeout(run, "downloading") from None
             except (asyncio.CancelledError, KeyboardInterrupt, PartWriteError):
                 raise  # a failed write is the disk's, not the provider's: `download` says what to do
+            except PartChanged as exc:  # the part file was started over; its 206 was not appended
+                restarts += 1
+                if restarts <= _MAX_RESTARTS:
+                    logger.warning(
+                        "job %s output %d changed on the server (%s): its %d bytes downloaded before are discarded, "
+                        "downloading it again from the start",
+                        job.id,
+                        item.index,
+                        exc.reason,
+                        exc.discarded,
+                    )
+                    continue
+                raise ProtocolError(
+                    f"job {job.id} output {item.index} changed on the server while it was downloaded, again after "
+                    f"a restart from the start ({exc.reason}); nothing of it was kept",
+                    job_id=job.id,
+                    hint=f"the provider serves different bytes under one URL; try later: mediarouter jobs download "
+                    f"{job.id} -o FILE",
+                    details={"restarts": _MAX_RESTARTS},
+                ) from None
             except Exception as exc:
                 if not isinstance(exc, MediaRouterError):  # a plugin bug must not lose the job id
                     error = ProtocolError(
