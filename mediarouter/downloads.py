@@ -509,6 +509,10 @@ class PartFile:
         """Before a byte of `download` is kept: start over if it does not continue this file. A `200`
         (the server ignored the Range) restarts the file; a `206` of another version than the recorded one
         restarts it and raises `PartChanged` (its body is not of the version a request from zero gets)."""
+        if download.resumed_from not in (0, self.size):  # a provider's Download that starts elsewhere
+            held = self.size
+            self.truncate()
+            raise PartChanged(f"the answer starts at byte {download.resumed_from}, not at byte {held}", held)
         if download.resumed_from != self.size:
             self.truncate()
             return

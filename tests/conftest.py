@@ -23,6 +23,9 @@ def _isolated_user_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     config.touch(exist_ok=True)
     monkeypatch.setenv("MEDIAROUTER_CONFIG", str(config))
     monkeypatch.setenv("MEDIAROUTER_KEYS", str(home / "keys.json"))
+    # Outputs rescued beside a journal with no directory of its own (in memory, PostgreSQL) go to the user
+    # data directory (recovery.outputs_dir): a temporary one here.
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     yield home
 
 

@@ -27,7 +27,7 @@ from mediarouter.http.statuses import StatusRules
 from mediarouter.journal import MemoryJobStore, RecordState
 from mediarouter.provider import Download
 
-from .core.fakes import ScriptedProvider
+from .fakes import ScriptedProvider
 
 URL = "https://cdn.origin.test/outputs/job-1/0.mp4"
 CUT = 3000  # bytes a cut response delivers (it declares the whole length, so the engine retries)
@@ -253,10 +253,11 @@ async def test_an_origin_that_changes_every_time_ends_in_a_protocol_error(tmp_pa
 
 
 def response(body: bytes, *, offset: int, total: int | None, **headers: str) -> Download:
+    """A 200 (`offset` 0: `total` is its Content-Length, the body may be cut short) or a 206 from `offset`."""
+
     async def chunks() -> Any:
         yield body
 
-    """A 200 (`offset` 0: `total` is its Content-Length, the body may be cut short) or a 206 from `offset`."""
     fields = {k.replace("_", "-"): v for k, v in headers.items()}
     if offset and total is not None:
         fields["content-range"] = f"bytes {offset}-{offset + len(body) - 1}/{total}"
@@ -280,3 +281,16 @@ async def test_a_206_past_the_whole_size_is_not_appended_even_without_a_record(t
     with pytest.raises(downloads.PartChanged, match=f"{CUT - 1000} bytes"):
         await part.write_stream(response(b"\x00" * 10, offset=CUT, total=CUT - 1000))
     assert part.size == 0 and part.path.read_bytes() == b"" and part.validators is None
+
+
+async def test_a_download_that_starts_at_another_byte_than_asked_is_never_written_at_the_start(tmp_path: Path) -> None:
+    """A provider's own `Download` claiming a 206 from byte 1000 for a part file of CUT bytes: its body is
+    not written over byte 0 (which would corrupt the file); the part file starts over instead."""
+    data = video("same")
+    part = PartFile.create(tmp_path / "o.mp4", tag="t")
+    await part.write_stream(response(data[:CUT], offset=0, total=len(data), etag='"e"'))
+    with pytest.raises(downloads.PartChanged, match=f"starts at byte 1000, not at byte {CUT}"):
+        await part.write_stream(response(data[1000:], offset=1000, total=len(data), etag='"e"'))
+    assert part.size == 0 and part.path.read_bytes() == b""
+    await part.write_stream(response(data, offset=0, total=len(data), etag='"e"'))
+    assert part.path.read_bytes() == data and part.sha256() == sha(data)
