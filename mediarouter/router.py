@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import copy
+import difflib
 import inspect
 import logging
 import os
@@ -44,6 +45,7 @@ from .errors import (
     JobFailed,
     JobTimeout,
     MediaRouterError,
+    NotFound,
     ProviderUnavailable,
 )
 from .events import (
@@ -992,6 +994,8 @@ class _RoutedCall:
                 )
         except MediaRouterError as exc:
             job_id = run.job.id if run.job is not None else None
+            if isinstance(exc, NotFound) and job_id is None and (meant := await self._listed_instead(candidate)):
+                exc.hint = meant
             self._fail(candidate, exc, phase="job" if job_id else "submit", started=started, job_id=job_id)
             if job_id and self.idempotency_key is not None:
                 self.key_holders.append(run.record_key or job_id)
@@ -1015,6 +1019,25 @@ class _RoutedCall:
         result.attempts = list(self.attempts)
         result.adjustments = dict(candidate.adjustments)
         return result
+
+    async def _listed_instead(self, candidate: _Candidate) -> str | None:
+        """For a submit refused as not found: a hint naming the listed model the caller most likely meant (the
+        same id in another case, else the closest spelling), or None. Best effort: the listing is cached."""
+        ref, provider = candidate.ref, candidate.provider
+        if provider is None:
+            return None
+        try:
+            async with asyncio.timeout(min(5.0, self.router.settings.request_timeout)):
+                listed = [info.id for info in await provider.list_models()]
+        except Exception:  # a hint must never replace the error it explains
+            return None
+        if not listed or ref.model_id in listed:
+            return None
+        same = [m for m in listed if m.casefold() == ref.model_id.casefold()]
+        close = same or difflib.get_close_matches(ref.model_id, listed, n=1, cutoff=0.75)
+        if not close:
+            return None
+        return f"{ref.model_id!r} is not in {ref.provider}'s model listing; did you mean {ref.provider}/{close[0]}?"
 
     async def _release_key(self) -> None:
         """Move the call's idempotency key off the ended jobs it failed over from (to `shadowed_key`), right

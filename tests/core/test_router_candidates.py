@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import ConfigurationError, InvalidRequest
+from mediarouter import ConfigurationError, InvalidRequest, NotFound
 from mediarouter.candidates import describe_aliases, resolve_candidates
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.config import default_config_file
 from mediarouter.settings import MediaRouterSettings, load_settings
 
-from .router_fakes import Fleet, quiet_settings
+from .router_fakes import Fleet, Script, quiet_settings
 
 ALIASES: dict[str, str | list[str]] = {
     "video-default": ["openrouter/google/veo-3.1", "openrouter/bytedance/seedance-2.0", "openrouter/alibaba/wan-2.6"],
@@ -202,3 +202,27 @@ def test_aliases_with_a_malformed_config_file_exits_2(tmp_path: Path, monkeypatc
     result = run("aliases")
     assert result.exit_code == 2
     assert "is not valid TOML" in result.stderr
+
+
+@pytest.mark.parametrize(("asked", "meant"), [("M1", "p1/m1"), ("m11", "p1/m1")])
+async def test_a_submit_refused_as_not_found_names_the_listed_model_meant(
+    clock: FakeClock, asked: str, meant: str
+) -> None:
+    """Not in the listing, so sent as is (the provider decides); its 404 then names the listed id in another case,
+    or the closest spelling. Nothing else is submitted."""
+    fleet = Fleet(clock)
+    fleet.script(f"p1/{asked}", Script(submit_error=lambda: NotFound("model not found", status_code=404)))
+    async with fleet.router() as router:
+        with pytest.raises(NotFound) as raised:
+            await router.generate("a fox", model=f"p1/{asked}", duration=4)
+    assert raised.value.hint is not None and f"did you mean {meant}?" in raised.value.hint
+    assert fleet.submits() == [f"p1/{asked}"]
+
+
+async def test_a_not_found_without_a_close_listed_model_keeps_its_own_hint(clock: FakeClock) -> None:
+    fleet = Fleet(clock)
+    fleet.script("p1/zzz", Script(submit_error=lambda: NotFound("model not found", status_code=404, hint="see docs")))
+    async with fleet.router() as router:
+        with pytest.raises(NotFound) as raised:
+            await router.generate("a fox", model="p1/zzz", duration=4)
+    assert raised.value.hint == "see docs"
