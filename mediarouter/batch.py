@@ -220,6 +220,11 @@ def _output_name(value: Any, number: int, key: str) -> str:
         return f"{number:04d}-{hashlib.sha256(key.encode()).hexdigest()[:8]}.mp4"
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest('output must be a file name (a string), e.g. "cat.mp4"', details={"field": "output"})
+    if os.path.basename(value.replace(os.sep, "/")) in ("", ".", ".."):  # "birds/", "birds/.": a directory
+        raise InvalidRequest(
+            f'output {value!r} names a directory, not a file: give a file name such as "cat.mp4" or "birds/cat.mp4"',
+            details={"field": "output"},
+        )
     parts = Path(value).parts
     if Path(value).is_absolute() or ".." in parts or not parts:
         raise InvalidRequest(
@@ -322,9 +327,14 @@ def parse_lines(
             bad.append(InvalidLine(number, "InvalidRequest", f"must be a JSON object, not {type(obj).__name__}"))
             continue
         try:
-            key = obj.get("idempotency_key") or default_key(obj)
-            if not isinstance(key, str):
-                raise InvalidRequest("idempotency_key must be a string", details={"field": "idempotency_key"})
+            key = obj.get("idempotency_key")
+            if key is None:
+                key = default_key(obj)
+            elif not isinstance(key, str) or not key.strip():
+                raise InvalidRequest(
+                    "idempotency_key must be a non-empty string (leave it out for the default: a hash of the line)",
+                    details={"field": "idempotency_key"},
+                )
             model = _model(obj)
             output = _output_name(obj.get("output"), number, key)
             fields = {k: v for k, v in obj.items() if k not in LINE_KEYS}

@@ -60,6 +60,28 @@ async def test_a_line_whose_output_is_the_results_file_is_invalid(clock: FakeClo
     assert sorted(r["status"] for r in records) == ["done", "invalid"]  # the results file is still the results
 
 
+@pytest.mark.parametrize(
+    ("extra", "field", "says"),
+    [
+        ({"output": "birds/"}, "output", "names a directory"),
+        ({"output": "birds/."}, "output", "names a directory"),
+        ({"idempotency_key": ""}, "idempotency_key", "non-empty string"),
+        ({"idempotency_key": "  "}, "idempotency_key", "non-empty string"),
+        ({"idempotency_key": 7}, "idempotency_key", "non-empty string"),
+    ],
+)
+async def test_a_directory_as_output_or_an_empty_key_is_an_invalid_line_naming_the_field(
+    clock: FakeClock, tmp_path: Path, extra: dict[str, object], field: str, says: str
+) -> None:
+    fleet = Fleet(clock)
+    lines = [json.dumps({**_line("a cat"), **extra}), json.dumps(_line("a dog"))]
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        report = await run_batch(router, lines, output_dir=tmp_path / "out")
+    [bad] = report.invalid
+    assert bad.number == 1 and field in bad.message and says in bad.message
+    assert len(fleet.submits()) == 1  # the good line only
+
+
 def _batch(tmp_path: Path, *args: str) -> object:
     return CliRunner().invoke(cli, ["batch", str(tmp_path / "lines.jsonl"), "-o", str(tmp_path / "out"), *args])
 
