@@ -772,7 +772,7 @@ def lease_conflict(job_id: str, holder: Lease, doing: str) -> Conflict:
 
 
 @contextmanager
-def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "resumed") -> Iterator[str]:
+def job_lease(store: JobStore, job_id: str, *, ttl: float, doing: str = "polled and downloaded") -> Iterator[str]:
     """Hold the per-job lease while polling/downloading `job_id`; fail fast if another process holds it.
 
     `ttl` must cover the whole hold (the engine's deadline plus a margin): the lease is not renewed.

@@ -229,4 +229,4 @@ async def test_a_lease_held_past_the_longest_hold_ends_the_line_naming_the_job(
     assert result.status == "failed" and result.error_type == "Conflict" and result.may_bill
     [row] = journal.list()
     assert result.job_id == row.job_id and row.state is RecordState.COMPLETED  # still resumable
-    assert result.error is not None and f"job {row.job_id} is being resumed" in result.error
+    assert result.error is not None and f"job {row.job_id} is being polled and downloaded" in result.error
