@@ -61,3 +61,14 @@ def test_example_reads_its_own_key_from_the_environment(monkeypatch: pytest.Monk
     provider = AcmeVideoProvider()
     assert provider.http.secrets() == ("acme-key-from-env",)
     assert "acme-key-from-env" not in repr(vars(provider))
+
+
+def test_example_falls_back_to_the_key_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mediarouter keys set acme` works for the example too; the environment variable wins."""
+    from mediarouter.keys import set_key
+
+    monkeypatch.delenv("ACME_API_KEY", raising=False)
+    set_key("acme", "acme-key-from-store")
+    assert AcmeVideoProvider().http.secrets() == ("acme-key-from-store",)
+    monkeypatch.setenv("ACME_API_KEY", "acme-key-from-env")
+    assert AcmeVideoProvider().http.secrets() == ("acme-key-from-env",)

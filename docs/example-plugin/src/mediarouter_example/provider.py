@@ -47,6 +47,7 @@ from mediarouter import (
     VideoRequest,
 )
 from mediarouter.http import ListingCache, ProviderClient, StatusRules
+from mediarouter.keys import get_key
 
 from .wire import STATES, Envelope, Generation, Listing, Model, parse, server_message
 
@@ -73,9 +74,10 @@ RULES = StatusRules(
 
 
 def _read_key(api_key: str | SecretStr | None) -> SecretStr | None:
-    """The key from the host, else from `ACME_API_KEY`; held as a SecretStr so no repr or log shows it."""
+    """The key from the host, else from `ACME_API_KEY`, else from the user's key store (`mediarouter keys set
+    acme`); held as a SecretStr so no repr or log shows it."""
     if api_key is None:
-        api_key = os.environ.get(KEY_ENV)
+        api_key = os.environ.get(KEY_ENV) or get_key(NAME)
     text = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
     return SecretStr(text.strip()) if text.strip() else None
 
