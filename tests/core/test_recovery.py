@@ -200,7 +200,8 @@ def test_a_second_resume_of_a_job_is_refused_while_another_process_holds_it(
     try:
         with pytest.raises(Conflict) as info:
             asyncio.run(resume())
-        assert str(info.value).startswith(f"job job-1 is being polled and downloaded by another process (pid {holder.pid})")
+        said = f"job job-1 is being polled and downloaded by another process (pid {holder.pid})"
+        assert str(info.value).startswith(said)
         cli_run = run("jobs", "resume", "job-1", "-q")
         assert cli_run.exit_code != 0
         assert cli_run.stderr.count("\n") == 1 and f"pid {holder.pid}" in cli_run.stderr
