@@ -79,6 +79,16 @@ def test_wan_duration_becomes_a_frame_count_at_the_frame_rate_given() -> None:
     assert (body["num_frames"], body["frames_per_second"]) == (49, 24)
 
 
+@pytest.mark.parametrize(("seconds", "fps"), [(10, 24), (7, 24), (1, 4)])
+def test_wan_refuses_a_frame_count_outside_fals_range_before_anything_is_sent(seconds: int, fps: int) -> None:
+    """fal takes 17-161 frames whatever the frame rate: 10 s at 24 fps (241) would be a 422 once queued."""
+    with pytest.raises(CapabilityMismatch) as raised:
+        build_input(WAN, VideoRequest(prompt="p", duration=seconds, provider_options=fal(frames_per_second=fps)))
+    assert raised.value.field == "duration" and "17 to 161 frames" in raised.value.message
+    if fps == 24:
+        assert raised.value.supported == [1, 2, 3, 4, 5, 6] and "1s to 6s" in raised.value.message
+
+
 def test_an_unknown_model_gets_the_generic_mapping() -> None:
     request = VideoRequest(
         prompt="p",
@@ -187,8 +197,9 @@ def test_metadata_fields_and_the_callback_are_not_part_of_the_input() -> None:
 def test_duration_spellings_round_trip_to_the_seconds_asked(seconds: int) -> None:
     veo = build_input("fal-ai/veo3", VideoRequest(prompt="p", duration=seconds))["duration"]
     kling = build_input(KLING_T2V, VideoRequest(prompt="p", duration=seconds))["duration"]
-    frames = build_input(WAN, VideoRequest(prompt="p", duration=seconds))["num_frames"]
-    assert (int(veo.removesuffix("s")), int(kling), (frames - 1) // 16) == (seconds, seconds, seconds)
+    wan = min(seconds, 10)  # fal takes 17-161 frames: 1-10 s at Wan's 16 fps
+    frames = build_input(WAN, VideoRequest(prompt="p", duration=wan))["num_frames"]
+    assert (int(veo.removesuffix("s")), int(kling), (frames - 1) // 16) == (seconds, seconds, wan)
     assert veo.endswith("s") and isinstance(kling, str) and isinstance(frames, int)
 
 

@@ -61,6 +61,8 @@ class InputMapping:
     duration_field: str = "duration"
     #: For DurationStyle.FRAMES: the model's default frame rate, used to turn seconds into frames.
     frames_per_second: int = 16
+    #: For DurationStyle.FRAMES: the frame counts the model accepts (fal refuses others with a 422 once queued).
+    frames_range: tuple[int, int] | None = None
     #: The duration fal uses when none is sent (cost estimates should assume it, not the shortest).
     default_duration: int | None = None
     resolution_field: str | None = "resolution"
@@ -251,6 +253,7 @@ CATALOG: tuple[FalModel, ...] = (
             duration=DurationStyle.FRAMES,
             duration_field="num_frames",
             frames_per_second=16,
+            frames_range=(17, 161),
             default_duration=5,
             seed_field="seed",
         ),

@@ -214,7 +214,20 @@ def _put_duration(
             raise InvalidRequest(
                 f"provider_options.{OPTIONS_KEY}.parameters.frames_per_second must be a positive integer", **ctx
             )
-        body[mapping.duration_field] = seconds * fps + 1
+        frames = seconds * fps + 1
+        if mapping.frames_range is not None and not mapping.frames_range[0] <= frames <= mapping.frames_range[1]:
+            low, high = mapping.frames_range
+            fits = [s for s in range(1, high) if low <= s * fps + 1 <= high]
+            raise CapabilityMismatch(
+                f"duration={seconds}s at {fps} frames per second is {frames} frames ({mapping.duration_field}); "
+                f"{ctx['model']} takes {low} to {high} frames"
+                + (f": at {fps} fps, {fits[0]}s to {fits[-1]}s" if fits else f": no whole second at {fps} fps"),
+                field="duration",
+                value=seconds,
+                supported=fits or None,
+                **ctx,
+            )
+        body[mapping.duration_field] = frames
 
 
 def _put_resolution(

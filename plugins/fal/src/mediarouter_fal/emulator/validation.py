@@ -70,7 +70,7 @@ def _duration(model: FalModel, body: dict[str, Any], problems: list[dict[str, An
     seconds = list(caps.durations or ())
     if m.duration is DurationStyle.FRAMES:
         fps = body.get("frames_per_second", m.frames_per_second)
-        low, high = min(seconds) * fps + 1, max(seconds) * fps + 1
+        low, high = m.frames_range or (min(seconds) * fps + 1, max(seconds) * fps + 1)  # fal's own range
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             problems.append(
                 _problem(
