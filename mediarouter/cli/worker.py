@@ -112,13 +112,15 @@ def worker_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        click.echo(
-            f"mediarouter worker {settings.executor_id}: running workflows from {settings.shown_database} "
-            "(SIGTERM or Ctrl-C to stop)",
-            err=True,
-        )
+        def ready() -> None:
+            click.echo(
+                f"mediarouter worker {settings.executor_id}: running workflows from {settings.shown_database} "
+                "(SIGTERM or Ctrl-C to stop)",
+                err=True,
+            )
+
         async with Router() as router:
-            await run_worker(router, settings, stop=stop, recover=recover, grace=grace)
+            await run_worker(router, settings, stop=stop, recover=recover, grace=grace, ready=ready)
         click.echo(f"mediarouter worker {settings.executor_id}: stopped", err=True)
 
     try:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -227,14 +227,18 @@ async def run_worker(
     stop: asyncio.Event,
     recover: Sequence[str] = (),
     grace: float = 10.0,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Run a worker until `stop` is set (SIGTERM/SIGINT in the CLI), then shut down gracefully."""
+    """Run a worker until `stop` is set (SIGTERM/SIGINT in the CLI), then shut down gracefully. `ready` is
+    called once the worker runs (its id claimed, any `recover` done), so "running" is never said too early."""
     engine = DurableEngine(router, settings)
     await engine.launch()
     try:
         if recover:
             count = await engine.recover(recover)
             logger.info("took over %d pending workflows of %s", count, ", ".join(recover))
+        if ready is not None:
+            ready()
         await stop.wait()
     finally:
         await engine.shutdown(grace=grace)
@@ -509,6 +513,11 @@ async def run_durable_batch(
                 reserved += estimate
                 estimates[wf_id] = estimate
                 spec["max_cost"] = str(estimate)
+            else:  # no budget: estimated anyway, so the summary of an enqueued batch is not "$0"
+                with contextlib.suppress(MediaRouterError):
+                    if (guess := await _estimate(router, line)) is not None:
+                        batch.totals.estimated += guess
+                        estimates[wf_id] = guess
             specs.append((line, wf_id, spec))
 
         await asyncio.to_thread(_enqueue_all, client, settings, specs)
@@ -532,7 +541,8 @@ async def run_durable_batch(
                     batch.totals.running = max(0, batch.totals.running - 1)
                     result = _finished(status, line, router.journal, estimates.get(status.workflow_id))
                     results.append(result)
-                    batch.finish(result, reserved=budget is not None and status.workflow_id in enqueued)
+                    counted = status.workflow_id in enqueued and status.workflow_id in estimates
+                    batch.finish(result, reserved=counted)
             if waiting:
                 await asyncio.sleep(check_every)
     finally:

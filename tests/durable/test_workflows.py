@@ -21,7 +21,7 @@ from mediarouter_contracts.clock import FakeClock
 from mediarouter import Capabilities, VideoRequest
 from mediarouter.batch import default_key
 from mediarouter.durable import DurableSettings, queue_name, workflow_id
-from mediarouter.durable.runner import DurableEngine, DurableWaiters, client_for, run_durable_batch
+from mediarouter.durable.runner import DurableEngine, DurableWaiters, client_for, run_durable_batch, run_worker
 from mediarouter.errors import ConfigurationError, InvalidRequest
 from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
 from mediarouter.webhooks import create_receiver
@@ -251,6 +251,36 @@ async def test_two_live_processes_cannot_share_a_worker_id(fleet: Fleet, setting
         journal.try_lease("dbos-executor:test-worker", "elsewhere:1:x", 30.0)
         with pytest.raises(ConfigurationError, match="in use by a live process"):
             await DurableEngine(router, settings).launch()
+
+
+async def test_an_enqueued_batch_without_a_budget_reports_its_estimate_once(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        enqueued = await run_durable_batch(router, lines(1, 2), output_dir=tmp_path, settings=settings, wait=False)
+        assert enqueued.totals.estimated == Decimal("0.80")  # 2 × 4 s × $0.10/s, before anything ran
+        done = await run_durable_batch(router, lines(1, 2), output_dir=tmp_path, settings=settings, poll_interval=FAST)
+    assert done.ok and done.totals.estimated == Decimal("0.80") and done.totals.spent == Decimal("2.00")
+
+
+async def test_a_worker_says_it_runs_only_once_it_does(fleet: Fleet, settings: DurableSettings) -> None:
+    """`mediarouter worker` prints "running workflows" from `ready`: never for an id another process holds."""
+    journal = MemoryJobStore()
+    said: list[str] = []
+    async with fleet.router(journal=journal) as router:
+        journal.try_lease("dbos-executor:test-worker", "elsewhere:1:x", 30.0)
+        with pytest.raises(ConfigurationError, match="in use by a live process"):
+            await run_worker(router, settings, stop=asyncio.Event(), ready=lambda: said.append("running"))
+        journal.release_lease("dbos-executor:test-worker", "elsewhere:1:x")
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(router, settings, stop=stop, ready=lambda: said.append("running")))
+        for _ in range(400):
+            if said:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.wait_for(worker, 60)  # a hang guard, not a speed target
+    assert said == ["running"]
 
 
 def test_queues_and_workflow_ids_follow_providers_and_keys() -> None:
