@@ -540,6 +540,11 @@ class Router:
             # The job ended without output: go on with the call's candidates after it, as the call that
             # submitted it would have (it stopped before: a timeout, a stop), handing the key over.
             if not call.continue_after(existing, exc):
+                if not exc.hint:  # say that this is the journal's answer, not a new attempt that failed
+                    exc.hint = (
+                        f"idempotency key {key!r} already holds this failed job (journaled); nothing was sent: "
+                        "give a new key to try again"
+                    )
                 raise
             return None
 

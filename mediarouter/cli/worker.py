@@ -112,6 +112,7 @@ def worker_command(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+
         def ready() -> None:
             click.echo(
                 f"mediarouter worker {settings.executor_id}: running workflows from {settings.shown_database} "

@@ -69,9 +69,10 @@ async def test_the_key_stays_on_a_failed_job_when_no_later_candidate_submits(clo
             await router.generate("a dog", model="p1/m1", output=tmp_path / "o.mp4", idempotency_key="order-7")
         failed = journal.get("p1-m1-job1")
         assert failed is not None and failed.idempotency_key == "order-7"
-        with pytest.raises(JobFailed):
+        with pytest.raises(JobFailed) as again:
             await router.generate("a dog", model="p1/m1", output=tmp_path / "o.mp4", idempotency_key="order-7")
     assert fleet.submits() == ["p1/m1"]
+    assert again.value.hint is not None and "nothing was sent" in again.value.hint and "new key" in again.value.hint
 
 
 async def test_a_rerun_whose_resumed_job_fails_fails_over_to_the_next_candidate(
