@@ -15,10 +15,14 @@ Money rules, in order of importance:
   router's own `max_cost`), so failover never takes the batch past its budget.
 - A failed line counts its estimate when its job may still bill (see `LineResult.spent`).
 - The results file is appended and flushed as each line finishes, so a crash keeps what was done;
-  a rerun skips lines the results file says are done (and whose file exists).
+  a rerun skips lines the results file says are done and whose file is still whole: the size and
+  sha256 the journal row holding the line's key recorded for it (`saved_whole`). A line whose file
+  is missing, changed or truncated is run again, which resumes (re-downloads) its journaled job:
+  the key is held, so nothing is submitted twice.
 
 The DBOS batch (`mediarouter.durable.runner`) writes the same results file with the same rules, through the
-public helpers here: `prepare_dirs`, `read_results`, `ResultsFile`, `done_before` and `request_fields`.
+public helpers here: `prepare_dirs`, `read_results`, `ResultsFile`, `done_before`, `saved_whole` and
+`request_fields`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from .downloads import still_whole
 from .errors import (
     BudgetExceeded,
     ConfigurationError,
@@ -44,6 +49,7 @@ from .errors import (
     MediaRouterError,
     SubmitUnknown,
 )
+from .journal import JobStore, saves
 from .request import VideoRequest
 from .validation import validate_request_level
 
@@ -67,6 +73,7 @@ __all__ = [
     "settle_known_lines",
     "request_fields",
     "run_batch",
+    "saved_whole",
 ]
 
 #: Keys of an input line that are about the batch, not the request.
@@ -594,12 +601,29 @@ def prepare_dirs(output_dir: str | os.PathLike[str], results_path: str | os.Path
     return out, Path(results_path) if results_path is not None else out / "results.jsonl"
 
 
-def done_before(earlier: Mapping[str, Any] | None, line: BatchLine, *, emulated: bool = False) -> LineResult | None:
-    """The earlier run's result when it says done, its file is still there and it was made the same way (an
-    emulated run's video is not a real run's); else None (run the line)."""
-    if earlier is None or earlier.get("status") != "done" or not Path(str(earlier.get("file"))).exists():
+def saved_whole(journal: JobStore | None, key: str, file: object) -> bool:
+    """Whether `file`, which an earlier run of the line with idempotency key `key` saved, is still its video:
+    the journal row holding the key lists it, with the size and sha256 the file still has. Without such a row
+    (no journal given, a journal that never saw the key, a row that let it go) only the file's existence
+    can be checked: running the line then would submit (and pay) again."""
+    if not isinstance(file, str) or not file:
+        return False
+    path = Path(file)
+    row = journal.find_idempotent(key) if journal is not None else None
+    if row is None or not row.state.holds_key:
+        return path.exists()
+    return any(still_whole(path, entry) for entry in saves(row, path))
+
+
+def done_before(
+    earlier: Mapping[str, Any] | None, line: BatchLine, *, emulated: bool = False, journal: JobStore | None = None
+) -> LineResult | None:
+    """The earlier run's result when it says done, it was made the same way (an emulated run's video is not a
+    real run's) and its file is still whole (`saved_whole`, by the `journal`); else None: the line runs again,
+    and its journaled job is resumed (its file downloaded again), never submitted twice."""
+    if earlier is None or earlier.get("status") != "done" or bool(earlier.get("emulated")) != emulated:
         return None
-    if bool(earlier.get("emulated")) != emulated:
+    if not saved_whole(journal, line.key, earlier.get("file")):
         return None
     return LineResult(
         line=line.number,
@@ -629,10 +653,12 @@ def settle_known_lines(
     results: list[LineResult],
     *,
     emulated: bool = False,
+    journal: JobStore | None = None,
 ) -> list[BatchLine]:
     """What a batch knows before running anything: each invalid line's result is written, each line an
-    earlier run finished (`done_before`) is added to `results` as skipped; returns the lines still to run.
-    The same rules for the in-process batch and the durable one (mediarouter.durable.runner)."""
+    earlier run finished (`done_before`, its file checked against the `journal`) is added to `results` as
+    skipped; returns the lines still to run. The same rules for the in-process batch and the durable one
+    (mediarouter.durable.runner)."""
     for invalid in bad:
         result = LineResult(
             line=invalid.number,
@@ -646,7 +672,7 @@ def settle_known_lines(
         batch.notify("invalid", invalid.number, result)
     todo: list[BatchLine] = []
     for line in good:
-        done = done_before(previous.get(line.key), line, emulated=emulated)
+        done = done_before(previous.get(line.key), line, emulated=emulated, journal=journal)
         if done is None:
             todo.append(line)
             continue
@@ -745,7 +771,9 @@ async def run_batch(
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
     try:
-        todo = settle_known_lines(batch, bad, good, previous, results_file, results, emulated=router.emulator)
+        todo = settle_known_lines(
+            batch, bad, good, previous, results_file, results, emulated=router.emulator, journal=router.journal
+        )
         # A TaskGroup: an unexpected error or a cancel (Ctrl-C) stops every line; accepted jobs stay journaled.
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(batch.run_line(line)) for line in todo]

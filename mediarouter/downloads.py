@@ -13,10 +13,10 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import InvalidRequest, ProtocolError
 from .provider import BlockingBody, Download
@@ -29,6 +29,7 @@ __all__ = [
     "PartFile",
     "PartWriteError",
     "Validators",
+    "beside",
     "check_output",
     "complete_length",
     "copy_whole",
@@ -36,6 +37,7 @@ __all__ = [
     "looks_like_text",
     "output_path",
     "rescue",
+    "still_whole",
 ]
 
 #: Bytes per hand-off to the writer thread: chunks from the socket (256 KiB reads, see
@@ -148,6 +150,15 @@ def output_path(output: Path, index: int, count: int) -> Path:
     return output.with_name(f"{output.stem}-{index}{output.suffix}")
 
 
+def beside(target: Path, job_id: str, attempt: int = 1) -> Path:
+    """Where a job's video goes when `target` holds another job's saved video: `NAME.JOB.mp4` beside it (the
+    job id made safe for a file name), `NAME.JOB-2.mp4` for a second attempt; `out-1.mp4` (a further
+    output) gives `out-1.JOB.mp4`."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:100] or "job"
+    tail = f"-{attempt}" if attempt > 1 else ""
+    return target.with_name(f"{target.stem}.{safe}{tail}{target.suffix}")
+
+
 def complete_length(content_range: object) -> int | None:
     """N of a 416's `Content-Range: bytes */N` (the whole output's size); None when absent or unreadable."""
     if not isinstance(content_range, str):
@@ -240,6 +251,18 @@ def holds(path: Path, size: int, sha256: str) -> bool:
         if not path.is_file() or path.stat().st_size != size:
             return False
         return _hash_file(path, size).hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def still_whole(path: Path, entry: Mapping[str, Any]) -> bool:
+    """Whether the file at `path` is still the output a journal `files` entry records: its size and sha256
+    (`holds`); an entry without a sha256 (hand-made, or from an older version) by its size, if it has one."""
+    size, sha = entry.get("size"), entry.get("sha256")
+    if isinstance(size, int) and isinstance(sha, str):
+        return holds(path, size, sha)
+    try:
+        return path.is_file() and (not isinstance(size, int) or path.stat().st_size == size)
     except OSError:
         return False
 
@@ -650,16 +673,19 @@ class PartFile:
             self._hashed = self.size
         return self._digest.hexdigest()
 
-    def commit(self) -> Path:
+    def commit(self, to: Path | None = None) -> Path:
+        """Rename the whole file into place: at `target`, or at `to` (a name beside it, in the same directory:
+        the target holds another job's saved video)."""
+        destination = self.target if to is None else to
         _drop_record(self.path)  # the saved video carries nothing of it (nor does a copy `rescue` makes)
-        os.replace(self.path, self.target)
+        os.replace(self.path, destination)
         with contextlib.suppress(OSError):  # directory fsync is best effort (not on every platform)
-            fd = os.open(self.target.parent, os.O_RDONLY)
+            fd = os.open(destination.parent, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        return self.target
+        return destination
 
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):

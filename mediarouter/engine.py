@@ -27,11 +27,13 @@ from .downloads import (
     PartChanged,
     PartFile,
     PartWriteError,
+    beside,
     complete_length,
     copy_whole,
     holds,
     output_path,
     rescue,
+    still_whole,
 )
 from .errors import (
     AuthenticationFailed,
@@ -86,9 +88,11 @@ from .journal import (
     RecordState,
     RequestFingerprint,
     absolute_target,
+    find_saved,
     fingerprint_request,
     lease_owner,
     outputs_dir,
+    saves,
     sending,
     submit_lease_name,
     submitter_lease,
@@ -134,6 +138,8 @@ def terminal_error(state: str, server_message: str | None, **context: Any) -> Jo
 #: How often one download of an output starts over because the output changed on the server (`PartChanged`);
 #: an origin that changes again after that ends the download with a ProtocolError rather than a loop.
 _MAX_RESTARTS = 1
+#: How many names beside a target (`downloads.beside`) are tried before one with a random tail.
+_MAX_BESIDE = 20
 #: The fields of a failed journal write that are sent again until they land (EngineRun.owed).
 _OWED = ("job_id", "polling_url")
 #: The rows a call that stopped on an error may mark `interrupted`: the job may still be going on.
@@ -777,7 +783,7 @@ class JobEngine:
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
             journaled = saved.get(item.index)
-            if journaled is not None and (kept_file := await _reuse(journaled, target, item.url)) is not None:
+            if journaled is not None and (kept_file := await self._reuse(run, job, journaled, target, item.url)):
                 files.append(kept_file)
                 self._emit(run, DownloadFinishedEvent(path=str(kept_file.path), size=kept_file.size, index=item.index))
                 continue
@@ -798,8 +804,9 @@ class JobEngine:
                     raise _not_written(job, base, part, exc) from None
                 sha = part.sha256()
                 size = part.size
+                place = await self._free_target(run, job, part.target)
                 try:
-                    path = part.commit()
+                    path = part.commit(place)
                 except OSError as exc:
                     problems.append((target, exc))
                     try:
@@ -818,6 +825,73 @@ class JobEngine:
                 MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
             )
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
+
+    async def _reuse(
+        self, run: EngineRun, job: Job, row: dict[str, Any], target: Path, url: str | None
+    ) -> MediaFile | None:
+        """The journaled file of an output if it is still whole (size and sha256), at `target` (copied there
+        when the journal has it elsewhere, or beside it when `target` holds another job's saved video: see
+        `_free_target`); None when it must be downloaded."""
+        size, sha = row.get("size"), row.get("sha256")
+        if not isinstance(size, int) or not isinstance(sha, str):
+            return None
+        source = Path(row["path"])
+        if not await asyncio.to_thread(holds, source, size, sha):
+            return None
+        path = source
+        if not _same_place(source, target):
+            place = await self._free_target(run, job, target)
+            if not _same_place(place, source):  # else: it already is where it may go
+                try:
+                    path = await asyncio.to_thread(copy_whole, source, place)
+                except OSError as exc:
+                    logger.warning("could not copy %s to %s (%s); downloading it instead", source, place, exc)
+                    return None
+        return MediaFile(path=path, size=size, sha256=sha, url=url, index=int(row.get("index") or 0))
+
+    async def _free_target(self, run: EngineRun, job: Job, target: Path) -> Path:
+        """Where this job's finished video is saved: `target`, unless the journal records the file there as
+        another row's saved output and it is still whole (size and sha256); then a name beside it that no
+        other row's whole video has (`beside`: `NAME.JOB.mp4`), so a paid video never replaces another one.
+        The row's own earlier copy, a file no row saves and one no longer whole are replaced, as before. The
+        warning, the `download.finished` event, the result's files and the row's `files` name the real path."""
+        place = target
+        holder = await self._saved_by_another(run, job, place)
+        if holder is None:
+            return target
+        for attempt in range(1, _MAX_BESIDE + 1):
+            place = beside(target, job.id, attempt)
+            if await self._saved_by_another(run, job, place) is None:
+                break
+        else:  # a job id made safe alike for other jobs' ids, again and again: a name nobody has
+            place = beside(target, f"{job.id}-{uuid.uuid4().hex[:12]}")
+        logger.warning(
+            "%s is the saved video of job %s (journaled, still whole): not replacing it; the video of job %s is "
+            "saved beside it, at %s",
+            target,
+            holder,
+            job.id,
+            place,
+        )
+        return place
+
+    async def _saved_by_another(self, run: EngineRun, job: Job, path: Path) -> str | None:
+        """The job (or row) whose journaled saved output is the file at `path`, still whole, if it is not this
+        job's; None when no other row's is (no file, no journal, or a file no other row saves whole). When
+        the journal cannot be read, the file is taken as another job's: kept, never replaced unseen."""
+        if self.writer is None or not await asyncio.to_thread(path.is_file):
+            return None
+        try:
+            rows = await self.writer.call(find_saved, self.writer.store, path)
+        except Exception as exc:
+            logger.warning(
+                "could not look up in the journal whose video %s is (%s: %s); keeping it", path, type(exc).__name__, exc
+            )
+            return "unknown (the journal could not be read)"
+        # This job's own earlier copy is replaced: only the other rows' entries count.
+        others = [row for row in rows if job.id not in (row.job_id, row.key) and row.key != run.record_key]
+        entries = [(row.job_id or row.key, entry) for row in others for entry in saves(row, path)]
+        return await asyncio.to_thread(_whole_for, path, entries) if entries else None
 
     @staticmethod
     def _rescue_name(job: Job, index: int, target: Path) -> str:
@@ -1289,26 +1363,13 @@ def _by_index(rows: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {int(r.get("index") or 0): r for r in rows if isinstance(r, dict) and r.get("path")}
 
 
-async def _reuse(row: dict[str, Any], target: Path, url: str | None) -> MediaFile | None:
-    """The journaled file of an output if it is still whole (size and sha256), at `target` (copied there
-    when the journal has it elsewhere); None when it must be downloaded."""
-    size, sha = row.get("size"), row.get("sha256")
-    if not isinstance(size, int) or not isinstance(sha, str):
-        return None
-    try:
-        path = await asyncio.to_thread(_whole_at, Path(row["path"]), size, sha, target)
-    except OSError as exc:
-        logger.warning("could not copy %s to %s (%s); downloading it instead", row["path"], target, exc)
-        return None
-    if path is None:
-        return None
-    return MediaFile(path=path, size=size, sha256=sha, url=url, index=int(row.get("index") or 0))
+def _same_place(a: Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
 
 
-def _whole_at(path: Path, size: int, sha: str, target: Path) -> Path | None:
-    if not holds(path, size, sha):
-        return None
-    return path if os.path.abspath(path) == os.path.abspath(target) else copy_whole(path, target)
+def _whole_for(path: Path, entries: list[tuple[str, dict[str, Any]]]) -> str | None:
+    """The first row of `entries` (row, its `files` entry for `path`) whose output the file still is."""
+    return next((row for row, entry in entries if still_whole(path, entry)), None)
 
 
 async def _holds_whole(part: PartFile, refusal: MediaRouterError, journaled: dict[str, Any] | None) -> bool:

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -55,6 +56,7 @@ __all__ = [
     "compare_request",
     "default_journal_path",
     "describe_store",
+    "find_saved",
     "fingerprint_request",
     "idempotency_mismatch",
     "job_lease",
@@ -68,6 +70,7 @@ __all__ = [
     "journal_location",
     "open_store",
     "outputs_dir",
+    "saves",
 ]
 
 
@@ -262,6 +265,36 @@ def absolute_target(path: str | os.PathLike[str] | None) -> str | None:
     return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
+def saves(record: JobRecord, path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The entries of `record.files` saved at `path` (both made absolute: an entry an older version wrote
+    relative is taken from the current directory); [] when none is."""
+    wanted = os.path.abspath(os.fspath(path))
+    return [
+        f
+        for f in record.files
+        if isinstance(f, dict) and isinstance(f.get("path"), str) and os.path.abspath(f["path"]) == wanted
+    ]
+
+
+def saved_needle(path: str | os.PathLike[str]) -> str:
+    """What a store's prefilter looks for in a row's JSON text to find the rows saving `path`: the longest run
+    of plain characters (letters, digits, `-_./ `) of its file name, spelled alike in every JSON encoding, so
+    the text of every row that saves `path` contains it. The exact check (`saves`) follows."""
+    name = os.path.basename(os.path.normpath(os.fspath(path)))
+    runs = re.findall(r"[A-Za-z0-9._/ -]+", name)
+    return max(runs, key=len, default="")
+
+
+def find_saved(store: JobStore, path: str | os.PathLike[str]) -> list[JobRecord]:
+    """The rows whose saved `files` include `path` (`JobStore.find_saved`). A host's own store without that
+    method is searched row by row (`list()`): correct, but it reads the whole journal each time."""
+    find = getattr(store, "find_saved", None)
+    if find is None:
+        return [r for r in store.list() if saves(r, path)]
+    found: list[JobRecord] = find(path)
+    return found
+
+
 _HOST = socket.gethostname()
 
 
@@ -284,6 +317,11 @@ def _stale(lease: Lease, now: float) -> bool:
 
 @runtime_checkable
 class JobStore(Protocol):
+    """What the engine, the router and `jobs` need of a journal. Two methods are optional, so a host's own
+    store written before them still works (`Router` checks a store against this protocol): `update_if(key,
+    states, **fields)` (see `update_while`) and `find_saved(path) -> list[JobRecord]`, the rows whose saved
+    `files` include `path` (see `find_saved`); every bundled store has both."""
+
     def add(self, record: JobRecord) -> None:
         """Insert a row; raises Conflict if its job id, or an idempotency key it would hold, is taken."""
         ...
@@ -390,6 +428,12 @@ class MemoryJobStore:
                 return holder.model_copy()
             used = [r for r in self._rows.values() if r.idempotency_key == idempotency_key]
         return max(used, key=lambda r: r.created_at).model_copy() if used else None
+
+    def find_saved(self, path: str | os.PathLike[str]) -> list[JobRecord]:
+        """The rows whose saved `files` include `path` (see `saves`), oldest first."""
+        with self._lock:
+            rows = [r.model_copy() for r in self._rows.values() if saves(r, path)]
+        return sorted(rows, key=lambda r: r.created_at)
 
     def list(self, *, states: list[RecordState] | None = None, limit: int | None = None) -> list[JobRecord]:
         with self._lock:
@@ -632,6 +676,17 @@ class SQLiteJobStore:
                 (idempotency_key,),
             ).fetchone()
         return JobRecord.model_validate_json(found[0]) if found else None
+
+    def find_saved(self, path: str | os.PathLike[str]) -> list[JobRecord]:
+        """The rows whose saved `files` include `path`, oldest first: the rows whose JSON text holds the path's
+        file name (`saved_needle`, found by `instr` in SQLite's own code: no row is parsed for it), then the
+        exact check on those few (`saves`)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT data FROM jobs WHERE instr(data, ?) > 0 ORDER BY created_at", (saved_needle(path),)
+            ).fetchall()
+        found = (JobRecord.model_validate_json(r[0]) for r in rows)
+        return [record for record in found if saves(record, path)]
 
     def list(self, *, states: list[RecordState] | None = None, limit: int | None = None) -> list[JobRecord]:
         sql = "SELECT data FROM jobs"

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from pydantic import SecretStr
 
 from .errors import ConfigurationError, Conflict, NotFound
-from .journal import _HOST, _KEY_FREE_SQL, JOURNAL_ENV, JobRecord, Lease, RecordState, _now, _stale
+from .journal import _HOST, _KEY_FREE_SQL, JOURNAL_ENV, JobRecord, Lease, RecordState, _now, _stale, saved_needle, saves
 
 if TYPE_CHECKING:
     import psycopg
@@ -353,6 +353,19 @@ class PostgresJobStore:
             f"ORDER BY (state NOT IN {_KEY_FREE_SQL}) DESC, created_at DESC LIMIT 1",
             (idempotency_key,),
         )
+
+    def find_saved(self, path: str | os.PathLike[str]) -> list[JobRecord]:
+        """The rows whose saved `files` include `path`, oldest first: the rows whose JSON text holds the path's
+        file name (`saved_needle`, found by `strpos` in the server: no row is parsed for it), then the exact
+        check on those few (`saves`)."""
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT data FROM mediarouter_jobs WHERE strpos(data, %s) > 0 ORDER BY created_at",
+                (saved_needle(path),),
+            )
+            rows = cur.fetchall()
+        found = (JobRecord.model_validate_json(r[0]) for r in rows)
+        return [record for record in found if saves(record, path)]
 
     def list(self, *, states: list[RecordState] | None = None, limit: int | None = None) -> list[JobRecord]:
         sql = "SELECT data FROM mediarouter_jobs"

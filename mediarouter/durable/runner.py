@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import errors as _errors
@@ -29,6 +28,7 @@ from ..batch import (
     prepare_dirs,
     read_results,
     request_fields,
+    saved_whole,
     settle_known_lines,
 )
 from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
@@ -368,12 +368,13 @@ def _statuses(client: DBOSClient, ids: Sequence[str]) -> list[WorkflowStatus]:
     return found
 
 
-def _succeeded(status: WorkflowStatus, line: BatchLine) -> LineResult | None:
-    """A finished workflow's result when it saved the line's file and the file is still there."""
+def _succeeded(status: WorkflowStatus, line: BatchLine, journal: JobStore | None) -> LineResult | None:
+    """A finished workflow's result when it saved the line's file and the file is still whole (`saved_whole`);
+    else None: the line is enqueued again, and the new attempt resumes its journaled job (no second submit)."""
     if status.status != "SUCCESS" or not isinstance(status.output, dict):
         return None
     result = line_result(status.output, line)
-    return result if result.status == "done" and result.file and Path(result.file).exists() else None
+    return result if result.status == "done" and saved_whole(journal, line.key, result.file) else None
 
 
 class _DurableBatch:
@@ -446,7 +447,7 @@ async def run_durable_batch(
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
     try:
-        todo = settle_known_lines(batch, bad, good, previous, results_file, results)
+        todo = settle_known_lines(batch, bad, good, previous, results_file, results, journal=router.journal)
 
         attempts = await asyncio.to_thread(_attempts, client, [line.key for line in todo])
         waiting: dict[str, BatchLine] = {}
@@ -456,7 +457,7 @@ async def run_durable_batch(
             last = runs[-1] if runs else None
             if last is not None and last.status in _ACTIVE:
                 waiting[last.workflow_id] = line  # enqueued by an earlier run: wait for it, never twice
-            elif last is not None and (earlier := _succeeded(last, line)) is not None:
+            elif last is not None and (earlier := _succeeded(last, line, router.journal)) is not None:
                 results.append(earlier)  # done, though the results file does not say so (lost, or --no-wait)
                 batch.finish(earlier)
             else:
