@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,16 @@ from ..journal import (
     journal_location,
     open_store,
 )
-from ..recovery import RowReport, adopt, cancel_job, forget, get_record, resume_all, resume_job, unknown_advice
+from ..recovery import (
+    RowReport,
+    adopt_checked,
+    cancel_job,
+    forget,
+    get_record,
+    resume_all,
+    resume_job,
+    unknown_advice,
+)
 from ..results import VideoResult
 from ..router import Router
 from .errors import fail
@@ -159,8 +169,8 @@ def show_command(job_id: str, as_json: bool) -> None:
     for key, value in data.items():
         if value not in (None, [], {}):
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
-    if record.state.resumable:
-        click.echo(f"resume: mediarouter jobs resume {record.job_id} -o FILE")
+    if record.state.resumable and record.job_id is not None:
+        click.echo(f"resume: mediarouter jobs resume {shlex.quote(record.job_id)} -o FILE")
     elif record.state.ambiguous:
         click.echo(f"may be billed: {unknown_advice(record)}")
 
@@ -279,14 +289,31 @@ def forget_command(key: str, yes: bool) -> None:
 @jobs_group.command("adopt")
 @click.argument("key")
 @click.argument("job_id")
-def adopt_command(key: str, job_id: str) -> None:
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Adopt without asking the provider about JOB_ID first (when it cannot be reached and you are sure "
+    "of the id). A wrong id then only shows at `jobs resume`.",
+)
+def adopt_command(key: str, job_id: str, no_check: bool) -> None:
     """Give an unknown submit the JOB_ID found on the provider's side, so `jobs resume` can finish it.
 
-    KEY is the idempotency key or the row's local key.
+    KEY is the idempotency key or the row's local key. JOB_ID is checked first with one poll of the
+    row's provider (nothing is submitted): a job it does not know, or reports for another model than
+    the row's, is refused and nothing changes; so is a provider that cannot be reached (retry, or
+    --no-check). A row whose job id was itself adopted, and that the provider does not know (404),
+    takes the new JOB_ID in its place (never with --no-check).
     """
     store = open_journal()
-    try:
-        record = adopt(store, key, job_id)
-    except MediaRouterError as exc:
-        fail(exc)
-    click.echo(f"adopted {record.job_id} as {key} ({record.ref}): mediarouter jobs resume {record.job_id}")
+    adoption = _run(lambda router: adopt_checked(router, key, job_id, check=not no_check), store, quiet=True)
+    record = adoption.record
+    assert record.job_id is not None
+    if adoption.status is None:
+        seen = f" without checking it with {record.provider}"
+    else:
+        seen = f"; {record.provider} says it is {adoption.status.state.value}"
+    instead = f" in place of {adoption.replaced}" if adoption.replaced else ""
+    click.echo(
+        f"adopted {record.job_id} as {key} ({record.ref}){instead}{seen}: "
+        f"mediarouter jobs resume {shlex.quote(record.job_id)}"
+    )
