@@ -193,6 +193,27 @@ def _check_finishable(record: JobRecord) -> Job:
     return job
 
 
+def _finished_upstream(record: JobRecord) -> bool:
+    """The provider said the job is done: the row is completed or downloaded, or it holds the outputs a
+    completed poll journaled (an `interrupted` row whose download failed)."""
+    return record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED) or bool(record.outputs)
+
+
+def _check_downloadable(record: JobRecord, job: Job) -> None:
+    """`jobs download` / `Router.download` fetch a finished job's outputs; they do not wait for a running one."""
+    if _finished_upstream(record):
+        return
+    raise InvalidRequest(
+        f"job {job.id} is {record.state.value} and has not finished upstream as far as the journal knows: "
+        "there is nothing to download yet; nothing was sent",
+        provider=record.provider,
+        model=record.model,
+        job_id=job.id,
+        hint=f"`mediarouter jobs resume {shlex.quote(job.id)}` polls it to its end and downloads it",
+        details={"state": record.state.value},
+    )
+
+
 def _explain_unknown_adopted_job(journal: JobStore, job: Job, exc: MediaRouterError) -> None:
     """A 404 for a job id given by `jobs adopt` (a typo?): say how to replace it."""
     if not (isinstance(exc, NotFound) or exc.status_code == 404):
@@ -221,7 +242,8 @@ async def resume_job(
 
     A job already downloaded to an existing file is returned as is, unless `redownload`. One
     resume per job at a time, across processes: a second one fails fast with Conflict. A 410
-    marks the row `gone`.
+    marks the row `gone`. `redownload` (`jobs download`) is for a job that finished upstream: a row
+    still pending, running or interrupted before its end is refused (InvalidRequest) without a request.
     """
     journal = host.require_journal()
     engine = host.engine(poll_interval=poll_interval, timeout=timeout)
@@ -229,6 +251,8 @@ async def resume_job(
         await engine.writer.call(lambda: None)
     record = get_record(journal, job_id)
     job = _check_finishable(record)
+    if redownload:
+        _check_downloadable(record, job)
     wanted = None if output is None else _target(journal, record, output)
     if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
         return saved
@@ -237,6 +261,8 @@ async def resume_job(
         # Another process may have finished (or lost) it while we were getting here.
         record = get_record(journal, job.id)
         job = _check_finishable(record)
+        if redownload:
+            _check_downloadable(record, job)
         if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
             return saved
         provider = host.provider(record.provider)

@@ -98,9 +98,13 @@ def _run(coro_factory: Callable[[Router], Awaitable[T]], store: JobStore, *, qui
         raise SystemExit(code) from None
 
 
-def _print_result(result: VideoResult, as_json: bool) -> None:
+def _print_result(result: VideoResult, as_json: bool, quiet: bool = False) -> None:
+    """The result on stdout: JSON with --json; else one line, unless --quiet (as `generate -q`: the exit code
+    says how it went)."""
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
+        return
+    if quiet:
         return
     first = result.files[0]
     click.echo(f"{first.path} ({first.size} bytes), job {result.job_id}")
@@ -182,7 +186,13 @@ def show_command(job_id: str, as_json: bool) -> None:
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Overall deadline in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress lines on stderr and, for one JOB_ID, no result line on stdout (the exit code says how "
+    "it went; --json still prints the result). With --all the per-row report is still printed.",
+)
 def resume_command(
     job_id: str | None,
     output: Path | None,
@@ -199,7 +209,9 @@ def resume_command(
     (unknown submits included, with what to do about them) and exits 1 if any row
     failed. A job being resumed by another process is refused (one resume per job).
     """
-    if bool(job_id) == resume_all:
+    if job_id and resume_all:
+        raise click.UsageError("JOB_ID and --all cannot be combined: give one JOB_ID, or --all for every resumable row")
+    if not job_id and not resume_all:
         raise click.UsageError("give a JOB_ID or --all")
     if resume_all and output is not None:
         raise click.UsageError("--output goes with one JOB_ID; --all saves each job to its original target")
@@ -212,7 +224,7 @@ def resume_command(
         store,
         quiet=quiet or as_json,
     )
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 def _report_line(report: RowReport) -> str:
@@ -247,14 +259,24 @@ def _resume_every_row(
 @click.argument("job_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Save to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress lines on stderr and no result line on stdout (the exit code says how it went; "
+    "--json still prints the result).",
+)
 def download_command(job_id: str, output: Path | None, as_json: bool, quiet: bool) -> None:
-    """Download the output of a completed job again (e.g. after a failed or interrupted download)."""
+    """Download the output of a completed job again (e.g. after a failed or interrupted download).
+
+    Always downloads, even a file that is still saved. A job that has not finished upstream (pending,
+    running, or interrupted before it ended) is refused without a request: `jobs resume` waits for it.
+    """
     store = open_journal()
     result = _run(
         lambda router: resume_job(router, job_id, output=output, redownload=True), store, quiet=quiet or as_json
     )
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 @jobs_group.command("cancel")
