@@ -21,10 +21,12 @@ from .engine import JobEngine, terminal_error
 from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone, ProviderUnavailable
 from .jobs import Job, JobOutput, JobState, JobStatus
 from .journal import (
+    JOURNAL_ENV,
     LEASE_MARGIN,
     JobRecord,
     JobStore,
     Lease,
+    MemoryJobStore,
     RecordState,
     absolute_target,
     job_lease,
@@ -48,6 +50,7 @@ __all__ = [
     "cancel_job",
     "forget",
     "get_record",
+    "memory_journal_advice",
     "resume_all",
     "resume_job",
     "unknown_advice",
@@ -80,8 +83,23 @@ def _handle(record: JobRecord) -> str:
     return record.idempotency_key or record.key
 
 
-def unknown_advice(record: JobRecord) -> str:
-    """What the user can do about a submit that may have created a (billed) job we have no id for."""
+def memory_journal_advice(provider: str, handle: str) -> str:
+    """What to say about a maybe-billed submit when the journal is in memory: its row ends with the process."""
+    return (
+        f"the journal is in memory ({JOURNAL_ENV}=:memory:, as under --emulator): it keeps nothing after this "
+        f"process ends, so no later `mediarouter jobs` command will see this submit; check {provider}'s dashboard "
+        f"for the job; within this process, mediarouter.recovery.adopt(journal, {handle!r}, JOB_ID) if it exists, "
+        f"forget(journal, {handle!r}, confirm=True) if not"
+    )
+
+
+def unknown_advice(record: JobRecord, journal: JobStore | None = None) -> str:
+    """What the user can do about a submit that may have created a (billed) job we have no id for.
+
+    `journal`: the store the row is in; an in-memory one gets `memory_journal_advice` (no later command can
+    reach its rows)."""
+    if isinstance(journal, MemoryJobStore):
+        return memory_journal_advice(record.provider, _handle(record))
     handle = shlex.quote(_handle(record))
     return (
         f"check {record.provider}'s dashboard for this job; if it exists: mediarouter jobs adopt {handle} JOB_ID, "
@@ -89,7 +107,7 @@ def unknown_advice(record: JobRecord) -> str:
     )
 
 
-def _unknown_error(record: JobRecord) -> InvalidRequest:
+def _unknown_error(record: JobRecord, journal: JobStore | None = None) -> InvalidRequest:
     what = (
         "is still being submitted, or its process died mid-submit"
         if record.state is RecordState.SUBMITTING
@@ -100,13 +118,13 @@ def _unknown_error(record: JobRecord) -> InvalidRequest:
         "but there is no job id to resume",
         provider=record.provider,
         model=record.model,
-        hint=unknown_advice(record),
+        hint=unknown_advice(record, journal),
     )
 
 
-def _job(record: JobRecord) -> Job:
+def _job(record: JobRecord, journal: JobStore | None = None) -> Job:
     if record.job_id is None:
-        raise _unknown_error(record)
+        raise _unknown_error(record, journal)
     return Job(id=record.job_id, provider=record.provider, model=record.model, polling_url=record.polling_url)
 
 
@@ -180,9 +198,9 @@ def _all_whole(files: list[MediaFile]) -> bool:
     )
 
 
-def _check_finishable(record: JobRecord) -> Job:
+def _check_finishable(record: JobRecord, journal: JobStore | None = None) -> Job:
     """The job to poll, or the error that says why this row cannot be finished (before any request)."""
-    job = _job(record)
+    job = _job(record, journal)
     if record.state is RecordState.GONE:
         raise _gone(record)
     terminal = terminal_error(
@@ -250,7 +268,7 @@ async def resume_job(
     if engine.writer is not None and engine.writer.owes:  # a `downloaded` this process failed to write: now
         await engine.writer.call(lambda: None)
     record = get_record(journal, job_id)
-    job = _check_finishable(record)
+    job = _check_finishable(record, journal)
     if redownload:
         _check_downloadable(record, job)
     wanted = None if output is None else _target(journal, record, output)
@@ -260,7 +278,7 @@ async def resume_job(
     with job_lease(journal, job.id, ttl=engine.timeout + LEASE_MARGIN):
         # Another process may have finished (or lost) it while we were getting here.
         record = get_record(journal, job.id)
-        job = _check_finishable(record)
+        job = _check_finishable(record, journal)
         if redownload:
             _check_downloadable(record, job)
         if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
@@ -329,7 +347,9 @@ async def resume_all(
             "state": record.state.value,
         }
         if record.state.ambiguous or record.job_id is None:
-            reports.append(RowReport(**base, outcome="unknown", error="may be billed", hint=unknown_advice(record)))
+            reports.append(
+                RowReport(**base, outcome="unknown", error="may be billed", hint=unknown_advice(record, journal))
+            )
             continue
         try:
             result = await resume_job(host, record.job_id, poll_interval=poll_interval, timeout=timeout)
@@ -667,7 +687,7 @@ async def cancel_job(host: JobsHost, job_id: str) -> None:
     """Ask the provider to cancel; raises CancelNotSupported when it cannot (the job stays resumable)."""
     journal = host.require_journal()
     record = get_record(journal, job_id)
-    job = _job(record)
+    job = _job(record, journal)
     if record.state not in _CANCELLABLE:
         done = record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED)
         raise InvalidRequest(

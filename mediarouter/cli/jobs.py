@@ -176,7 +176,7 @@ def show_command(job_id: str, as_json: bool) -> None:
     if record.state.resumable and record.job_id is not None:
         click.echo(f"resume: mediarouter jobs resume {shlex.quote(record.job_id)} -o FILE")
     elif record.state.ambiguous:
-        click.echo(f"may be billed: {unknown_advice(record)}")
+        click.echo(f"may be billed: {unknown_advice(record, store)}")
 
 
 @jobs_group.command("resume")
