@@ -212,6 +212,11 @@ class JobRecord(BaseModel):
         description="the process sending this row's submit (written with the intent, before the POST): "
         "`jobs forget` / `adopt` leave a `submitting` row alone while it is alive (`submit_in_flight`)",
     )
+    adopted: bool = Field(
+        default=False,
+        description="the job id was given by the user (`jobs adopt`), not by the provider's answer to the submit: "
+        "`jobs adopt` may replace it once the provider says that job does not exist",
+    )
 
     @property
     def ref(self) -> str:

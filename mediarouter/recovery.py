@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -17,13 +18,15 @@ from typing import Any, Literal, Protocol
 
 from .downloads import holds, output_path
 from .engine import JobEngine, terminal_error
-from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone
+from .errors import Conflict, InvalidRequest, MediaRouterError, NotFound, OutputGone, ProviderUnavailable
 from .jobs import Job, JobOutput, JobState, JobStatus
 from .journal import (
+    JOURNAL_ENV,
     LEASE_MARGIN,
     JobRecord,
     JobStore,
     Lease,
+    MemoryJobStore,
     RecordState,
     absolute_target,
     job_lease,
@@ -37,14 +40,17 @@ from .provider import Provider
 from .results import MediaFile, VideoResult
 
 __all__ = [
+    "Adoption",
     "JobsHost",
     "RowReport",
     "LEASE_MARGIN",
     "absolute_target",
     "adopt",
+    "adopt_checked",
     "cancel_job",
     "forget",
     "get_record",
+    "memory_journal_advice",
     "resume_all",
     "resume_job",
     "unknown_advice",
@@ -77,16 +83,31 @@ def _handle(record: JobRecord) -> str:
     return record.idempotency_key or record.key
 
 
-def unknown_advice(record: JobRecord) -> str:
-    """What the user can do about a submit that may have created a (billed) job we have no id for."""
-    handle = _handle(record)
+def memory_journal_advice(provider: str, handle: str) -> str:
+    """What to say about a maybe-billed submit when the journal is in memory: its row ends with the process."""
+    return (
+        f"the journal is in memory ({JOURNAL_ENV}=:memory:, as under --emulator): it keeps nothing after this "
+        f"process ends, so no later `mediarouter jobs` command will see this submit; check {provider}'s dashboard "
+        f"for the job; within this process, mediarouter.recovery.adopt(journal, {handle!r}, JOB_ID) if it exists, "
+        f"forget(journal, {handle!r}, confirm=True) if not"
+    )
+
+
+def unknown_advice(record: JobRecord, journal: JobStore | None = None) -> str:
+    """What the user can do about a submit that may have created a (billed) job we have no id for.
+
+    `journal`: the store the row is in; an in-memory one gets `memory_journal_advice` (no later command can
+    reach its rows)."""
+    if isinstance(journal, MemoryJobStore):
+        return memory_journal_advice(record.provider, _handle(record))
+    handle = shlex.quote(_handle(record))
     return (
         f"check {record.provider}'s dashboard for this job; if it exists: mediarouter jobs adopt {handle} JOB_ID, "
         f"if not: mediarouter jobs forget {handle} --yes"
     )
 
 
-def _unknown_error(record: JobRecord) -> InvalidRequest:
+def _unknown_error(record: JobRecord, journal: JobStore | None = None) -> InvalidRequest:
     what = (
         "is still being submitted, or its process died mid-submit"
         if record.state is RecordState.SUBMITTING
@@ -97,13 +118,13 @@ def _unknown_error(record: JobRecord) -> InvalidRequest:
         "but there is no job id to resume",
         provider=record.provider,
         model=record.model,
-        hint=unknown_advice(record),
+        hint=unknown_advice(record, journal),
     )
 
 
-def _job(record: JobRecord) -> Job:
+def _job(record: JobRecord, journal: JobStore | None = None) -> Job:
     if record.job_id is None:
-        raise _unknown_error(record)
+        raise _unknown_error(record, journal)
     return Job(id=record.job_id, provider=record.provider, model=record.model, polling_url=record.polling_url)
 
 
@@ -177,9 +198,9 @@ def _all_whole(files: list[MediaFile]) -> bool:
     )
 
 
-def _check_finishable(record: JobRecord) -> Job:
+def _check_finishable(record: JobRecord, journal: JobStore | None = None) -> Job:
     """The job to poll, or the error that says why this row cannot be finished (before any request)."""
-    job = _job(record)
+    job = _job(record, journal)
     if record.state is RecordState.GONE:
         raise _gone(record)
     terminal = terminal_error(
@@ -188,6 +209,42 @@ def _check_finishable(record: JobRecord) -> Job:
     if terminal is not None:
         raise terminal
     return job
+
+
+def _finished_upstream(record: JobRecord) -> bool:
+    """The provider said the job is done: the row is completed or downloaded, or it holds the outputs a
+    completed poll journaled (an `interrupted` row whose download failed)."""
+    return record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED) or bool(record.outputs)
+
+
+def _check_downloadable(record: JobRecord, job: Job) -> None:
+    """`jobs download` / `Router.download` fetch a finished job's outputs; they do not wait for a running one."""
+    if _finished_upstream(record):
+        return
+    raise InvalidRequest(
+        f"job {job.id} is {record.state.value} and has not finished upstream as far as the journal knows: "
+        "there is nothing to download yet; nothing was sent",
+        provider=record.provider,
+        model=record.model,
+        job_id=job.id,
+        hint=f"`mediarouter jobs resume {shlex.quote(job.id)}` polls it to its end and downloads it",
+        details={"state": record.state.value},
+    )
+
+
+def _explain_unknown_adopted_job(journal: JobStore, job: Job, exc: MediaRouterError) -> None:
+    """A 404 for a job id given by `jobs adopt` (a typo?): say how to replace it."""
+    if not (isinstance(exc, NotFound) or exc.status_code == 404):
+        return
+    record = journal.get(job.id)
+    if record is None or not _replaceable(record):
+        return
+    advice = (
+        f"job {job.id!r} was given by `jobs adopt` and {record.provider} does not know it: if the id is wrong, "
+        f"`mediarouter jobs adopt {shlex.quote(_handle(record))} RIGHT_JOB_ID` replaces it (it checks both ids "
+        f"with {record.provider} first)"
+    )
+    exc.hint = f"{exc.hint}; {advice}" if exc.hint else advice
 
 
 async def resume_job(
@@ -203,14 +260,17 @@ async def resume_job(
 
     A job already downloaded to an existing file is returned as is, unless `redownload`. One
     resume per job at a time, across processes: a second one fails fast with Conflict. A 410
-    marks the row `gone`.
+    marks the row `gone`. `redownload` (`jobs download`) is for a job that finished upstream: a row
+    still pending, running or interrupted before its end is refused (InvalidRequest) without a request.
     """
     journal = host.require_journal()
     engine = host.engine(poll_interval=poll_interval, timeout=timeout)
     if engine.writer is not None and engine.writer.owes:  # a `downloaded` this process failed to write: now
         await engine.writer.call(lambda: None)
     record = get_record(journal, job_id)
-    job = _check_finishable(record)
+    job = _check_finishable(record, journal)
+    if redownload:
+        _check_downloadable(record, job)
     wanted = None if output is None else _target(journal, record, output)
     if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
         return saved
@@ -218,7 +278,9 @@ async def resume_job(
     with job_lease(journal, job.id, ttl=engine.timeout + LEASE_MARGIN):
         # Another process may have finished (or lost) it while we were getting here.
         record = get_record(journal, job.id)
-        job = _check_finishable(record)
+        job = _check_finishable(record, journal)
+        if redownload:
+            _check_downloadable(record, job)
         if not redownload and (saved := await _already_saved(record, job, wanted)) is not None:
             return saved
         provider = host.provider(record.provider)
@@ -235,6 +297,8 @@ async def resume_job(
         except MediaRouterError as exc:
             if _is_gone(exc):
                 journal.update(job.id, state=RecordState.GONE, error=exc.server_message or exc.message)
+            elif record.adopted:
+                _explain_unknown_adopted_job(journal, job, exc)
             raise
 
 
@@ -283,7 +347,9 @@ async def resume_all(
             "state": record.state.value,
         }
         if record.state.ambiguous or record.job_id is None:
-            reports.append(RowReport(**base, outcome="unknown", error="may be billed", hint=unknown_advice(record)))
+            reports.append(
+                RowReport(**base, outcome="unknown", error="may be billed", hint=unknown_advice(record, journal))
+            )
             continue
         try:
             result = await resume_job(host, record.job_id, poll_interval=poll_interval, timeout=timeout)
@@ -380,46 +446,248 @@ def forget(journal: JobStore, key: str, *, confirm: bool = False) -> JobRecord:
     A submit still in flight in a live process is refused (Conflict)."""
     with _not_in_flight(journal, key, "forget") as record:
         if not record.state.ambiguous:
+            hint = None
+            if _replaceable(record):  # a job id given by `jobs adopt`: replace it, never free the key
+                hint = (
+                    f"its job id came from `jobs adopt`: if {record.provider} does not know {record.job_id!r}, "
+                    f"`mediarouter jobs adopt {shlex.quote(key)} RIGHT_JOB_ID` replaces it"
+                )
             raise InvalidRequest(
                 f"{key!r} is {record.state.value}: only unknown or submitting rows can be forgotten",
                 job_id=record.job_id,
+                hint=hint,
             )
         if not confirm:
             raise InvalidRequest(
                 f"forgetting {key!r} frees its idempotency key, so a new call may submit (and pay) again",
-                hint=f"check the provider's dashboard first, then confirm: mediarouter jobs forget {key} --yes",
+                hint=f"check the provider's dashboard first, then confirm: mediarouter jobs forget {shlex.quote(key)} "
+                "--yes",
             )
         return journal.update(record.key, state=RecordState.FORGOTTEN, error="forgotten by the user")
 
 
-def adopt(journal: JobStore, key: str, job_id: str, *, polling_url: str | None = None) -> JobRecord:
-    """Give a row without a job id (unknown, submitting, or misfiled) the job found on the provider's
-    side, as `pending`, so `resume` can finish it. Refused (Conflict) while the row's submit is in flight
-    or another live call holds that job's lease."""
+#: States of an adopted row whose job id `adopt` may replace: nothing says its job ran or ended upstream.
+_REPLACEABLE = frozenset({RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED})
+
+
+def _replaceable(record: JobRecord) -> bool:
+    """A row whose job id was given by `adopt` and that holds nothing from that job (no outputs, no files,
+    not ended): its id may be replaced, once the provider says it does not know that job."""
+    return (
+        record.adopted
+        and record.job_id is not None
+        and record.state in _REPLACEABLE
+        and not record.outputs
+        and not record.files
+    )
+
+
+def _clean_job_id(job_id: str) -> str:
     job_id = job_id.strip()
     if not job_id:
         raise InvalidRequest("JOB_ID must not be empty")
+    return job_id
+
+
+def _check_adoptable(journal: JobStore, key: str, record: JobRecord, job_id: str, replacing: str | None) -> None:
+    """Why row `record` cannot take `job_id` (raised), with nothing changed. `replacing`: the row's current
+    job id, which the caller found unknown to the provider (only a replaceable row's)."""
+    if record.job_id is not None and (replacing is None or replacing != record.job_id or not _replaceable(record)):
+        quoted = shlex.quote(record.job_id)
+        hint = f"mediarouter jobs resume {quoted}"
+        if _replaceable(record) and record.job_id != job_id:
+            hint = (
+                f"that id came from `jobs adopt`: `mediarouter jobs adopt {shlex.quote(key)} {shlex.quote(job_id)}` "
+                f"replaces it once {record.provider} says it has no job {quoted} (a checked adopt asks it)"
+            )
+        raise InvalidRequest(
+            f"{key!r} already has job {record.job_id} ({record.state.value})", job_id=record.job_id, hint=hint
+        )
+    other = journal.get(job_id)
+    if other is not None:
+        raise InvalidRequest(
+            f"job {job_id} is already in the journal (row {other.key}, {other.state.value})", job_id=job_id
+        )
+    if replacing is not None:
+        _being_finished(journal, replacing)
+    _being_finished(journal, job_id)
+
+
+def adopt(
+    journal: JobStore, key: str, job_id: str, *, polling_url: str | None = None, replacing: str | None = None
+) -> JobRecord:
+    """Give a row without a job id (unknown, submitting, or misfiled) the job found on the provider's
+    side, as `pending` and `adopted`, so `resume` can finish it. Refused (Conflict) while the row's submit
+    is in flight or another live call holds that job's lease. Nothing is asked of the provider: the CLI's
+    `jobs adopt` checks the job first (`adopt_checked`).
+
+    `replacing`: the row's current job id, when that id was itself adopted and the caller found that the
+    provider does not know it (a 404): the row takes `job_id` instead, and its error says which id it replaced.
+    """
+    job_id = _clean_job_id(job_id)
     with _not_in_flight(journal, key, "adopt") as record:
-        if record.job_id is not None:
-            raise InvalidRequest(
-                f"{key!r} already has job {record.job_id} ({record.state.value})",
-                job_id=record.job_id,
-                hint=f"mediarouter jobs resume {record.job_id}",
+        _check_adoptable(journal, key, record, job_id, replacing)
+        fields: dict[str, Any] = {
+            "job_id": job_id,
+            "polling_url": polling_url,
+            "state": RecordState.PENDING,
+            "error": None,
+            "adopted": True,
+        }
+        if replacing is not None:
+            fields.update(
+                error=f"adopted in place of job {replacing}, which {record.provider} does not know",
+                outputs=[],
+                files=[],
+                cost=None,
+                expires_at=None,
+                polls=0,
             )
-        other = journal.get(job_id)
-        if other is not None:
+        return journal.update(record.key, **fields)
+
+
+@dataclass
+class Adoption:
+    """What `adopt_checked` did: the row as it now is, the provider's status of the adopted job (None when
+    not checked), and the job id it replaced (None for a row that had none)."""
+
+    record: JobRecord
+    status: JobStatus | None
+    replaced: str | None = None
+
+
+#: Poll answers that say the provider has no such job: the id is refused, nothing is changed.
+_NO_SUCH_JOB = (400, 404, 422)
+
+
+async def _poll_once(host: JobsHost, record: JobRecord, job_id: str) -> JobStatus:
+    """One poll of `job_id` on the row's provider, within one request timeout. Never a submit."""
+    engine = host.engine()
+    job = Job(id=job_id, provider=record.provider, model=record.model)
+    try:
+        provider = host.provider(record.provider)
+        async with asyncio.timeout(engine.request_timeout):
+            return await provider.poll(job)
+    except TimeoutError:
+        raise ProviderUnavailable(
+            f"{record.provider} did not answer within {engine.request_timeout:g}s",
+            provider=record.provider,
+            model=record.model,
+            job_id=job_id,
+        ) from None
+
+
+def _unchecked(exc: MediaRouterError, record: JobRecord, key: str, job_id: str, *, doing: str | None = None) -> None:
+    """Turn a poll that could not tell whether `job_id` exists into the refusal to adopt (same error class).
+    `doing`: what the check was for, when not adopting `job_id` itself (then `--no-check` is no way out)."""
+    exc.message = (
+        f"could not check job {job_id!r} with {record.provider} before {doing or 'adopting it'}: {exc.message}; "
+        "nothing was changed"
+    )
+    exc.with_context(provider=record.provider, model=record.model, job_id=job_id)
+    retry = f"retry once {record.provider} answers"
+    if doing is None:
+        retry += (
+            f", or adopt without the check (only if you are sure of the id): "
+            f"mediarouter jobs adopt {shlex.quote(key)} {shlex.quote(job_id)} --no-check"
+        )
+    exc.hint = f"{exc.hint}; {retry}" if exc.hint else retry
+
+
+async def _check_job(host: JobsHost, record: JobRecord, key: str, job_id: str) -> JobStatus:
+    """The provider's status of `job_id`: refused when it has no such job or reports another model."""
+    try:
+        status = await _poll_once(host, record, job_id)
+    except MediaRouterError as exc:
+        if isinstance(exc, NotFound) or exc.status_code in _NO_SUCH_JOB:
+            said = "has no job" if exc.status_code in (None, 404) else "refused the job id"
+            raise NotFound(
+                f"{record.provider} {said} {job_id!r}"
+                + (f" (HTTP {exc.status_code})" if exc.status_code else "")
+                + f": it was not adopted for {key!r}, nothing was changed",
+                provider=record.provider,
+                model=record.model,
+                job_id=job_id,
+                status_code=exc.status_code,
+                server_message=exc.server_message,
+                hint=f"look the id up again on {record.provider}'s dashboard, then: "
+                f"mediarouter jobs adopt {shlex.quote(key)} JOB_ID",
+            ) from None
+        _unchecked(exc, record, key, job_id)
+        raise
+    reported = status.extra.get("model")
+    if isinstance(reported, str) and reported.strip() and reported.strip() not in (record.model, record.ref):
+        raise InvalidRequest(
+            f"job {job_id!r} on {record.provider} is a {reported.strip()} job, but {key!r} was submitted for "
+            f"{record.model}: it was not adopted, nothing was changed",
+            provider=record.provider,
+            model=record.model,
+            job_id=job_id,
+            hint=f"find the {record.model} job on {record.provider}'s dashboard, then: "
+            f"mediarouter jobs adopt {shlex.quote(key)} JOB_ID",
+            details={"reported_model": reported.strip(), "row_model": record.model},
+        )
+    return status
+
+
+async def _check_replaceable(host: JobsHost, record: JobRecord, key: str, old: str, job_id: str) -> None:
+    """Only a 404 for the row's current (adopted) job id lets another id take its place."""
+    try:
+        status = await _poll_once(host, record, old)
+    except MediaRouterError as exc:
+        if isinstance(exc, NotFound) or exc.status_code == 404:
+            return
+        _unchecked(exc, record, key, old, doing=f"replacing it by {job_id!r}")
+        raise
+    raise InvalidRequest(
+        f"{key!r} already has job {old}, and {record.provider} knows it ({status.state.value}): it is not "
+        f"replaced by {job_id!r}; nothing was changed",
+        provider=record.provider,
+        model=record.model,
+        job_id=old,
+        hint=f"mediarouter jobs resume {shlex.quote(old)}",
+    )
+
+
+async def adopt_checked(
+    host: JobsHost, key: str, job_id: str, *, check: bool = True, polling_url: str | None = None
+) -> Adoption:
+    """`adopt`, after asking the row's provider about `job_id` (one poll; nothing is ever submitted).
+
+    Refused, with nothing changed: a job the provider does not know (404, or a 400/422 for that id:
+    NotFound), a job it reports for another model than the row's (InvalidRequest, both named), and a
+    provider that cannot be reached (its own error class; `check=False` adopts without asking). A row whose
+    job id was itself adopted (`JobRecord.adopted`) and never seen running or ended gets the new id only
+    when the provider answers 404 for the old one (so `check=False` cannot replace an id).
+    """
+    journal = host.require_journal()
+    job_id = _clean_job_id(job_id)
+    with _not_in_flight(journal, key, "adopt") as record:  # refused now, before any request, if it cannot be
+        replacing = record.job_id if _replaceable(record) and record.job_id != job_id else None
+        _check_adoptable(journal, key, record, job_id, replacing)
+    status: JobStatus | None = None
+    if replacing is not None:
+        if not check:
             raise InvalidRequest(
-                f"job {job_id} is already in the journal (row {other.key}, {other.state.value})", job_id=job_id
+                f"{key!r} already has the adopted job {replacing}: replacing it needs {record.provider} to say "
+                "it has no such job, so it cannot be done without the check; nothing was changed",
+                provider=record.provider,
+                model=record.model,
+                job_id=replacing,
+                hint=f"mediarouter jobs adopt {shlex.quote(key)} {shlex.quote(job_id)}",
             )
-        _being_finished(journal, job_id)
-        return journal.update(record.key, job_id=job_id, polling_url=polling_url, state=RecordState.PENDING, error=None)
+        await _check_replaceable(host, record, key, replacing, job_id)
+    if check:
+        status = await _check_job(host, record, key, job_id)
+    adopted = adopt(journal, key, job_id, polling_url=polling_url, replacing=replacing)
+    return Adoption(record=adopted, status=status, replaced=replacing)
 
 
 async def cancel_job(host: JobsHost, job_id: str) -> None:
     """Ask the provider to cancel; raises CancelNotSupported when it cannot (the job stays resumable)."""
     journal = host.require_journal()
     record = get_record(journal, job_id)
-    job = _job(record)
+    job = _job(record, journal)
     if record.state not in _CANCELLABLE:
         done = record.state in (RecordState.COMPLETED, RecordState.DOWNLOADED)
         raise InvalidRequest(

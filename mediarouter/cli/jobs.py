@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,16 @@ from ..journal import (
     journal_location,
     open_store,
 )
-from ..recovery import RowReport, adopt, cancel_job, forget, get_record, resume_all, resume_job, unknown_advice
+from ..recovery import (
+    RowReport,
+    adopt_checked,
+    cancel_job,
+    forget,
+    get_record,
+    resume_all,
+    resume_job,
+    unknown_advice,
+)
 from ..results import VideoResult
 from ..router import Router
 from .errors import fail
@@ -88,9 +98,13 @@ def _run(coro_factory: Callable[[Router], Awaitable[T]], store: JobStore, *, qui
         raise SystemExit(code) from None
 
 
-def _print_result(result: VideoResult, as_json: bool) -> None:
+def _print_result(result: VideoResult, as_json: bool, quiet: bool = False) -> None:
+    """The result on stdout: JSON with --json; else one line, unless --quiet (as `generate -q`: the exit code
+    says how it went)."""
     if as_json:
         click.echo(json.dumps({"ok": True, **result.to_dict()}))
+        return
+    if quiet:
         return
     first = result.files[0]
     click.echo(f"{first.path} ({first.size} bytes), job {result.job_id}")
@@ -159,10 +173,10 @@ def show_command(job_id: str, as_json: bool) -> None:
     for key, value in data.items():
         if value not in (None, [], {}):
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
-    if record.state.resumable:
-        click.echo(f"resume: mediarouter jobs resume {record.job_id} -o FILE")
+    if record.state.resumable and record.job_id is not None:
+        click.echo(f"resume: mediarouter jobs resume {shlex.quote(record.job_id)} -o FILE")
     elif record.state.ambiguous:
-        click.echo(f"may be billed: {unknown_advice(record)}")
+        click.echo(f"may be billed: {unknown_advice(record, store)}")
 
 
 @jobs_group.command("resume")
@@ -172,7 +186,13 @@ def show_command(job_id: str, as_json: bool) -> None:
 @click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), help="Seconds between polls.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Overall deadline in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress lines on stderr and, for one JOB_ID, no result line on stdout (the exit code says how "
+    "it went; --json still prints the result). With --all the per-row report is still printed.",
+)
 def resume_command(
     job_id: str | None,
     output: Path | None,
@@ -189,7 +209,9 @@ def resume_command(
     (unknown submits included, with what to do about them) and exits 1 if any row
     failed. A job being resumed by another process is refused (one resume per job).
     """
-    if bool(job_id) == resume_all:
+    if job_id and resume_all:
+        raise click.UsageError("JOB_ID and --all cannot be combined: give one JOB_ID, or --all for every resumable row")
+    if not job_id and not resume_all:
         raise click.UsageError("give a JOB_ID or --all")
     if resume_all and output is not None:
         raise click.UsageError("--output goes with one JOB_ID; --all saves each job to its original target")
@@ -202,7 +224,7 @@ def resume_command(
         store,
         quiet=quiet or as_json,
     )
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 def _report_line(report: RowReport) -> str:
@@ -237,14 +259,24 @@ def _resume_every_row(
 @click.argument("job_id")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Save to FILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress lines on stderr and no result line on stdout (the exit code says how it went; "
+    "--json still prints the result).",
+)
 def download_command(job_id: str, output: Path | None, as_json: bool, quiet: bool) -> None:
-    """Download the output of a completed job again (e.g. after a failed or interrupted download)."""
+    """Download the output of a completed job again (e.g. after a failed or interrupted download).
+
+    Always downloads, even a file that is still saved. A job that has not finished upstream (pending,
+    running, or interrupted before it ended) is refused without a request: `jobs resume` waits for it.
+    """
     store = open_journal()
     result = _run(
         lambda router: resume_job(router, job_id, output=output, redownload=True), store, quiet=quiet or as_json
     )
-    _print_result(result, as_json)
+    _print_result(result, as_json, quiet)
 
 
 @jobs_group.command("cancel")
@@ -279,14 +311,31 @@ def forget_command(key: str, yes: bool) -> None:
 @jobs_group.command("adopt")
 @click.argument("key")
 @click.argument("job_id")
-def adopt_command(key: str, job_id: str) -> None:
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Adopt without asking the provider about JOB_ID first (when it cannot be reached and you are sure "
+    "of the id). A wrong id then only shows at `jobs resume`.",
+)
+def adopt_command(key: str, job_id: str, no_check: bool) -> None:
     """Give an unknown submit the JOB_ID found on the provider's side, so `jobs resume` can finish it.
 
-    KEY is the idempotency key or the row's local key.
+    KEY is the idempotency key or the row's local key. JOB_ID is checked first with one poll of the
+    row's provider (nothing is submitted): a job it does not know, or reports for another model than
+    the row's, is refused and nothing changes; so is a provider that cannot be reached (retry, or
+    --no-check). A row whose job id was itself adopted, and that the provider does not know (404),
+    takes the new JOB_ID in its place (never with --no-check).
     """
     store = open_journal()
-    try:
-        record = adopt(store, key, job_id)
-    except MediaRouterError as exc:
-        fail(exc)
-    click.echo(f"adopted {record.job_id} as {key} ({record.ref}): mediarouter jobs resume {record.job_id}")
+    adoption = _run(lambda router: adopt_checked(router, key, job_id, check=not no_check), store, quiet=True)
+    record = adoption.record
+    assert record.job_id is not None
+    if adoption.status is None:
+        seen = f" without checking it with {record.provider}"
+    else:
+        seen = f"; {record.provider} says it is {adoption.status.state.value}"
+    instead = f" in place of {adoption.replaced}" if adoption.replaced else ""
+    click.echo(
+        f"adopted {record.job_id} as {key} ({record.ref}){instead}{seen}: "
+        f"mediarouter jobs resume {shlex.quote(record.job_id)}"
+    )
