@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import shlex
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
@@ -85,6 +86,7 @@ from .journal import (
     JobRecord,
     JobStore,
     Lease,
+    MemoryJobStore,
     RecordState,
     RequestFingerprint,
     absolute_target,
@@ -529,13 +531,17 @@ class JobEngine:
                 await self._submit_failed(run, error, outcome)
                 raise error from exc
 
-    @staticmethod
-    def _unknown_hint(run: EngineRun) -> str:
+    def _unknown_hint(self, run: EngineRun) -> str:
         key = run.record_key or "KEY"
+        if isinstance(self.journal, MemoryJobStore):  # e.g. --emulator: no later command sees this row
+            from .recovery import memory_journal_advice  # recovery imports this module
+
+            return memory_journal_advice(run.provider, key)
+        quoted = shlex.quote(key)
         return (
             f"check your {run.provider} dashboard before submitting again; `mediarouter jobs list` shows this "
-            f"submit as unknown: `mediarouter jobs adopt {key} JOB_ID` if a job exists, "
-            f"else `mediarouter jobs forget {key} --yes`"
+            f"submit as unknown: `mediarouter jobs adopt {quoted} JOB_ID` if a job exists, "
+            f"else `mediarouter jobs forget {quoted} --yes`"
         )
 
     async def complete(

@@ -591,7 +591,7 @@ class Router:
                 "it may have created a job, so nothing was sent",
                 provider=existing.provider,
                 model=existing.model,
-                hint=unknown_advice(existing),
+                hint=unknown_advice(existing, journal),
             )
         return existing
 

@@ -56,3 +56,28 @@ def test_jobs_show_on_a_journal_file_still_prints_the_commands(journal: SQLiteJo
     shown = run("jobs", "show", "local-3")
     assert shown.exit_code == 0 and "may be billed: " in shown.stdout
     assert "mediarouter jobs adopt order-5 JOB_ID" in shown.stdout
+
+
+def test_an_unknown_submit_under_emulator_does_not_send_the_user_to_jobs_list(tmp_path: Path) -> None:
+    """The engine's own SubmitUnknown hint (exit 9) under `--emulator`, whose journal is in memory."""
+    from click.testing import CliRunner
+
+    from mediarouter.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "x",
+            "--model",
+            "fal/fal-ai/veo3",
+            "--emulator",
+            "--emulator-inject",
+            "submit:drop",
+            "-o",
+            str(tmp_path / "f.mp4"),
+        ],
+    )
+    assert result.exit_code == 9, result.output
+    assert "keeps nothing after this process ends" in result.output
+    assert "mediarouter jobs adopt" not in result.output and "jobs list" not in result.output
