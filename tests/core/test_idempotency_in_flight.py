@@ -10,7 +10,14 @@ import pytest
 from mediarouter_contracts.clock import FakeClock
 
 from mediarouter import Conflict, JobTimeout, VideoRequest
-from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request, submit_lease_name
+from mediarouter.journal import (
+    JobRecord,
+    MemoryJobStore,
+    RecordState,
+    SQLiteJobStore,
+    fingerprint_request,
+    submit_lease_name,
+)
 from mediarouter.provider import Job, JobStatus
 from mediarouter.router import Router
 
@@ -21,7 +28,7 @@ from .router_fakes import quiet_settings
 async def test_a_key_being_submitted_elsewhere_says_wait_and_a_dead_submit_says_adopt_or_forget(
     tmp_path: Path,
 ) -> None:
-    journal = MemoryJobStore()
+    journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")  # on disk: the advice names the `jobs` commands
     fingerprint = fingerprint_request(VideoRequest.build(prompt="a dog"), ["fake/video-1"])
     row = JobRecord(key="local-1", provider="fake", model="video-1", idempotency_key="order-7", fingerprint=fingerprint)
     journal.add(row)
@@ -56,7 +63,7 @@ async def test_the_engine_holds_the_submit_lease_only_while_submitting(tmp_path:
 async def test_repeating_the_key_of_an_accepted_job_resumes_it_on_the_calls_poll_interval_and_timeout(
     tmp_path: Path,
 ) -> None:
-    journal = MemoryJobStore()
+    journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")  # on disk: the advice names the `jobs` commands
     fingerprint = fingerprint_request(VideoRequest.build(prompt="a dog"), ["fake/video-1"])
     journal.add(
         JobRecord(
