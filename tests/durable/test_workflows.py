@@ -23,7 +23,7 @@ from mediarouter.batch import default_key
 from mediarouter.durable import DurableSettings, queue_name, workflow_id
 from mediarouter.durable.runner import DurableEngine, DurableWaiters, client_for, run_durable_batch, run_worker
 from mediarouter.errors import ConfigurationError, InvalidRequest
-from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, fingerprint_request
+from mediarouter.journal import JobRecord, MemoryJobStore, RecordState, SQLiteJobStore, fingerprint_request
 from mediarouter.webhooks import create_receiver
 from mediarouter.webhooks.deliveries import Waiters
 
@@ -128,7 +128,7 @@ async def test_a_worker_stopped_mid_poll_is_recovered_by_its_restart_without_a_s
 async def test_a_submit_whose_outcome_is_unknown_is_never_sent_again(
     fleet: Fleet, settings: DurableSettings, tmp_path: Path
 ) -> None:
-    journal = MemoryJobStore()
+    journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")  # a worker's journal outlives it: the advice names `jobs`
     [text] = lines(1)
     key = default_key(json.loads(text))
     # What a worker killed mid-POST leaves: the intent, no job id, and no live submitter.
