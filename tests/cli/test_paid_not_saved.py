@@ -35,6 +35,7 @@ def _download_command(stderr: str, job_id: str) -> list[str]:
     return shlex.split(last[start:])
 
 
+@pytest.mark.slow
 def test_a_download_failing_after_its_retries_exits_10_with_the_command_that_gets_the_paid_video(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
@@ -57,10 +58,11 @@ def test_a_download_failing_after_its_retries_exits_10_with_the_command_that_get
     assert len(emu.submits()) == 1
 
 
+@pytest.mark.slow
 def test_the_json_of_a_paid_but_unsaved_video_says_so_and_gives_the_command(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
-    emu = emulator("--polls-before-completed", "1", "--inject", "content:503:alibaba/wan-2.6x4")
+    emu = emulator("--polls-before-completed", "1", "--retry-after", "0", "--inject", "content:503:alibaba/wan-2.6x4")
     out = tmp_path / "out.mp4"
     failed = emu.generate("--model", WAN, "-o", str(out), "--json")
     assert failed.returncode == PAID_NOT_SAVED, failed.stderr
@@ -144,10 +146,11 @@ def test_a_batch_exits_with_the_highest_line_code_and_10_counts() -> None:
     assert exit_code(report) == PAID_NOT_SAVED
 
 
+@pytest.mark.slow
 def test_a_batch_line_whose_download_fails_exits_10_and_says_how_to_get_the_video(
     emulator: Callable[..., Emulator], tmp_path: Path
 ) -> None:
-    emu = emulator("--polls-before-completed", "1", "--inject", "content:500:alibaba/wan-2.6x4")
+    emu = emulator("--polls-before-completed", "1", "--retry-after", "0", "--inject", "content:503:alibaba/wan-2.6x4")
     requests = tmp_path / "requests.jsonl"
     requests.write_text(
         json.dumps({"prompt": "A cat", "model": VEO, "output": "cat.mp4"})
