@@ -48,6 +48,7 @@ from .errors import (
     JobTimeout,
     MediaRouterError,
     SubmitUnknown,
+    paid_not_saved,
 )
 from .journal import JobStore, saves
 from .request import VideoRequest
@@ -170,12 +171,23 @@ class BatchTotals:
     failed: int = 0
     skipped: int = 0
     invalid: int = 0
+    #: What counts against the budget: what was billed plus `may_have_billed`.
     spent: Decimal = Decimal(0)
     estimated: Decimal = Decimal(0)
+    #: The part of `spent` not known to be billed: the estimates of failed lines whose job may bill (an unknown
+    #: submit, a timeout …); a job that completed but whose video was not saved is billed, and not counted here.
+    may_have_billed: Decimal = Decimal(0)
+
+    @property
+    def billed(self) -> Decimal:
+        """What the done lines (and the completed jobs whose video was not saved) cost: `spent` less the unsure."""
+        return self.spent - self.may_have_billed
 
     def count(self, result: LineResult) -> None:
         """Add a finished line: its money, and done or failed."""
         self.spent += result.spent
+        if result.status != "done" and (result.exception is None or not paid_not_saved(result.exception)):
+            self.may_have_billed += result.spent
         if result.status == "done":
             self.done += 1
         else:
@@ -203,10 +215,14 @@ class BatchReport:
     invalid: list[InvalidLine]
     totals: BatchTotals
     results_path: Path
+    #: The first write of the results file that failed (the lines kept running: the journal has every job).
+    results_error: OSError | None = None
+    #: How many results were not written to the results file after `results_error`.
+    results_unwritten: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.invalid and all(r.status == "done" for r in self.results)
+        return not self.invalid and all(r.status == "done" for r in self.results) and self.results_error is None
 
     @property
     def failures(self) -> list[LineResult]:
@@ -382,23 +398,41 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
 
 
 class ResultsFile:
-    """The results file, append-only: one flushed (and fsynced) line per finished input line."""
+    """The results file, append-only: one flushed (and fsynced) line per finished input line.
 
-    def __init__(self, path: Path, *, emulated: bool = False) -> None:
+    `keep_going`: a write that fails (a full disk …) is recorded in `error` / `unwritten` instead of raised,
+    so the lines in flight (paid jobs) run to the end; the journal still has every job for a rerun.
+    """
+
+    def __init__(self, path: Path, *, emulated: bool = False, keep_going: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("a", encoding="utf-8")
         self._emulated = emulated
+        self._keep_going = keep_going
+        self.error: OSError | None = None
+        self.unwritten = 0
 
     def write(self, result: LineResult) -> None:
         record = result.to_json()
         if self._emulated:  # an emulator's test pattern, never to be taken for a paid video by a real run
             record["emulated"] = True
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            if not self._keep_going:
+                raise
+            self.error = self.error or exc
+            self.unwritten += 1
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:  # what a failed write left in the buffer
+            if not self._keep_going:
+                raise
+            self.error = self.error or exc
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -757,7 +791,7 @@ async def run_batch(
     previous = read_results(path)
     if router.emulator:
         refuse_emulating_over_paid_videos(previous, good, path)
-    results_file = ResultsFile(path, emulated=router.emulator)
+    results_file = ResultsFile(path, emulated=router.emulator, keep_going=True)
     batch = _Batch(
         router,
         output_dir=out,
@@ -781,4 +815,11 @@ async def run_batch(
     finally:
         results_file.close()
     results.sort(key=lambda r: r.line)
-    return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
+    return BatchReport(
+        results=results,
+        invalid=bad,
+        totals=batch.totals,
+        results_path=path,
+        results_error=results_file.error,
+        results_unwritten=results_file.unwritten,
+    )

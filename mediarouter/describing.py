@@ -521,4 +521,4 @@ def _money(value: Money) -> Decimal:
 
 
 def _usd(amount: Decimal | None) -> str:
-    return f"${amount}" if amount is not None else "unknown"
+    return f"${amount:f}" if amount is not None else "unknown"  # a plain decimal: never $1E-7

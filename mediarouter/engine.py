@@ -432,7 +432,9 @@ class JobEngine:
                 raise  # _submit_once journaled what is known
             except MediaRouterError as exc:
                 outcome = exc.details.get("submit_outcome")
-                retry = outcome == SubmitOutcome.NOT_SENT or isinstance(exc, RateLimited)
+                # Not sent, and it may pass next time (no connection): a local refusal such as a missing key
+                # (AuthenticationFailed) is the same on every attempt, so it fails at once.
+                retry = (outcome == SubmitOutcome.NOT_SENT and _retryable(exc)) or isinstance(exc, RateLimited)
                 if retry and not isinstance(exc, JobTimeout) and attempt < self.submit_retries:
                     attempt += 1
                     delay = self.backoff.delay(attempt, exc.retry_after)

@@ -7,7 +7,7 @@ class says *what kind* of failure it was; failover and exit codes key off the cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +40,7 @@ __all__ = [
     "SubmitUnknown",
     "CancelNotSupported",
     "AllCandidatesFailed",
+    "paid_not_saved",
 ]
 
 
@@ -182,8 +183,8 @@ class BudgetExceeded(InvalidRequest):
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data.update(
-            max_cost=str(self.max_cost) if self.max_cost is not None else None,
-            estimates={ref: str(v) if v is not None else None for ref, v in self.estimates.items()},
+            max_cost=f"{self.max_cost:f}" if self.max_cost is not None else None,
+            estimates={ref: f"{v:f}" if v is not None else None for ref, v in self.estimates.items()},
         )
         return data
 
@@ -322,3 +323,26 @@ class AllCandidatesFailed(MediaRouterError):
         data["attempts"] = [a.model_dump(mode="json") for a in self.attempts]
         data["last_error"] = self.last_error.to_dict() if self.last_error is not None else None
         return data
+
+
+def paid_not_saved(error: BaseException, *, downloading: Collection[str] = ()) -> bool:
+    """Whether `error` ended a call after its job completed (and was billed) but before its video was at the
+    target: the download failed after its retries, or the file could not be written there (`OutputNotSaved`).
+    Nothing is to be submitted again: `mediarouter jobs download JOB_ID -o FILE` gets the video.
+
+    Decided from what the error carries: its class, its job id and the phase of the request that failed
+    (`details["phase"] == "download"`). An error made by the engine itself while downloading (a truncated body,
+    the deadline) names no phase: `downloading` holds the ids of the jobs the caller saw complete or start
+    downloading (the engine's `job.status_changed` / `download.*` events). An output the provider no longer has
+    (`OutputGone`, a `JobError`) cannot be downloaded again and is not counted here.
+    """
+    if isinstance(error, AllCandidatesFailed):
+        error = error.last_error if error.last_error is not None else error
+    if isinstance(error, OutputNotSaved):
+        return True
+    if not isinstance(error, MediaRouterError) or isinstance(error, JobError) or not error.job_id:
+        return False
+    phase = error.details.get("phase")
+    if phase is not None:
+        return bool(phase == "download")
+    return error.job_id in downloading

@@ -812,15 +812,24 @@ class _RoutedCall:
         plan = [await self._plan_one(index, ref) for index, ref in refs]
         if self.budget is not None and all(isinstance(c.error, BudgetExceeded) for c in plan):
             estimates = {str(c.ref): c.estimate for c in plan}
-            shown = ", ".join(
-                f"{ref} {_usd(e)}" if e is not None else f"{ref} (no known price)" for ref, e in estimates.items()
-            )
-            raise BudgetExceeded(
-                f"max_cost {_usd(self.budget)} is below the estimated cost of every candidate: {shown}",
-                max_cost=self.budget,
-                estimates=estimates,
-                hint="raise --max-cost / max_cost, ask for a shorter video, or add a cheaper candidate",
-            )
+            over = ", ".join(f"{ref} {_usd(e)}" for ref, e in estimates.items() if e is not None)
+            unpriced = ", ".join(f"{ref} (no known price)" for ref, e in estimates.items() if e is None)
+            if not unpriced:
+                message = f"max_cost {_usd(self.budget)} is below the estimated cost of every candidate: {over}"
+                hint = "raise --max-cost / max_cost, ask for a shorter video, or add a cheaper candidate"
+            elif over:  # an unknown price is not over max_cost: it cannot be held to it, so it is not risked
+                message = (
+                    f"no candidate fits max_cost {_usd(self.budget)}: estimated over it: {over}; "
+                    f"cost unknown, so it cannot be held to max_cost: {unpriced}"
+                )
+                hint = "raise --max-cost / max_cost, ask for a shorter video, or add a cheaper candidate with a price"
+            else:
+                message = (
+                    f"no candidate's cost can be estimated, so none can be held to max_cost {_usd(self.budget)}: "
+                    f"{unpriced}"
+                )
+                hint = "drop --max-cost / max_cost to allow a model without a known price, or add one with a price"
+            raise BudgetExceeded(message, max_cost=self.budget, estimates=estimates, hint=hint)
         return plan
 
     async def _plan_one(self, index: int, ref: ModelRef) -> _Candidate:
@@ -1211,7 +1220,7 @@ def _money(value: Money) -> Decimal:
 
 
 def _usd(amount: Decimal | None) -> str:
-    return f"${amount}" if amount is not None else "unknown"
+    return f"${amount:f}" if amount is not None else "unknown"  # a plain decimal: never $1E-7
 
 
 def _copy_error(error: MediaRouterError, message: str) -> MediaRouterError:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -13,11 +15,12 @@ from typing import Any
 
 import click
 
-from ..batch import BatchReport, BatchTotals, BatchUpdate, run_batch
-from ..errors import MediaRouterError
+from ..batch import BatchReport, BatchTotals, BatchUpdate, LineResult, prepare_dirs, run_batch
+from ..errors import ConfigurationError, MediaRouterError
 from ..router import Router
-from .errors import exit_code_for, fail
+from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
 from .generate import EMULATOR_POLL_INTERVAL, USDAmount
+from .progress import usd
 from .signals import interrupted_exit, sigterm_as_interrupt
 
 __all__ = ["batch_command"]
@@ -40,9 +43,12 @@ class ProviderLimit(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 class _Display:
     """Progress for a batch: a rich bar on a terminal, one plain line per finished line otherwise."""
 
-    def __init__(self, *, live: bool, quiet: bool) -> None:
+    def __init__(self, *, live: bool, quiet: bool, paid: PaidJobs) -> None:
         self.quiet = quiet
         self.live = live and not quiet
+        self.paid = paid
+        #: Where a job's video was to go (its journal row's target), while the batch's router is open.
+        self.target_of: Callable[[str], str | None] = lambda job_id: None
         self._bar: Any = None
         self._task: Any = None
 
@@ -81,8 +87,7 @@ class _Display:
         else:
             click.echo(line, err=True)
 
-    @staticmethod
-    def _line(update: BatchUpdate) -> str | None:
+    def _line(self, update: BatchUpdate) -> str | None:
         result = update.result
         if result is None:
             return None
@@ -91,12 +96,17 @@ class _Display:
         if update.kind == "skipped":
             return f"line {result.line}: done in an earlier run ({result.file})"
         if result.status == "done":
-            cost = (
-                f"${result.cost}" if result.cost is not None else f"not reported (estimated ${result.estimated_cost})"
-            )
+            estimated = f"not reported (estimated {usd(result.estimated_cost)})"
+            cost = usd(result.cost) if result.cost is not None else estimated
             return f"line {result.line}: saved {result.file} from {result.provider}/{result.model}, cost {cost}"
         job = f", job {result.job_id}" if result.job_id else ""
-        return f"line {result.line}: failed ({result.error_type}{job}): {result.error}"
+        text = f"line {result.line}: failed ({result.error_type}{job}): {result.error}"
+        if result.job_id and _line_code(result, self.paid) == PAID_NOT_SAVED:
+            advice = paid_advice(
+                result.job_id, target=self.target_of(result.job_id), provider=result.provider, paid=self.paid
+            )
+            text += f"; {advice} (or run the same batch command again)"
+        return text
 
 
 def _terminal() -> bool:
@@ -105,20 +115,77 @@ def _terminal() -> bool:
 
 
 def counts(totals: BatchTotals) -> str:
-    """``3 done · 2 running · 1 failed · $1.20 spent / $1.60 estimated``."""
+    """``3 done · 2 running · 1 failed · $1.20 spent + $0.48 may have been billed / $1.60 estimated``."""
     parts = [f"{totals.done} done", f"{totals.running} running", f"{totals.failed + totals.invalid} failed"]
-    parts.append(f"${totals.spent} spent / ${totals.estimated} estimated")
+    unsure = f" + {usd(totals.may_have_billed)} may have been billed" if totals.may_have_billed else ""
+    parts.append(f"{usd(totals.billed)} spent{unsure} / {usd(totals.estimated)} estimated")
     return " · ".join(parts)
 
 
-def exit_code(report: BatchReport) -> int:
-    """0 when every line is done; else the highest code among this run's failures (2 for invalid lines)."""
+def _line_code(result: LineResult, paid: PaidJobs | None = None) -> int:
+    if result.exception is None:
+        return 1
+    return exit_code_for(result.exception, downloading=paid.ids if paid is not None else ())
+
+
+def exit_code(report: BatchReport, paid: PaidJobs | None = None) -> int:
+    """0 when every line is done; else the highest code among this run's failures (2 for invalid lines, 10 for a
+    job paid for whose video is not saved); 1 when only the results file could not be written."""
     codes = [2] if report.invalid else []
     for result in report.failures:
         if result.status == "invalid":
             continue
-        codes.append(exit_code_for(result.exception) if result.exception is not None else 1)
+        codes.append(_line_code(result, paid))
+    if report.results_error is not None:
+        codes.append(1)
     return max(codes, default=0)
+
+
+def _check_writable(output_dir: Path, results_path: Path | None) -> None:
+    """The output directory and the results file, created and writable, or one error line (exit 2) before
+    anything is sent: a batch that cannot record its results must not start paying for videos."""
+    try:
+        out, path = prepare_dirs(output_dir, results_path)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the output directory {output_dir} ({_why(exc)}); nothing was sent",
+            hint="give -o a directory you can write to",
+        ) from None
+    try:
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write in the output directory {out} ({_why(exc)}); nothing was sent",
+            hint="give -o a directory you can write to",
+        ) from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the results file {path} ({_why(exc)}); nothing was sent",
+            hint="give --results a file you can write to (default: OUTDIR/results.jsonl)",
+        ) from None
+
+
+def _why(exc: OSError) -> str:
+    """``/a/b: Permission denied``; ``/a/file is not a directory`` for a file where a directory must be."""
+    if isinstance(exc, FileExistsError) and exc.filename:
+        return f"{exc.filename} is not a directory"
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def _journal_target(router: Router, job_id: str) -> str | None:
+    """The target a job was journaled with (where its video was to go), or None."""
+    try:
+        journal = router.journal
+        record = journal.get(job_id) if journal is not None else None
+    except Exception:  # only advice: a journal that cannot be read leaves the command without -o
+        return None
+    return record.target if record is not None else None
 
 
 @click.command()
@@ -215,7 +282,12 @@ def batch_command(
     Exit codes: 0 every line done; otherwise the highest code among the
     failed lines (as for `generate`: 2 bad input or over budget, 3 auth,
     4 credits, 5 rate limited, 6 unavailable, 7 job failed, 8 timeout,
-    9 submit outcome unknown, 1 anything else); 130/143 interrupted (SIGINT/SIGTERM).
+    9 submit outcome unknown, 10 paid for but the video is not saved: run
+    the same command again or the `jobs download` command printed, 1
+    anything else); 2 also when OUTDIR or the results file cannot be
+    written (nothing is sent); a results file that fails mid-run lets the
+    lines run to the end and exits at least 1 (the journal has every job:
+    run the same command again); 130/143 interrupted (SIGINT/SIGTERM).
     """
     if engine == "dbos" and emulator:
         raise click.UsageError(
@@ -230,24 +302,34 @@ def batch_command(
         lines = requests.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"cannot read {requests}: {exc}", param_hint="REQUESTS") from None
-    display = _Display(live=_terminal(), quiet=quiet or as_json)
+    paid = PaidJobs(emulated=emulator)  # the jobs seen completing, for exit code 10
+    display = _Display(live=_terminal(), quiet=quiet or as_json, paid=paid)
+    targets: dict[str, str | None] = {}  # job id → its target, for the paid jobs whose video is not saved
 
     async def _run() -> BatchReport:
         # An in-process emulator's jobs die with this process: journal them in memory only.
-        async with Router(emulator=emulator, journal=":memory:" if emulator else None) as router:
-            if engine == "dbos":
-                return await _run_durable(router)
-            return await run_batch(
-                router,
-                lines,
-                output_dir=output_dir,
-                concurrency=concurrency,
-                max_total_cost=max_total_cost,
-                per_provider=dict(provider_limits),
-                results_path=results_path,
-                listeners=[display],
-                poll_interval=poll_interval,
-            )
+        async with Router(emulator=emulator, journal=":memory:" if emulator else None, listeners=[paid]) as router:
+            display.target_of = lambda job_id: _journal_target(router, job_id)
+            report = await _run_lines(router)
+            for result in report.failures:
+                if result.job_id and _line_code(result, paid) == PAID_NOT_SAVED:
+                    targets[result.job_id] = _journal_target(router, result.job_id)
+            return report
+
+    async def _run_lines(router: Router) -> BatchReport:
+        if engine == "dbos":
+            return await _run_durable(router)
+        return await run_batch(
+            router,
+            lines,
+            output_dir=output_dir,
+            concurrency=concurrency,
+            max_total_cost=max_total_cost,
+            per_provider=dict(provider_limits),
+            results_path=results_path,
+            listeners=[display],
+            poll_interval=poll_interval,
+        )
 
     async def _run_durable(router: Router) -> BatchReport:
         from ..durable import DurableSettings, require_dbos
@@ -273,10 +355,11 @@ def batch_command(
         )
 
     try:
+        _check_writable(output_dir, results_path)
         with display, sigterm_as_interrupt() as terminated:
             report = asyncio.run(_run())
     except MediaRouterError as exc:
-        fail(exc)
+        fail(exc, paid=paid)
     except KeyboardInterrupt:
         signal_name, code = interrupted_exit(terminated)
         click.echo(
@@ -300,21 +383,55 @@ def batch_command(
                 "failed": totals.failed,
                 "invalid": totals.invalid,
                 "enqueued": totals.running if no_wait else 0,
-                "spent": str(totals.spent),
-                "estimated": str(totals.estimated),
+                "spent": f"{totals.billed:f}",
+                "may_have_been_billed": f"{totals.may_have_billed:f}",
+                "estimated": f"{totals.estimated:f}",
             },
-            "results": [r.to_json() for r in report.results] + invalid,
+            "results": [_result_json(r, paid, targets) for r in report.results] + invalid,
         }
+        if report.results_error is not None:
+            data["results_error"] = {
+                "error": str(report.results_error.strerror or report.results_error),
+                "unwritten": report.results_unwritten,
+            }
         click.echo(json.dumps(data))
     else:
         skipped = f" ({totals.skipped} from an earlier run)" if totals.skipped else ""
         if no_wait:
             skipped += f", {totals.running} enqueued for the workers (run it again without --no-wait to wait for them)"
+        unsure = ""
+        if totals.may_have_billed:  # estimates of failed lines whose job may exist (an unknown submit, a timeout …)
+            unsure = f", {usd(totals.may_have_billed)} more may have been billed (see `mediarouter jobs list`)"
         click.echo(
             f"batch: {totals.done} of {totals.total} done{skipped}, {totals.failed} failed, {totals.invalid} invalid; "
-            f"spent ${totals.spent} (estimated ${totals.estimated}); results in {report.results_path}",
+            f"spent {usd(totals.billed)} (estimated {usd(totals.estimated)}){unsure}; results in {report.results_path}",
             err=True,
         )
-    code = exit_code(report)
+        if targets:
+            click.echo(
+                f"batch: {len(targets)} line(s) are paid for but their video is not saved: run the same command again "
+                "to download them without paying again, or `mediarouter jobs download JOB_ID -o FILE` (above)",
+                err=True,
+            )
+    if report.results_error is not None:
+        error = report.results_error
+        click.echo(
+            f"mediarouter: error: could not write the results file {report.results_path} "
+            f"({error.strerror or error}): {report.results_unwritten} line result(s) may be missing from it. "
+            "Every job is in the journal: run the same command again (with a writable --results) to record them; "
+            "done lines are not submitted again",
+            err=True,
+        )
+    code = exit_code(report, paid)
     if code:
         raise SystemExit(code)
+
+
+def _result_json(result: LineResult, paid: PaidJobs, targets: dict[str, str | None]) -> dict[str, Any]:
+    data = result.to_json()
+    if result.job_id and result.job_id in targets:
+        data["paid_not_saved"] = True
+        data["advice"] = paid_advice(result.job_id, target=targets[result.job_id], provider=result.provider, paid=paid)
+        if paid.journal and not paid.emulated:
+            data["download_command"] = download_command(result.job_id, targets[result.job_id])
+    return data

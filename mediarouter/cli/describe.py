@@ -16,6 +16,7 @@ from ..router import Router
 from ..understanding import PROCESSING_MODES, SHRINK_MODES, DescribeModel, Describer, DescribeResult, valid_unicode
 from .errors import fail
 from .generate import USDAmount
+from .progress import usd
 from .signals import interrupted_exit, sigterm_as_interrupt
 
 
@@ -193,7 +194,7 @@ def _summary(result: DescribeResult) -> str:
     if result.usage.total_tokens is not None:
         parts.append(f"{result.usage.total_tokens} tokens")
     if result.cost is not None:
-        parts.append(f"${result.cost}")
+        parts.append(usd(result.cost))
     if result.cached:
         parts.append("from the cache (no request)")
     return "mediarouter: " + ", ".join(parts)

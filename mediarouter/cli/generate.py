@@ -16,7 +16,7 @@ from ..events import Event, JobSubmittedEvent, JobSubmitUnknownEvent, Listener
 from ..results import VideoResult
 from ..router import PlannedCandidate, Router
 from ..settings import FIT_POLICIES, FitPolicy
-from .errors import fail
+from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
 from .params import JSON_OBJECT
 from .progress import progress_for, summary_line
 from .signals import interrupted_exit, sigterm_as_interrupt
@@ -141,7 +141,8 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Print the plan (candidates in order, adjustments, estimated cost) and exit; no job is submitted.",
+    help="Print the plan (candidates in order, adjustments, estimated cost) and exit; no job is submitted. "
+    "It exits as the real run would before sending anything: 2 when every candidate would be skipped.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option(
@@ -185,7 +186,10 @@ def generate_command(
     (5xx, network); 7 job failed/cancelled/expired; 8 timeout (the job id is
     printed: the job may still finish; or nothing was submitted in time);
     9 the submit's outcome is unknown (a job may exist: see `jobs list`);
-    130/143 interrupted (SIGINT/SIGTERM; a resume hint is printed);
+    10 the job completed and is billed but its video is not at --output
+    (the download failed after retries, or the file could not be written
+    there): do not submit again, run the `mediarouter jobs download` command
+    printed; 130/143 interrupted (SIGINT/SIGTERM; a resume hint is printed);
     1 anything else. When every candidate failed, the code is the last attempt's.
     """
     if (emulator_inject or emulator_polls_before_completed is not None) and not emulator:
@@ -211,14 +215,15 @@ def generate_command(
         _dry_run(prompt, model, fallbacks, fit, max_cost, emulator, emulator_options, request_fields, as_json=as_json)
         return
     progress = progress_for(quiet=quiet, as_json=as_json)
-    listeners: list[Listener] = [progress]
-    accepted: list[str] = []  # job ids accepted during this call, for the resume hint
+    paid = PaidJobs(emulated=emulator)  # the jobs seen completing, for exit code 10
+    listeners: list[Listener] = [progress, paid]
+    accepted: list[tuple[str, str]] = []  # (job id, provider) accepted during this call, for the resume hint
     unknown: list[str] = []  # refs whose submit may have created a job we have no id for
 
     def track(event: Event) -> None:
         match event.payload:
             case JobSubmittedEvent() if event.job_id:
-                accepted.append(event.job_id)
+                accepted.append((event.job_id, event.provider or "the provider"))
             case JobSubmitUnknownEvent():
                 unknown.append(f"{event.provider}/{event.model}")
 
@@ -230,6 +235,7 @@ def generate_command(
         async with Router(
             emulator=emulator, emulator_options=emulator_options, listeners=listeners, journal=journal
         ) as router:
+            paid.journal = router.journal is not None
             return await router.generate(
                 prompt,
                 model=model,
@@ -250,12 +256,26 @@ def generate_command(
         if as_json:
             attempts = [a.model_dump(mode="json") for a in exc.attempts] if isinstance(exc, AllCandidatesFailed) else []
             attempts = attempts or list(exc.details.get("attempts", []))
-            click.echo(json.dumps({"ok": False, "error": exc.to_dict(), "attempts": attempts}))
-        fail(exc)
+            data: dict[str, Any] = {"ok": False, "error": exc.to_dict(), "attempts": attempts}
+            if exc.job_id and exit_code_for(exc, downloading=paid.ids) == PAID_NOT_SAVED:
+                data["paid_not_saved"] = True
+                data["advice"] = paid_advice(exc.job_id, target=output, provider=exc.provider, paid=paid)
+                if paid.journal and not emulator:
+                    data["download_command"] = download_command(exc.job_id, output)
+            click.echo(json.dumps(data))
+        fail(exc, paid=paid, target=output)
     except KeyboardInterrupt:
         signal_name, code = interrupted_exit(terminated)
-        if accepted and not emulator:
-            job_id = accepted[-1]
+        if accepted and not emulator and not paid.journal:
+            job_id, provider = accepted[-1]
+            click.echo(
+                f"mediarouter: {signal_name}; job {job_id} keeps running upstream on {provider} (and is billed). "
+                "The journal is off (MEDIAROUTER_JOURNAL=off), so mediarouter cannot resume it: get its video from "
+                f"{provider}'s dashboard or its API by the job id {job_id}",
+                err=True,
+            )
+        elif accepted and not emulator:
+            job_id = accepted[-1][0]
             click.echo(
                 f"mediarouter: {signal_name}; job {job_id} keeps running upstream (and is billed). "
                 f"Resume it: mediarouter jobs resume {job_id} -o {shlex.quote(str(output))}",
@@ -300,8 +320,15 @@ def _dry_run(
         plan = asyncio.run(_plan())
     except MediaRouterError as exc:
         fail(exc)
+    # The real run raises the last skipped candidate's error when none is usable (`generate` exits with its code).
+    code = 0
+    if not any(c.usable for c in plan):
+        refused = plan[-1].error if plan else None
+        code = exit_code_for(refused) if refused is not None else 2
     if as_json:
-        click.echo(json.dumps({"ok": True, "dry_run": True, "candidates": [c.to_dict() for c in plan]}))
+        click.echo(json.dumps({"ok": not code, "dry_run": True, "candidates": [c.to_dict() for c in plan]}))
+        if code:
+            raise SystemExit(code)
         return
     click.echo("dry run: nothing is submitted. Candidates in order:")
     for number, candidate in enumerate(plan, 1):
@@ -316,3 +343,6 @@ def _dry_run(
             )
             line += f"; adjusted: {changes}"
         click.echo(line)
+    if code:
+        click.echo(f"mediarouter: error: no candidate can serve this request; the real run would exit {code}", err=True)
+        raise SystemExit(code)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -122,7 +123,7 @@ def _router_line(event: Event, failed: dict[str | None, str]) -> str | None:
         case RouterEstimateEvent(ref=ref, estimated_cost=cost, price_rule=rule):
             if cost is None:
                 return f"estimated cost on {ref}: unknown (no published price)"
-            return f"estimated cost on {ref}: {rule or f'${cost}'}"
+            return f"estimated cost on {ref}: {rule or usd(cost)}"
         case JobSubmitUnknownEvent(error=error, status_code=code):
             status = f" (HTTP {code})" if code is not None else ""
             return f"the submit's outcome is unknown after {error}{status}: a job may exist and be billed"
@@ -306,9 +307,9 @@ def summary_line(result: VideoResult) -> str:
             facts.append(f"{width}x{height}")
     text = f"{first.path} ({', '.join(facts)}) from {result.ref}, job {result.job_id}"
     if result.cost is not None:
-        text += f", cost ${result.cost}"
+        text += f", cost {usd(result.cost)}"
     elif result.estimated_cost is not None:
-        text += f", cost not reported (estimated ${result.estimated_cost})"
+        text += f", cost not reported (estimated {usd(result.estimated_cost)})"
     notes = [f"{name} {c['requested']} → {c['applied']}" for name, c in result.adjustments.items()]
     tried = len(result.attempts) - 1
     if tried > 0:
@@ -333,6 +334,11 @@ def _probe(path: Any) -> tuple[float | None, int | None, int | None] | None:
             return seconds, width, height
     except Exception:  # not a video PyAV can read: the line just says less
         return None
+
+
+def usd(amount: Decimal | None) -> str:
+    """``$0.40``: money as a plain decimal, never ``$1E-7``; ``unknown`` when there is no amount."""
+    return f"${amount:f}" if amount is not None else "unknown"
 
 
 def human_bytes(size: int | None) -> str:
