@@ -110,7 +110,7 @@ def test_a_failed_download_leaves_no_file_and_jobs_download_completes_it(
     emu = emulator("--polls-before-completed", "1", "--inject", "content:502x4")
     out = tmp_path / "out.mp4"
     failed = emu.generate("--model", VEO, "-o", str(out))
-    assert failed.returncode == 6, failed.stderr
+    assert failed.returncode == 10, failed.stderr  # paid, not saved: `jobs download` gets it
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.mp4") and p.stat().st_size > 0]
     job_id = json.loads(emu.run("jobs", "list", "--json").stdout)[0]["job_id"]
