@@ -592,6 +592,7 @@ class Router:
                 provider=existing.provider,
                 model=existing.model,
                 hint=unknown_advice(existing, journal),
+                details={"ambiguous_submit": True},  # the CLI exits 9, as for the submit itself
             )
         return existing
 

@@ -94,6 +94,8 @@ def exit_code_for(error: BaseException, *, downloading: Collection[str] = ()) ->
         return PAID_NOT_SAVED
     if isinstance(error, AllCandidatesFailed):
         return exit_code_for(error.last_error) if error.last_error is not None else 1
+    if isinstance(error, MediaRouterError) and error.details.get("ambiguous_submit"):
+        return 9  # a key held by a submit of unknown outcome: the same advice as for that submit
     for cls, code in EXIT_CODES:
         if isinstance(error, cls):
             return code

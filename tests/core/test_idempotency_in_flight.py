@@ -10,6 +10,7 @@ import pytest
 from mediarouter_contracts.clock import FakeClock
 
 from mediarouter import Conflict, JobTimeout, VideoRequest
+from mediarouter.cli.errors import exit_code_for
 from mediarouter.journal import (
     JobRecord,
     MemoryJobStore,
@@ -45,6 +46,8 @@ async def test_a_key_being_submitted_elsewhere_says_wait_and_a_dead_submit_says_
         await router.generate("a dog", model="fake/video-1", output=tmp_path / "o.mp4", idempotency_key="order-7")
     assert "jobs adopt" in str(dead.value) and "jobs forget" in str(dead.value)
     assert provider.calls == []
+    # The CLI: the dead submit's key exits 9 (outcome unknown, as the submit did); one still in flight exits 1.
+    assert (exit_code_for(dead.value), exit_code_for(busy.value)) == (9, 1)
     assert journal.get("local-1").state is RecordState.SUBMITTING  # type: ignore[union-attr]
 
 
