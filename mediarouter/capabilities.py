@@ -212,10 +212,8 @@ class Capabilities(BaseModel):
         None when the model advertises no durations. A plugin that always sends a duration sends this one, so
         the bill matches the estimate.
         """
-        if request is None:
-            return self._unset_duration(self.default_resolution, references=False)[0]
-        resolution = self.resolution_of(request)
-        references = bool(request.input_references)
+        resolution = self.default_resolution if request is None else self.resolution_of(request)
+        references = request is not None and bool(request.input_references)
         if resolution is None and self.durations_by_resolution:
             options = [self._unset_duration(r, references=references)[0] for r in self._possible_resolutions()]
             known = [d for d in options if d is not None]

@@ -245,3 +245,17 @@ def test_new_fields_are_optional_and_serialize_only_when_set() -> None:
 def test_inconsistent_durations_are_a_plugin_error_at_construction(fields: dict[str, Any], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         Capabilities(**fields)
+
+
+def test_the_duration_a_plugin_sends_unset_is_the_one_the_estimate_prices() -> None:
+    """`default_duration_for` is what a plugin that always sends a duration sends: the estimate's duration."""
+    unknown_resolution = TIED.model_copy(update={"default_resolution": None})
+    for caps in (PLAIN, DEFAULTED, TIED, unknown_resolution):
+        for fields in ({}, {"resolution": "1080p"}, {"size": "1920x1080"}, {"input_references": REFS}):
+            if "size" in fields and caps.sizes is None:
+                continue
+            req = request(**fields)
+            found = caps.estimate(req)
+            assert found is not None and found.duration == caps.default_duration_for(req), (caps, fields)
+        bare = caps.estimate(None)
+        assert bare is not None and bare.duration == caps.default_duration_for(), caps
