@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .pricing import CostEstimate, InputMode, PriceRule, estimate
+from .pricing import CostEstimate, InputMode, PriceRule, estimate, normalize_resolution, resolution_height
 
 if TYPE_CHECKING:
     from .request import VideoRequest
@@ -73,6 +73,24 @@ class Capabilities(BaseModel):
     )
     default_audio: bool | None = Field(default=None, description="what the provider does when generate_audio is unset")
     default_resolution: str | None = Field(default=None, description="what the provider uses when resolution is unset")
+    default_duration: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "the seconds the provider makes when the request gives no duration (and its resolution and references "
+            "allow them); None: unknown, so an estimate assumes the longest duration the request could get"
+        ),
+    )
+    durations_by_resolution: dict[str, tuple[int, ...]] | None = Field(
+        default=None,
+        description=(
+            "resolution → the only durations allowed at it, e.g. {'1080p': (8,), '4K': (8,)}; a resolution not "
+            "named allows every one of `durations`. A size counts as the resolution of its pixel height"
+        ),
+    )
+    reference_durations: tuple[int, ...] | None = Field(
+        default=None, description="the only durations allowed when the request has input_references"
+    )
     pricing: dict[str, str] | None = Field(default=None, description="raw provider pricing SKUs")
 
     @model_validator(mode="before")
@@ -83,6 +101,25 @@ class Capabilities(BaseModel):
             rules = [r if isinstance(r, PriceRule) else PriceRule.model_validate(r) for r in data["prices"]]
             data = {**data, "prices": tuple(rules), "price_per_second": max(r.price_per_second for r in rules)}
         return data
+
+    @model_validator(mode="after")
+    def _consistent_durations(self) -> Capabilities:
+        """A default or a tied duration outside `durations` is a plugin's mistake: say so when the model is built."""
+        tied = {**(self.durations_by_resolution or {})}
+        if self.reference_durations is not None:
+            tied["input_references"] = self.reference_durations
+        for where, allowed in tied.items():
+            if not allowed or any(d <= 0 for d in allowed):
+                raise ValueError(f"durations for {where} must be a non-empty tuple of positive seconds, not {allowed}")
+            if self.durations is not None and not set(allowed) <= set(self.durations):
+                raise ValueError(f"durations for {where} {allowed} are not all in durations {self.durations}")
+        if (
+            self.default_duration is not None
+            and self.durations is not None
+            and self.default_duration not in self.durations
+        ):
+            raise ValueError(f"default_duration {self.default_duration} is not in durations {self.durations}")
+        return self
 
     @property
     def price_rules(self) -> tuple[PriceRule, ...]:
@@ -96,32 +133,66 @@ class Capabilities(BaseModel):
     def estimate(self, request: VideoRequest | int | None) -> CostEstimate | None:
         """The cost of `request` at the rate that applies to its resolution, audio and size.
 
-        A bare duration (or None: the default duration) is a request with nothing else set. A
-        price-relevant field the request leaves unset, whose default is unknown, is priced at its
-        dearest value and listed in `CostEstimate.assumed`.
+        A bare duration (or None: no duration) is a request with nothing else set. A price-relevant
+        field the request leaves unset, whose default is unknown, is priced at its dearest value and
+        listed in `CostEstimate.assumed`. An unset duration is `default_duration` when the provider
+        declares one (and the request's resolution and references allow it), else the longest the
+        request could get, listed as "duration" when more than one was possible.
         """
         if request is None or isinstance(request, int):
-            return estimate(
-                self.price_rules,
-                request if request is not None else self.default_duration(),
-                resolution=self.default_resolution,
-                audio=self.default_audio,
-                resolutions=self.resolutions,
-                sizes=self.sizes,
-                audio_possible=self.audio,
-            )
-        audio = request.generate_audio if request.generate_audio is not None else self.default_audio
-        mode: InputMode | None = "text-to-video"
-        if request.effective_frame_images():
-            mode = "image-to-video"
-        elif request.input_references:
-            mode = None  # references alone: the provider may bill either way
+            fixed: dict[str, Any] = {"resolution": self.default_resolution, "audio": self.default_audio}
+            duration, resolution, references = request, self.default_resolution, False
+        else:
+            mode: InputMode | None = "text-to-video"
+            if request.effective_frame_images():
+                mode = "image-to-video"
+            elif request.input_references:
+                mode = None  # references alone: the provider may bill either way
+            fixed = {
+                "resolution": request.resolution or (None if request.size else self.default_resolution),
+                "audio": request.generate_audio if request.generate_audio is not None else self.default_audio,
+                "size": request.size,
+                "mode": mode,
+            }
+            duration, resolution = request.duration, self.resolution_of(request)
+            references = bool(request.input_references)
+        if duration is not None:
+            return self._priced(duration, **fixed)
+        if resolution is not None or not self.durations_by_resolution:
+            seconds, assumed = self._unset_duration(resolution, references=references)
+            return _assuming(self._priced(seconds, **fixed), ("duration",) if assumed else ())
+        # The resolution is unknown and decides the duration: price each one it could be, the dearest wins.
+        found: list[tuple[CostEstimate, int | None, bool]] = []
+        for candidate in self._possible_resolutions():
+            seconds, assumed = self._unset_duration(candidate, references=references)
+            priced = self._priced(seconds, **{**fixed, "resolution": candidate or fixed["resolution"]})
+            if priced is not None:
+                found.append((priced, seconds, assumed))
+        if not found:
+            return None
+        best = max(found, key=lambda item: item[0].amount)[0]
+        extra: list[str] = []
+        if len({item[0].amount for item in found}) > 1 and "resolution" not in best.assumed:
+            extra.append("resolution")
+        if len({item[1] for item in found}) > 1 or any(item[2] for item in found):
+            extra.append("duration")
+        return _assuming(best, tuple(extra))
+
+    def _priced(
+        self,
+        duration: int | None,
+        *,
+        resolution: str | None = None,
+        audio: bool | None = None,
+        size: str | None = None,
+        mode: InputMode | None = None,
+    ) -> CostEstimate | None:
         return estimate(
             self.price_rules,
-            request.duration if request.duration is not None else self.default_duration(),
-            resolution=request.resolution or (None if request.size else self.default_resolution),
+            duration,
+            resolution=resolution,
             audio=audio,
-            size=request.size,
+            size=size,
             mode=mode,
             resolutions=self.resolutions,
             sizes=self.sizes,
@@ -133,8 +204,85 @@ class Capabilities(BaseModel):
         found = self.estimate(request)
         return found.amount if found is not None else None
 
-    def default_duration(self) -> int | None:
-        return min(self.durations) if self.durations else None
+    def default_duration_for(self, request: VideoRequest | None = None) -> int | None:
+        """The seconds `request` gets when it gives no duration, as the estimate assumes them.
+
+        `default_duration` when declared and allowed for the request's resolution and references, else the
+        longest duration allowed for them (the dearest: a cost guard must not assume less than is made);
+        None when the model advertises no durations. A plugin that always sends a duration sends this one, so
+        the bill matches the estimate.
+        """
+        resolution = self.default_resolution if request is None else self.resolution_of(request)
+        references = request is not None and bool(request.input_references)
+        if resolution is None and self.durations_by_resolution:
+            options = [self._unset_duration(r, references=references)[0] for r in self._possible_resolutions()]
+            known = [d for d in options if d is not None]
+            return max(known) if known else None
+        return self._unset_duration(resolution, references=references)[0]
+
+    def resolution_of(self, request: VideoRequest) -> str | None:
+        """The resolution `request` is made at: its own; for a size, the model's resolution of that pixel height
+        (its shorter side: 1920x1080 → 1080p, 3840x2160 → 4K); else `default_resolution`. None when unknown."""
+        if request.resolution is not None:
+            return request.resolution
+        if request.size is not None:
+            return self._size_resolution(request.size)
+        return self.default_resolution
+
+    def durations_at(self, resolution: str | None) -> tuple[int, ...] | None:
+        """The only durations `resolution` allows (`durations_by_resolution`), or None when it ties none."""
+        if resolution is None or not self.durations_by_resolution:
+            return None
+        wanted = normalize_resolution(resolution) or resolution
+        for key, allowed in self.durations_by_resolution.items():
+            if (normalize_resolution(key) or key) == wanted:
+                return allowed
+        return None
+
+    def allowed_durations(self, request: VideoRequest) -> tuple[int, ...] | None:
+        """The durations `request` may have: `durations`, narrowed by its resolution (`durations_by_resolution`)
+        and, when it has input references, by `reference_durations`. None when nothing is advertised."""
+        return self._allowed(self.resolution_of(request), references=bool(request.input_references))
+
+    def _allowed(self, resolution: str | None, *, references: bool) -> tuple[int, ...] | None:
+        allowed = self.durations
+        limits = [self.durations_at(resolution), self.reference_durations if references else None]
+        for limit in limits:
+            if limit is not None:
+                allowed = limit if allowed is None else tuple(d for d in allowed if d in limit)
+        return allowed
+
+    def _unset_duration(self, resolution: str | None, *, references: bool) -> tuple[int | None, bool]:
+        """(seconds, whether they were assumed) for a request without a duration at `resolution`."""
+        allowed = self._allowed(resolution, references=references)
+        if self.default_duration is not None and (allowed is None or self.default_duration in allowed):
+            return self.default_duration, False
+        if not allowed:
+            return None, False
+        return max(allowed), len(allowed) > 1
+
+    def _possible_resolutions(self) -> list[str | None]:
+        """What an unset resolution could turn out to be: the advertised ones, else the tied ones or any other."""
+        if self.resolutions:
+            return list(self.resolutions)
+        return [*(self.durations_by_resolution or {}), None]
+
+    def _size_resolution(self, size: str) -> str | None:
+        parts = size.strip().lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            return None
+        height = float(min(int(parts[0]), int(parts[1])))
+        for resolution in (*(self.resolutions or ()), *(self.durations_by_resolution or {})):
+            if resolution_height(resolution) == height:
+                return resolution
+        return None
+
+
+def _assuming(found: CostEstimate | None, fields: tuple[str, ...]) -> CostEstimate | None:
+    """`found` with `fields` added to what it assumed."""
+    if found is None or not fields:
+        return found
+    return found.model_copy(update={"assumed": (*found.assumed, *(f for f in fields if f not in found.assumed))})
 
 
 class ModelInfo(BaseModel):

@@ -5,7 +5,9 @@ Policies (router default, overridable per call):
 - `strict`: the request must fit every candidate as given; the router raises the first
   CapabilityMismatch before any request.
 - `adjust`: duration, resolution, aspect ratio and size snap to the nearest value the
-  candidate supports, recorded as `{"duration": {"requested": 7, "applied": 8}}`. Anything
+  candidate supports, recorded as `{"duration": {"requested": 7, "applied": 8}}`. A duration
+  snaps among those the request's resolution (and references) allow: 1080p on a model that
+  makes 1080p only at 8 s turns a 4 s request into an 8 s one. Anything
   else (frame images, references, audio, seed, passthrough parameters) is the caller's content
   and is never dropped: a candidate that cannot honour it is skipped, with the reason.
 - `skip`: a candidate that does not fit is skipped, with the reason.
@@ -26,6 +28,7 @@ from typing import Any
 
 from .capabilities import Capabilities
 from .errors import CapabilityMismatch
+from .pricing import resolution_height
 from .request import VideoRequest
 from .settings import FIT_POLICIES, FitPolicy
 from .validation import validate_request
@@ -35,8 +38,6 @@ __all__ = ["ADJUSTABLE", "Fit", "FitPolicy", "FIT_POLICIES", "fit_request", "nea
 #: Fields `adjust` may change; everything else in a request is passed through or refused.
 ADJUSTABLE: tuple[str, ...] = ("duration", "resolution", "aspect_ratio", "size")
 
-_RESOLUTION = re.compile(r"^(\d+)[pP]$")
-_K_RESOLUTION = {"1K": 1080, "2K": 1440, "4K": 2160, "8K": 4320}
 _RATIO = re.compile(r"^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$")
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 
@@ -57,29 +58,40 @@ class Fit:
 def fit_request(
     request: VideoRequest, capabilities: Capabilities, *, policy: FitPolicy, provider: str, model: str
 ) -> Fit:
-    """Validate, and under `adjust` snap one adjustable field at a time until the request fits."""
+    """Validate, and under `adjust` snap one adjustable field at a time until the request fits.
+
+    Each field is snapped once, except a duration that a later snap of the resolution made unfit (a duration
+    tied to the resolution): it snaps again among the new resolution's durations, still recorded against what
+    the caller asked for.
+    """
     if policy not in FIT_POLICIES:
         raise ValueError(f"fit policy must be one of {', '.join(FIT_POLICIES)}, not {policy!r}")
     current = request
     adjustments: dict[str, dict[str, Any]] = {}
-    for _ in range(len(ADJUSTABLE) + 1):
+    snapped: list[str] = []
+    for _ in range(len(ADJUSTABLE) + 2):
         try:
             validate_request(current, capabilities, model=model, provider=provider)
         except CapabilityMismatch as exc:
             applied = _snap(exc.field, current, capabilities) if policy == "adjust" else None
-            if applied is None or exc.field is None or exc.field in adjustments:
+            again = exc.field == "duration" and snapped[-1:] != ["duration"] and snapped.count("duration") == 1
+            if applied is None or exc.field is None or (exc.field in adjustments and not again):
+                return Fit(request=None, adjustments=adjustments, mismatch=exc)
+            if applied == getattr(current, exc.field):
                 return Fit(request=None, adjustments=adjustments, mismatch=exc)
             adjustments[exc.field] = {"requested": getattr(request, exc.field), "applied": applied}
+            snapped.append(exc.field)
             current = current.model_copy(update={exc.field: applied})
             continue
         return Fit(request=current, adjustments=adjustments)
-    raise AssertionError("unreachable: each adjustable field is snapped at most once")  # pragma: no cover
+    raise AssertionError("unreachable: a field is snapped at most once, a duration twice")  # pragma: no cover
 
 
 def _snap(field_name: str | None, request: VideoRequest, caps: Capabilities) -> Any:
     """The supported value nearest to the requested one, or None when the field cannot be adjusted."""
-    if field_name == "duration" and request.duration is not None and caps.durations:
-        return nearest(request.duration, caps.durations, float)
+    if field_name == "duration" and request.duration is not None:
+        allowed = caps.allowed_durations(request)
+        return nearest(request.duration, allowed, float) if allowed else None
     if field_name == "resolution" and request.resolution is not None and caps.resolutions:
         return nearest(request.resolution, caps.resolutions, _resolution_height)
     if field_name == "aspect_ratio" and request.aspect_ratio is not None and caps.aspect_ratios:
@@ -101,12 +113,7 @@ def nearest(value: Any, supported: Sequence[Any], key: Callable[[Any], float | N
 
 
 def _resolution_height(value: Any) -> float | None:
-    text = str(value).strip()
-    match = _RESOLUTION.match(text)
-    if match:
-        return float(match.group(1))
-    height = _K_RESOLUTION.get(text.upper())
-    return float(height) if height is not None else None
+    return resolution_height(str(value))
 
 
 def _log_ratio(value: Any) -> float | None:

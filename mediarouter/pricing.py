@@ -11,6 +11,10 @@ Providers publish rates as SKU names; `rules_from_skus` reads the grammar OpenRo
 `text_to_video_duration_seconds_720p`, `cents_per_second_output`, this project's catalog's
 `per_second` / `per_second_with_audio`, …). SKUs that are not per second of output (tokens,
 per image, per video) are left out: they cannot be priced from a duration.
+
+The duration is the request's; when it gives none, `Capabilities.estimate` decides which to price: the
+provider's declared `default_duration`, else the longest the request could get (listed as "duration" in
+`CostEstimate.assumed`), and in both cases one its resolution allows (`durations_by_resolution`).
 """
 
 from __future__ import annotations
@@ -23,12 +27,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CostEstimate", "InputMode", "PriceRule", "estimate", "normalize_resolution", "rules_from_skus"]
+__all__ = [
+    "CostEstimate",
+    "InputMode",
+    "PriceRule",
+    "estimate",
+    "normalize_resolution",
+    "resolution_height",
+    "rules_from_skus",
+]
 
 InputMode = Literal["text-to-video", "image-to-video"]
 
 _RESOLUTION = re.compile(r"^(\d{3,4})p$|^(\d)k$")
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
+#: Pixel heights of the `K` resolution names.
+_K_HEIGHTS = {"1K": 1080, "2K": 1440, "4K": 2160, "8K": 4320}
 #: Any value of a field that no rule names (a rule conditioned on the field then does not apply).
 _OTHER = "\0other"
 
@@ -39,6 +53,15 @@ def normalize_resolution(value: str) -> str | None:
     if not match:
         return None
     return f"{match.group(1)}p" if match.group(1) else f"{match.group(2)}K"
+
+
+def resolution_height(value: str) -> float | None:
+    """The pixel height a resolution names: `720p` → 720, `4K` → 2160; None for anything else."""
+    text = str(value).strip()
+    if text[-1:] in ("p", "P") and text[:-1].isdigit():
+        return float(text[:-1])
+    height = _K_HEIGHTS.get(text.upper())
+    return float(height) if height is not None else None
 
 
 class PriceRule(BaseModel):
@@ -88,7 +111,11 @@ class CostEstimate(BaseModel):
     duration: int
     sku: str | None = None
     assumed: tuple[str, ...] = Field(
-        default=(), description="price-relevant fields left unset and priced at their dearest value"
+        default=(),
+        description=(
+            "price-relevant fields left unset and priced at their dearest value ('duration': the longest the "
+            "request could get, when the provider declares no default)"
+        ),
     )
 
     @property
@@ -96,10 +123,14 @@ class CostEstimate(BaseModel):
         return not self.assumed
 
     def describe(self) -> str:
-        """One line, e.g. `$1.60 (4 s × $0.40/s)` or `$2.00 (4 s × $0.50/s; dearest: generate_audio unset)`."""
+        """One line, e.g. `$1.60 (4 s × $0.40/s)`, `$2.00 (4 s × $0.50/s; dearest rate assumed: generate_audio
+        unset)` or `$3.20 (8 s × $0.40/s; longest duration assumed: duration unset)`."""
         text = f"${self.amount} ({self.duration} s × ${self.price_per_second}/s"
-        if self.assumed:
-            text += f"; dearest rate assumed: {', '.join(self.assumed)} unset"
+        rates = [field for field in self.assumed if field != "duration"]
+        if rates:
+            text += f"; dearest rate assumed: {', '.join(rates)} unset"
+        if "duration" in self.assumed:
+            text += "; longest duration assumed: duration unset"
         return text + ")"
 
 

@@ -76,6 +76,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
                 **ctx,
             )
         _check_choice("size", request.size, caps.sizes, None, ctx)
+    _check_duration_at_resolution(request, caps, ctx)
 
     if request.generate_audio and caps.audio is False:
         raise CapabilityMismatch(
@@ -104,6 +105,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
             )
         for ref in refs:
             _check_choice("input_references.type", ref.type, caps.reference_types, None, ctx)
+        _check_duration_with_references(request, caps, ctx)
 
     if request.callback_url is not None and not request.callback_url.startswith("https://"):
         raise InvalidRequest("callback_url must be an https:// URL", **ctx)
@@ -123,6 +125,60 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
                         supported=sorted(allowed),
                         **ctx,
                     )
+
+
+def _check_duration_at_resolution(request: VideoRequest, caps: Capabilities, ctx: dict[str, Any]) -> None:
+    """A duration the request's resolution does not allow (`durations_by_resolution`: 1080p only at 8 s)."""
+    if request.duration is None:
+        return
+    resolution = caps.resolution_of(request)
+    allowed = caps.durations_at(resolution)
+    if allowed is None or request.duration in allowed:
+        return
+    if request.resolution is not None:
+        at = f"resolution={resolution}"
+    elif request.size is not None:
+        at = f"size={request.size} ({resolution})"
+    else:
+        at = f"resolution={resolution} (the model's default)"
+    raise CapabilityMismatch(
+        f"duration={request.duration}s is not allowed at {at} on {ctx['model']}: {resolution} output needs "
+        f"duration={_seconds(allowed)}",
+        field="duration",
+        value=request.duration,
+        supported=list(allowed),
+        hint=_tied_hint(request.duration, allowed, "or choose another resolution"),
+        details={"resolution": resolution},
+        **ctx,
+    )
+
+
+def _check_duration_with_references(request: VideoRequest, caps: Capabilities, ctx: dict[str, Any]) -> None:
+    """A duration not allowed with input references (`reference_durations`)."""
+    allowed = caps.reference_durations
+    if request.duration is None or allowed is None or request.duration in allowed:
+        return
+    images = all(ref.type == "image_url" for ref in request.input_references or [])
+    kind = "reference images" if images else "input references"
+    raise CapabilityMismatch(
+        f"duration={request.duration}s is not allowed with {kind} on {ctx['model']}: a request with "
+        f"input_references needs duration={_seconds(allowed)}",
+        field="duration",
+        value=request.duration,
+        supported=list(allowed),
+        hint=_tied_hint(request.duration, allowed, "or leave input_references out"),
+        **ctx,
+    )
+
+
+def _seconds(values: Sequence[int]) -> str:
+    shown = [f"{v}s" for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _tied_hint(value: int, allowed: Sequence[int], otherwise: str) -> str:
+    close = _nearest("duration", value, allowed)
+    return f"did you mean {close}s? (fit='adjust' / --fit adjust picks it), {otherwise}"
 
 
 def _check_choice(

@@ -118,7 +118,7 @@ def test_estimate_cost_of_a_bare_duration_still_works_and_price_per_second_is_th
     caps = Capabilities(durations=(4, 8), prices=rules_from_skus(TIERED))
     assert caps.price_per_second == D("0.40")
     assert caps.estimate_cost(8) == D("3.20")
-    assert caps.estimate_cost(None) == D("1.60")  # the shortest supported duration
+    assert caps.estimate_cost(None) == D("3.20")  # no declared default: the longest supported duration
     assert Capabilities(price_per_second=D("0.25")).estimate_cost(4) == D("1.00")
     assert Capabilities(durations=(4,)).estimate_cost(4) is None
 

@@ -302,7 +302,7 @@ def test_redacted_shortens_data_urls() -> None:
 
 def test_cost_estimate() -> None:
     assert VEO.estimate_cost(8) == Decimal("3.20")
-    assert VEO.estimate_cost(None) == Decimal("1.60")  # smallest supported duration
+    assert VEO.estimate_cost(None) == Decimal("3.20")  # no declared default: the longest supported duration
     assert Capabilities().estimate_cost(8) is None
 
 

@@ -122,7 +122,8 @@ def test_a_running_job_past_the_timeout_exits_8_without_failing_over(fleet: Flee
 def test_max_cost_below_every_estimate_exits_2_before_any_request(fleet: Fleet, tmp_path: Path) -> None:
     result = gen(tmp_path, "--model", "p1/veo", "--fallback", "p2/wan", "--max-cost", "0.05")
     assert result.exit_code == 2
-    assert "p1/veo $2.00" in result.stderr and "p2/wan $0.20" in result.stderr
+    # No duration and no declared default: each is priced at its longest duration (8 s, 10 s).
+    assert "p1/veo $4.00" in result.stderr and "p2/wan $0.40" in result.stderr
     assert fleet.submits() == []
     assert gen(tmp_path, "--model", "p1/veo", "--max-cost", "lots").exit_code == 2
 

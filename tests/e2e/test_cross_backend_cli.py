@@ -69,7 +69,8 @@ def test_an_alias_names_a_three_backend_chain(tmp_path: Path) -> None:
 
 
 def test_max_cost_compares_estimates_across_backends(tmp_path: Path) -> None:
-    """A budget below OpenRouter's Veo estimate (audio on: $2.00) but above fal's and Gemini's skips OpenRouter."""
+    """A budget below OpenRouter's Veo estimate (no duration: its longest, 8 s × $0.50 = $4.00) but above Gemini's
+    (its declared 4 s at 720p: $1.60) skips OpenRouter."""
     proc = generate(tmp_path, "--model", VEO, "--fallback", GEMINI, "--max-cost", "1.80", "-o", str(tmp_path / "f.mp4"))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)

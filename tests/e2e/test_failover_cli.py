@@ -72,7 +72,8 @@ def test_max_cost_below_every_estimate_exits_2_naming_them_and_sends_nothing(pla
     proc = emu.generate("--model", VEO, "--fallback", WAN, "-o", str(tmp_path / "dog.mp4"), "--max-cost", "0.10")
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert f"{VEO} $2.00" in last and f"{WAN} $0.20" in last and "max_cost $0.10" in last
+    # No duration: OpenRouter declares no default, so each is priced at its longest (8 s, 15 s).
+    assert f"{VEO} $4.00" in last and f"{WAN} $0.60" in last and "max_cost $0.10" in last
     assert emu.submits() == []
 
 

@@ -215,6 +215,21 @@ def _consistent(request: VideoRequest) -> bool:
     return not (request.image_url and any(f.frame_type == "first_frame" for f in request.frame_images or []))
 
 
+def _tied_duration(caps: Capabilities) -> Callable[[VideoRequest], VideoRequest]:
+    """A drawn duration the request's resolution or references do not allow (`durations_by_resolution`,
+    `reference_durations`) becomes the shortest they allow."""
+
+    def fix(request: VideoRequest) -> VideoRequest:
+        if request.duration is None:
+            return request
+        allowed = caps.allowed_durations(request)
+        if allowed is None or request.duration in allowed:
+            return request
+        return request.model_copy(update={"duration": min(allowed) if allowed else None})
+
+    return fix
+
+
 def requests_for(capabilities: Capabilities) -> SearchStrategy[VideoRequest]:
     """Valid requests for a model with `capabilities`: `validate_request` accepts every one of them."""
     caps = capabilities
@@ -232,6 +247,8 @@ def requests_for(capabilities: Capabilities) -> SearchStrategy[VideoRequest]:
     if frames is not None and not caps.prompt_required:
         image_only = dict(_common_fields(caps), **_shape_fields(caps), frame_images=frames)
         options.append(st.builds(VideoRequest, **image_only).filter(_consistent))
+    if caps.durations_by_resolution or caps.reference_durations is not None:
+        options = [option.map(_tied_duration(caps)) for option in options]
     return st.one_of(options)
 
 
@@ -286,6 +303,49 @@ def _break_duration(caps: Capabilities) -> SearchStrategy[InvalidCase] | None:
         requests_for(caps),
         bad.map(lambda d: {"duration": d}),
         lambda c: f"duration={c['duration']} is not one of {caps.durations}",
+        "duration",
+    )
+
+
+def _break_duration_at_resolution(caps: Capabilities) -> SearchStrategy[InvalidCase] | None:
+    tied = [
+        (resolution, allowed)
+        for resolution, allowed in (caps.durations_by_resolution or {}).items()
+        if caps.resolutions is None or resolution in caps.resolutions
+    ]
+    pairs = [
+        (resolution, seconds)
+        for resolution, allowed in tied
+        for seconds in (caps.durations if caps.durations is not None else range(1, 21))
+        if seconds not in allowed
+    ]
+    if not pairs:
+        return None
+    return _case(
+        requests_for(caps),
+        st.sampled_from(pairs).map(lambda pair: {"resolution": pair[0], "size": None, "duration": pair[1]}),
+        lambda c: f"duration={c['duration']} is not allowed at resolution={c['resolution']}",
+        "duration",
+    )
+
+
+def _break_duration_with_references(caps: Capabilities) -> SearchStrategy[InvalidCase] | None:
+    allowed = caps.reference_durations
+    kinds = caps.reference_types if caps.reference_types is not None else REFERENCE_TYPES
+    if allowed is None or not _allows(caps, Modality.REFERENCE_TO_VIDEO) or not kinds:
+        return None
+    seconds = [d for d in (caps.durations if caps.durations is not None else range(1, 21)) if d not in allowed]
+    if not seconds:
+        return None
+    update = st.builds(
+        lambda kind, d: {"input_references": [reference(kind, REFERENCE_URLS[kind])], "duration": d},
+        st.sampled_from(tuple(kinds)),
+        st.sampled_from(seconds),
+    )
+    return _case(
+        requests_for(caps),
+        update,
+        lambda c: f"duration={c['duration']} is not allowed with input_references (only {allowed})",
         "duration",
     )
 
@@ -476,6 +536,8 @@ def _break_first_frame_twice(caps: Capabilities) -> SearchStrategy[InvalidCase] 
 _BREAKERS: tuple[_Breaker, ...] = (
     _break_prompt,
     _break_duration,
+    _break_duration_at_resolution,
+    _break_duration_with_references,
     _break_resolution,
     _break_aspect_ratio,
     _break_size,

@@ -10,6 +10,8 @@ model's own page. `price_per_second` is the price at fal's default settings (aud
 Veo 3, 720p for Wan, 540p for Luma, 768p for Hailuo); `pricing` keeps the published rates.
 An empty tuple (`sizes=()`, Kling's `resolutions=()`) says the model has no such input at all,
 so core validation refuses it before submit; Veo 3's `prices` price audio on and off apart.
+Each entry's `InputMapping.default_duration` (what fal makes when no duration is sent) becomes its
+`Capabilities.default_duration`, which is what an estimate without a duration prices.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class InputMapping:
     frames_per_second: int = 16
     #: For DurationStyle.FRAMES: the frame counts the model accepts (fal refuses others with a 422 once queued).
     frames_range: tuple[int, int] | None = None
-    #: The duration fal uses when none is sent (cost estimates should assume it, not the shortest).
+    #: The duration fal uses when none is sent; FalModel copies it into `Capabilities.default_duration`, so the
+    #: estimate prices it (None: unknown, and the estimate assumes the longest duration).
     default_duration: int | None = None
     resolution_field: str | None = "resolution"
     #: mediarouter spelling → wire spelling, when they differ ("768p" → "768P").
@@ -99,11 +102,21 @@ class FalModel:
 
     def __post_init__(self) -> None:
         """The passthrough slug is fal's, set here once for every entry: none can forget or misspell it
-        (options under other slugs belong to other backends of a failover chain)."""
-        slug = self.capabilities.passthrough_slug
+        (options under other slugs belong to other backends of a failover chain). The default duration is the
+        input mapping's: fal makes it when none is sent (the body omits unset fields), so the core's estimate
+        and cost guards must price it, not the shortest duration."""
+        caps = self.capabilities
+        slug = caps.passthrough_slug
         if slug not in (None, OPTIONS_KEY):
             raise ValueError(f"{self.id}: passthrough_slug is always {OPTIONS_KEY!r} on fal, not {slug!r}")
-        object.__setattr__(self, "capabilities", self.capabilities.model_copy(update={"passthrough_slug": OPTIONS_KEY}))
+        default = self.inputs.default_duration
+        if caps.default_duration not in (None, default):
+            raise ValueError(
+                f"{self.id}: default_duration is the input mapping's ({default}), not {caps.default_duration}"
+            )
+        # Built anew (not model_copy) so the core checks the default is one of the model's durations.
+        fields = {**dict(caps), "passthrough_slug": OPTIONS_KEY, "default_duration": default}
+        object.__setattr__(self, "capabilities", Capabilities(**fields))
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(

@@ -271,7 +271,7 @@ def build_body(model_id: str, request: VideoRequest, images: ResolvedImages | No
     if resolution in model.landscape_only and aspect_ratio not in (None, "16:9"):
         raise _mismatch(model, f"{resolution} on {model.id} is 16:9 only", "aspect_ratio", aspect_ratio, ["16:9"])
 
-    duration = _duration(model, request.duration, resolution, bool(images.references))
+    duration = _duration(model, request, resolution, bool(images.references))
     params = gemini_parameters(request)
     _check_person_generation(model, params.get("personGeneration"), bool(images))
     negative = params.get("negativePrompt")
@@ -315,23 +315,25 @@ def _check_images_match(sources: ImageSources, images: ResolvedImages, ctx: dict
         )
 
 
-def _duration(model: GeminiModel, asked: int | None, resolution: str | None, references: bool) -> int:
+def _duration(model: GeminiModel, request: VideoRequest, resolution: str | None, references: bool) -> int:
     """The seconds to ask for, sent explicitly so the bill matches the estimate.
 
-    Without a requested duration this is the model's shortest one, which is what
-    `Capabilities.estimate_cost` assumes, or 8 s where Google requires it.
+    Without a requested duration this is `Capabilities.default_duration_for(request)`, the duration
+    `Capabilities.estimate` prices: the model's default, or 8 s where Google requires it (core
+    validation has already refused a requested duration the resolution or references do not allow).
     """
-    durations = model.capabilities.durations or (8,)
+    asked = request.duration
     forced: str | None = None
     if resolution in model.eight_seconds_only:
         forced = f"{resolution} output"
     elif references and model.references_need_eight_seconds:
         forced = "reference images"
-    if forced is not None:
-        if asked is not None and asked != 8:
-            raise _mismatch(model, f"{forced} on {model.id} needs duration=8s (got {asked}s)", "duration", asked, [8])
-        return 8
-    return asked if asked is not None else min(durations)
+    if forced is not None and asked is not None and asked != 8:
+        raise _mismatch(model, f"{forced} on {model.id} needs duration=8s (got {asked}s)", "duration", asked, [8])
+    if asked is not None:
+        return asked
+    seconds = model.capabilities.default_duration_for(request)  # 8 s where forced: the catalog ties them so
+    return seconds if seconds is not None else 8
 
 
 def _check_person_generation(model: GeminiModel, value: Any, has_images: bool) -> None:

@@ -5,6 +5,11 @@ source: validation, `mediarouter models` and the body builder all read it. Value
 Google's Veo page (ai.google.dev/gemini-api/docs/video, "Veo API parameters and
 specifications" and "Model features"); where Google's own pages disagree the stricter
 reading is taken, and every such point is listed in docs/providers/gemini.md.
+
+The Gemini API body always carries `durationSeconds`. Without a duration in the request the plugin
+asks for the model's `default_duration` (its shortest, as it always has), or 8 s where Google
+requires 8 s (1080p and 4K on Veo 3.1, reference images); the core's estimate prices the same one.
+Google's default resolution is 720p (`default_resolution`).
 """
 
 from __future__ import annotations
@@ -72,11 +77,23 @@ class GeminiModel:
 
     def __post_init__(self) -> None:
         """The passthrough slug is this backend's, set here once for every model: an entry cannot forget or
-        misspell it (options under other slugs belong to other backends of a failover chain)."""
-        slug = self.capabilities.passthrough_slug
+        misspell it (options under other slugs belong to other backends of a failover chain).
+
+        Google's 8-second rules (`eight_seconds_only`, `references_need_eight_seconds`) become the core's
+        `durations_by_resolution` and `reference_durations`, so validation, `fit='adjust'` and the estimate
+        know them before any request; the plugin always sends a duration, and without one in the request it
+        sends `Capabilities.default_duration_for(request)`, the duration the estimate priced."""
+        caps = self.capabilities
+        slug = caps.passthrough_slug
         if slug not in (None, OPTIONS_KEY):
             raise ValueError(f"{self.id}: passthrough_slug is always {OPTIONS_KEY!r} on this backend, not {slug!r}")
-        object.__setattr__(self, "capabilities", self.capabilities.model_copy(update={"passthrough_slug": OPTIONS_KEY}))
+        fields = {**dict(caps), "passthrough_slug": OPTIONS_KEY}
+        if self.eight_seconds_only:
+            fields["durations_by_resolution"] = {resolution: (8,) for resolution in self.eight_seconds_only}
+        if self.references_need_eight_seconds:
+            fields["reference_durations"] = (8,)
+        # Built anew (not model_copy) so the core checks the tied durations are the model's own.
+        object.__setattr__(self, "capabilities", Capabilities(**fields))
 
     def info(self) -> ModelInfo:
         return ModelInfo(
@@ -124,6 +141,8 @@ def _veo31(model_id: str, name: str, description: str, price: str) -> GeminiMode
             prompt_required=False,
             price_per_second=Decimal(price),
             pricing={"per_second": price},
+            default_resolution="720p",
+            default_duration=4,
         ),
         parameters=_VEO3_PARAMETERS,
         person_generation=dict(_VEO3_PEOPLE),
@@ -154,6 +173,8 @@ def _veo30(model_id: str, name: str, description: str, price: str) -> GeminiMode
             prompt_required=False,
             price_per_second=Decimal(price),
             pricing={"per_second": price},
+            default_resolution="720p",
+            default_duration=8,
         ),
         parameters=_VEO3_PARAMETERS,
         person_generation=dict(_VEO3_PEOPLE),
@@ -206,6 +227,8 @@ CATALOG: tuple[GeminiModel, ...] = (
             prompt_required=False,
             price_per_second=Decimal("0.35"),
             pricing={"per_second": "0.35"},
+            default_resolution="720p",
+            default_duration=5,
         ),
         # Veo 2 takes no `resolution` (it always renders 720p) and no `seed`.
         parameters=frozenset({"aspectRatio", "durationSeconds", "negativePrompt", "personGeneration"}),
