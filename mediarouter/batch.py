@@ -51,6 +51,7 @@ from .errors import (
     paid_not_saved,
 )
 from .journal import JobStore, saves
+from .pricing import format_usd
 from .request import VideoRequest
 from .validation import validate_request_level
 
@@ -602,8 +603,8 @@ class _Batch:
         if not fitting:
             estimate = min(known)
             raise BudgetExceeded(
-                f"line {line.number} (estimated ${estimate}) would take the batch over its budget: "
-                f"${committed} spent or in flight of ${self.max_total_cost}; not submitted",
+                f"line {line.number} (estimated {format_usd(estimate)}) would take the batch over its budget: "
+                f"{format_usd(committed)} spent or in flight of {format_usd(self.max_total_cost)}; not submitted",
                 max_cost=self.max_total_cost,
                 hint="raise --max-total-cost and run the same command again: done lines are skipped",
             )

@@ -44,6 +44,7 @@ from .errors import (
 from .failover import Phase, Scope
 from .http.sending import probe_sends
 from .outcomes import SubmitOutcome, classify_submit_error
+from .pricing import format_usd as _usd
 from .refs import ModelRef
 from .results import Attempt
 from .understanding import (
@@ -518,7 +519,3 @@ def _money(value: Money) -> Decimal:
     if not amount.is_finite() or amount < 0:
         raise InvalidRequest(f"max_cost: must be a non-negative amount in USD (got {value!r})")
     return amount
-
-
-def _usd(amount: Decimal | None) -> str:
-    return f"${amount:f}" if amount is not None else "unknown"  # a plain decimal: never $1E-7

@@ -32,12 +32,23 @@ __all__ = [
     "InputMode",
     "PriceRule",
     "estimate",
+    "format_usd",
     "normalize_resolution",
     "resolution_height",
     "rules_from_skus",
 ]
 
 InputMode = Literal["text-to-video", "image-to-video"]
+
+
+def format_usd(amount: Decimal | None) -> str:
+    """``$4.20``, ``$0.0005``: money as a plain decimal with at least cents (never ``$1E-7`` nor ``$4.2``);
+    ``unknown`` when there is no amount. Every message and summary that shows money uses it."""
+    if amount is None:
+        return "unknown"
+    whole, _, cents = f"{amount:f}".partition(".")
+    return f"${whole}.{cents.rstrip('0').ljust(2, '0')}"
+
 
 _RESOLUTION = re.compile(r"^(\d{3,4})p$|^(\d)k$")
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
@@ -125,7 +136,7 @@ class CostEstimate(BaseModel):
     def describe(self) -> str:
         """One line, e.g. `$1.60 (4 s × $0.40/s)`, `$2.00 (4 s × $0.50/s; dearest rate assumed: generate_audio
         unset)` or `$3.20 (8 s × $0.40/s; longest duration assumed: duration unset)`."""
-        text = f"${self.amount} ({self.duration} s × ${self.price_per_second}/s"
+        text = f"{format_usd(self.amount)} ({self.duration} s × {format_usd(self.price_per_second)}/s"
         rates = [field for field in self.assumed if field != "duration"]
         if rates:
             text += f"; dearest rate assumed: {', '.join(rates)} unset"

@@ -81,6 +81,7 @@ from .limits import ProviderLimits
 from .observability import default_listeners
 from .plugins import create_provider, provider_factories
 from .pricing import CostEstimate
+from .pricing import format_usd as _usd
 from .provider import Provider
 from .recovery import cancel_job, resume_job, unknown_advice
 from .refs import ModelRef
@@ -1218,10 +1219,6 @@ def _money(value: Money) -> Decimal:
     if not amount.is_finite() or amount < 0:
         raise InvalidRequest(f"max_cost must be a non-negative amount in USD (got {value!r})")
     return amount
-
-
-def _usd(amount: Decimal | None) -> str:
-    return f"${amount:f}" if amount is not None else "unknown"  # a plain decimal: never $1E-7
 
 
 def _copy_error(error: MediaRouterError, message: str) -> MediaRouterError:

@@ -23,6 +23,7 @@ from ..journal import (
     journal_location,
     open_store,
 )
+from ..pricing import format_usd
 from ..recovery import (
     RowReport,
     adopt_checked,
@@ -70,7 +71,7 @@ def _line(record: JobRecord) -> str:
         if record.idempotency_key:
             parts.append(f"key {record.idempotency_key}")
     if record.cost is not None:
-        parts.append(f"${record.cost}")
+        parts.append(format_usd(record.cost))
     if record.state is RecordState.COMPLETED and record.expires_at is not None:
         parts.append(f"output expires {record.expires_at.isoformat(timespec='seconds')}")
     if record.files:

@@ -9,6 +9,7 @@ import click
 
 from ..capabilities import ModelInfo
 from ..errors import MediaRouterError
+from ..pricing import format_usd
 from ..router import Router
 from .errors import fail
 
@@ -54,7 +55,7 @@ def models_command(prefix: str | None, as_json: bool, emulator: bool) -> None:
             ("audio", caps.audio),
             ("seed", caps.seed),
             ("passthrough", caps.passthrough_parameters),
-            ("price", f"${caps.price_per_second}/s" if caps.price_per_second is not None else None),
+            ("price", f"{format_usd(caps.price_per_second)}/s" if caps.price_per_second is not None else None),
         ]
         for label, value in rows:
             if value is None:

@@ -41,6 +41,7 @@ from ..events import (
     RouterFailoverEvent,
     RouterSkippedEvent,
 )
+from ..pricing import format_usd
 from ..results import VideoResult
 
 __all__ = [
@@ -337,8 +338,8 @@ def _probe(path: Any) -> tuple[float | None, int | None, int | None] | None:
 
 
 def usd(amount: Decimal | None) -> str:
-    """``$0.40``: money as a plain decimal, never ``$1E-7``; ``unknown`` when there is no amount."""
-    return f"${amount:f}" if amount is not None else "unknown"
+    """``$0.40``: `mediarouter.pricing.format_usd`."""
+    return format_usd(amount)
 
 
 def human_bytes(size: int | None) -> str:

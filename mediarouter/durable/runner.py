@@ -33,6 +33,7 @@ from ..batch import (
 )
 from ..errors import BudgetExceeded, ConfigurationError, InvalidRequest, MediaRouterError
 from ..journal import JobStore, lease_owner
+from ..pricing import format_usd
 from ..webhooks.deliveries import Delivery, Waiters
 from .settings import APP_VERSION, DurableSettings, attempt_id, queue_name, require_dbos, workflow_id
 
@@ -497,8 +498,8 @@ async def run_durable_batch(
                     committed = batch.totals.spent + reserved
                     if estimate > budget - committed:
                         raise BudgetExceeded(
-                            f"line {line.number} (estimated ${estimate}) would take the batch over its budget: "
-                            f"${committed} spent or reserved of ${budget}; not enqueued",
+                            f"line {line.number} (estimated {format_usd(estimate)}) would take the batch over its "
+                            f"budget: {format_usd(committed)} spent or reserved of {format_usd(budget)}; not enqueued",
                             max_cost=budget,
                             hint="raise --max-total-cost and run the same command again: done lines are skipped",
                         )

@@ -24,7 +24,8 @@ __all__ = ["emulator", "use_provider"]  # fixtures, imported for their side effe
 def test_usd_prints_plain_decimals() -> None:
     assert usd(Decimal("1E-7")) == "$0.0000001"
     assert usd(Decimal("0.20")) == "$0.20"
-    assert usd(Decimal("5")) == "$5"
+    assert usd(Decimal("5")) == "$5.00" and usd(Decimal("4.2")) == "$4.20"  # at least cents
+    assert usd(Decimal("0.0005")) == "$0.0005" and usd(Decimal("2.500")) == "$2.50"
     assert usd(None) == "unknown"
 
 
@@ -34,7 +35,7 @@ def test_max_cost_is_not_said_to_be_below_a_price_nobody_knows(use_provider: Any
     assert result.exit_code == 2, result.output
     last = result.stderr.strip().splitlines()[-1]
     assert "below" not in last
-    assert "none can be held to max_cost $5: fake/video-1 (no known price)" in last
+    assert "none can be held to max_cost $5.00: fake/video-1 (no known price)" in last
 
 
 async def test_a_plan_mixing_dear_and_unpriced_candidates_says_which_is_which(clock: FakeClock) -> None:
@@ -84,13 +85,14 @@ def test_the_batch_summary_shows_what_was_billed_apart_from_what_may_have_been(
     """A submit of unknown outcome (HTTP 500 on submit) may have billed its estimate; it is not "spent"."""
     emu = emulator("--polls-before-completed", "1", "--inject", "submit:500:google/veo-3.1x1")
     requests = tmp_path / "requests.jsonl"
-    lines = [{"prompt": "A cat", "model": VEO}, {"prompt": "A dog", "model": WAN}]  # $2.00 and $0.20
+    # Estimated $4.00 (no duration: Veo's longest, 8 s) and $0.20.
+    lines = [{"prompt": "A cat", "model": VEO}, {"prompt": "A dog", "model": WAN}]
     requests.write_text("".join(json.dumps(line) + "\n" for line in lines))
     proc = emu.run("batch", str(requests), "-o", str(tmp_path / "out"), *FAST)
     assert proc.returncode == 9, proc.stderr
     summary = next(t for t in proc.stderr.splitlines() if t.startswith("batch: "))
-    assert "spent $0.20 " in summary and "$2.00 more may have been billed" in summary
+    assert "spent $0.20 " in summary and "$4.00 more may have been billed" in summary
 
     as_json = emu.run("batch", str(requests), "-o", str(tmp_path / "again"), "--json", *FAST)
     totals = json.loads(as_json.stdout)["totals"]
-    assert totals["spent"] == "0.20" and totals["may_have_been_billed"] == "2.00"
+    assert totals["spent"] == "0.20" and totals["may_have_been_billed"] == "4.00"
