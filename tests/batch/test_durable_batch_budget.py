@@ -15,6 +15,9 @@ from mediarouter.durable.runner import run_durable_batch
 from mediarouter.journal import MemoryJobStore
 
 from ..core.router_fakes import Fleet, Script
+from ..durable.conftest import settings
+
+__all__ = ["settings"]  # the fixture, used by name
 
 FAST = 0.02
 
@@ -24,16 +27,6 @@ def fleet(clock: FakeClock) -> Fleet:
     fleet = Fleet(clock)
     fleet.script("p1/m1", Script(cost=Decimal("0.40")))  # 4 s x $0.10: cost and estimate agree
     return fleet
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> DurableSettings:
-    return DurableSettings(
-        database_url=f"sqlite:///{tmp_path / 'dbos.sqlite3'}",
-        executor_id="test-worker",
-        queue_poll=0.05,
-        notification_poll=0.05,
-    )
 
 
 def lines(*numbers: int) -> list[str]:

@@ -16,6 +16,9 @@ from mediarouter.durable.runner import run_durable_batch
 from mediarouter.journal import MemoryJobStore
 
 from ..core.router_fakes import Fleet
+from ..durable.conftest import settings
+
+__all__ = ["settings"]  # the fixture, used by name
 from .test_batch_saved_files import OwnVideos, video_of
 
 FAST = 0.02
@@ -26,16 +29,6 @@ def fleet(clock: FakeClock) -> Fleet:
     fleet = Fleet(clock)
     fleet.providers["p1"] = OwnVideos("p1", clock=clock, log=fleet.log)
     return fleet
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> DurableSettings:
-    return DurableSettings(
-        database_url=f"sqlite:///{tmp_path / 'dbos.sqlite3'}",
-        executor_id="test-worker",
-        queue_poll=0.05,
-        notification_poll=0.05,
-    )
 
 
 LINES = [json.dumps({"prompt": "a dog", "model": "p1/m1", "duration": 4, "output": "dog.mp4"})]

@@ -33,16 +33,6 @@ def unbind() -> Iterator[None]:
     workflows.bind_router(None)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> DurableSettings:
-    return DurableSettings(
-        database_url=f"sqlite:///{tmp_path / 'dbos.sqlite3'}",
-        executor_id="test-worker",
-        queue_poll=0.05,
-        notification_poll=0.05,
-    )
-
-
 def line(*models: str) -> str:
     return json.dumps({"prompt": "a lighthouse", "model": list(models), "duration": 4})
 

@@ -38,16 +38,6 @@ def fleet(clock: FakeClock) -> Fleet:
     return Fleet(clock)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> DurableSettings:
-    return DurableSettings(
-        database_url=f"sqlite:///{tmp_path / 'dbos.sqlite3'}",
-        executor_id="test-worker",
-        queue_poll=0.05,
-        notification_poll=0.05,
-    )
-
-
 def lines(*numbers: int, **extra: object) -> list[str]:
     return [json.dumps({"prompt": f"video {n}", "model": "p1/m1", "duration": 4, **extra}) for n in numbers]
 
