@@ -53,6 +53,7 @@ __all__ = [
     "memory_journal_advice",
     "resume_all",
     "resume_job",
+    "unfinished_like",
     "unknown_advice",
 ]
 
@@ -81,6 +82,27 @@ def get_record(journal: JobStore, job_id: str) -> JobRecord:
 def _handle(record: JobRecord) -> str:
     """How the user names a row without a job id: its idempotency key, else its local key."""
     return record.idempotency_key or record.key
+
+
+#: Rows whose job may still finish (and is billed) but whose video this journal does not have yet.
+_UNFINISHED = [RecordState.PENDING, RecordState.IN_PROGRESS, RecordState.INTERRUPTED, RecordState.COMPLETED]
+
+
+def unfinished_like(
+    journal: JobStore, *, prompt: str | None, target: str | os.PathLike[str], refs: list[str]
+) -> list[JobRecord]:
+    """The journaled jobs an unkeyed rerun of this request would pay for again: same prompt, same output file,
+    a model among `refs`, and not downloaded yet (e.g. left by a Ctrl-C). Newest first, at most a few."""
+    wanted = absolute_target(target)
+    found = [
+        row
+        for row in journal.list(states=_UNFINISHED, limit=500)
+        if row.job_id
+        and row.target == wanted
+        and row.request.get("prompt") == prompt
+        and f"{row.provider}/{row.model}" in refs
+    ]
+    return found[:3]
 
 
 def memory_journal_advice(provider: str, handle: str) -> str:

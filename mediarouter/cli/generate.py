@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import click
 
 from ..errors import AllCandidatesFailed, MediaRouterError
 from ..events import Event, JobSubmittedEvent, JobSubmitUnknownEvent, Listener
+from ..recovery import unfinished_like
 from ..results import VideoResult
 from ..router import PlannedCandidate, Router
 from ..settings import FIT_POLICIES, FitPolicy
@@ -236,6 +238,8 @@ def generate_command(
             emulator=emulator, emulator_options=emulator_options, listeners=listeners, journal=journal
         ) as router:
             paid.journal = router.journal is not None
+            if idempotency_key is None and not emulator and router.journal is not None and not as_json:
+                _warn_of_earlier_jobs(router, prompt, output, model, fallbacks)
             return await router.generate(
                 prompt,
                 model=model,
@@ -296,6 +300,26 @@ def generate_command(
         return
     if not quiet:
         click.echo(summary_line(result))
+
+
+def _warn_of_earlier_jobs(
+    router: Router, prompt: str | None, output: Path, model: str | None, fallbacks: Sequence[str]
+) -> None:
+    """An unkeyed rerun of a request whose job is journaled and unfinished (a Ctrl-C, a timeout) pays again:
+    say so, and how to get that job's video instead. It is only a warning: the CLI derives no key itself."""
+    try:
+        refs = [str(r) for r in router.resolve(model, list(fallbacks))]
+        earlier = unfinished_like(router.require_journal(), prompt=prompt, target=output, refs=refs)
+    except MediaRouterError:
+        return  # the call itself reports what is wrong
+    for row in earlier:
+        click.echo(
+            f"mediarouter: warning: job {row.job_id} ({row.state.value}) was submitted earlier for this prompt and "
+            f"file and may still finish (it is billed): `mediarouter jobs resume {shlex.quote(row.job_id or '')}` "
+            "gets its video without paying again; this run submits a new job (--idempotency-key makes reruns "
+            "resume instead)",
+            err=True,
+        )
 
 
 def _dry_run(
