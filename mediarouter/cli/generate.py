@@ -280,9 +280,14 @@ def generate_command(
             )
         elif accepted and not emulator:
             job_id = accepted[-1][0]
+            state = (  # a job seen completing is done upstream: only its download was stopped
+                "completed upstream (and is billed); its video was not saved yet"
+                if job_id in paid.ids
+                else "keeps running upstream (and is billed)"
+            )
             click.echo(
-                f"mediarouter: {signal_name}; job {job_id} keeps running upstream (and is billed). "
-                f"Resume it: mediarouter jobs resume {job_id} -o {shlex.quote(str(output))}",
+                f"mediarouter: {signal_name}; job {job_id} {state}. "
+                f"Resume it: mediarouter jobs resume {shlex.quote(job_id)} -o {shlex.quote(str(output))}",
                 err=True,
             )
         elif unknown:

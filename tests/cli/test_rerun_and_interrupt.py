@@ -1,5 +1,5 @@
 """An unkeyed rerun of a request whose job is journaled and unfinished (left by Ctrl-C or a timeout) pays again:
-`generate` warns, naming that job and `jobs resume`, and still runs (the CLI derives no key by itself)."""
+`generate` warns, naming that job and `jobs resume`; and Ctrl-C after the job completed says so."""
 
 from __future__ import annotations
 
@@ -55,3 +55,21 @@ def test_no_warning_for_another_prompt_another_file_or_a_downloaded_job(
         "--poll-interval", "0.01",
     )  # fmt: skip
     assert "was submitted earlier" not in keyed.output  # a key resumes by itself
+
+
+class _StoppedWhileDownloading(ScriptedProvider):
+    """A job that completes, then Ctrl-C lands while its video downloads."""
+
+    def open_download(self, *args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_the_download_of_a_completed_job_says_it_completed_not_that_it_keeps_running(
+    use_provider: Callable[..., None], tmp_path: Path
+) -> None:
+    use_provider(lambda **_: _StoppedWhileDownloading(polls=["completed"]))
+    out = tmp_path / "otter.mp4"
+    result = invoke("generate", "an otter", "--model", "fake/video-1", "-o", str(out), "--poll-interval", "0.01")
+    assert result.exit_code == 130, result.output
+    assert "completed upstream (and is billed); its video was not saved yet" in result.output
+    assert "keeps running" not in result.output and "mediarouter jobs resume" in result.output
