@@ -309,6 +309,10 @@ class InputReference(BaseModel):
         return holder.url if holder is not None else None
 
 
+#: Not "omit it": most models require a prompt; leaving it out is only for image-to-video models that take none.
+BLANK_PROMPT_HINT = "give the prompt text (leave prompt out only for an image-only request, where the model allows it)"
+
+
 class VideoRequest(BaseModel):
     """What the caller wants, independent of any provider's wire format.
 
@@ -349,7 +353,7 @@ class VideoRequest(BaseModel):
             raise PydanticCustomError(
                 _PROMPT_ERROR,
                 "{message}",
-                {"message": "must not be empty or only whitespace", "hint": "omit it for an image-only request"},
+                {"message": "must not be empty or only whitespace", "hint": BLANK_PROMPT_HINT},
             )
         return value
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from .capabilities import ASPECT_RATIOS, FRAME_TYPES, RESOLUTIONS, Capabilities, Modality
 from .errors import CapabilityMismatch, InvalidRequest
-from .request import VideoRequest, check_provider_options
+from .request import BLANK_PROMPT_HINT, VideoRequest, check_provider_options
 
 __all__ = ["validate_request", "validate_request_level"]
 
@@ -46,7 +46,7 @@ def validate_request(request: VideoRequest, capabilities: Capabilities, *, model
     if request.prompt is not None and not request.prompt.strip():
         raise InvalidRequest(
             "prompt must not be empty or only whitespace",
-            hint="omit it for an image-only request",
+            hint=BLANK_PROMPT_HINT,
             details={"field": "prompt"},
             **ctx,
         )
