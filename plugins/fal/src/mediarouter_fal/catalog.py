@@ -363,7 +363,14 @@ CATALOG: tuple[FalModel, ...] = (
             passthrough_parameters=("loop",),
             sizes=(),
             prompt_required=True,
-            price_per_second=Decimal("0.10"),
+            # Billed per 5 s unit ($0.50 at 540p; 720p 2x, 1080p 4x; 9 s counts 2 units): per second that is
+            # at most $1.00 / 9 s at 540p, the rate used, so a 9 s video is never under-estimated (a 5 s one
+            # is estimated ~11 % high).
+            prices=(
+                PriceRule(price_per_second=Decimal("0.1112"), resolution="540p"),
+                PriceRule(price_per_second=Decimal("0.2223"), resolution="720p"),
+                PriceRule(price_per_second=Decimal("0.4445"), resolution="1080p"),
+            ),
             pricing={
                 "per_5_seconds_540p": "0.50",
                 "multiplier_720p": "2",
