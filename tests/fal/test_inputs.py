@@ -255,3 +255,10 @@ def test_a_422_that_is_not_a_detail_list_still_becomes_an_invalid_request_showin
     error = validation_error(body, model=KLING_T2V)
     assert isinstance(error, InvalidRequest)
     assert said in error.message
+
+
+def test_wan_with_a_frame_rate_and_no_duration_sends_the_frames_of_the_default_duration() -> None:
+    """fal's own default (81 frames) at 8 fps would be 10 s, twice the 5 s the estimate priced."""
+    body = build_input(WAN, VideoRequest(prompt="p", provider_options=fal(frames_per_second=8)))
+    assert (body["num_frames"], body["frames_per_second"]) == (41, 8)
+    assert "num_frames" not in build_input(WAN, VideoRequest(prompt="p"))  # fal's default frame rate: its default

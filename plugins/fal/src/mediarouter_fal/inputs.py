@@ -51,6 +51,10 @@ def build_input(model_id: str, request: VideoRequest) -> dict[str, Any]:
         body["prompt"] = request.prompt
     if request.duration is not None:
         _put_duration(body, mapping, request.duration, params, ctx)
+    elif mapping.duration is DurationStyle.FRAMES and "frames_per_second" in params and mapping.default_duration:
+        # fal's default frame count at another frame rate is another length than the default duration the
+        # estimate priced (81 frames at 8 fps: 10 s): send the frames of that duration, so the bill matches.
+        _put_duration(body, mapping, mapping.default_duration, params, ctx)
     if request.resolution is not None:
         _put_resolution(body, mapping, entry, request.resolution, ctx)
     if request.aspect_ratio is not None:
