@@ -30,7 +30,18 @@ def snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
     without their query (a completed job's body holds signed URLs), bearer tokens and known secrets blanked."""
     text = redact_text(body[: limit * 4].decode("utf-8", errors="replace"))
     text = " ".join(text.split())
+    if _looks_binary(text):  # raw bytes on a terminal: say what it was, not the bytes themselves
+        return f"{len(body)} bytes of binary data" if len(body) < limit * 4 else "binary data"
+    text = "".join(c if c.isprintable() else "\ufffd" for c in text)  # no control characters reach a terminal
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _looks_binary(text: str) -> bool:
+    """Mostly undecodable or control characters: not text a person can read."""
+    if not text:
+        return False
+    odd = sum(1 for c in text if c == "\ufffd" or not c.isprintable())
+    return odd * 4 > len(text)
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
@@ -61,7 +72,8 @@ def parse_model(shape: type[M], body: bytes, /, *, label: str, what: str, **cont
 
     `context` (provider, model, job_id, status_code …) goes into the error.
     """
-    data = parse_json_object(body, label=label, what=what, **context)
+    article = "an" if what[:1].lower() in "aeiou" else "a"  # parse_json_object's `what` carries its article
+    data = parse_json_object(body, label=label, what=f"{article} {what}", **context)
     try:
         return shape.model_validate(data)
     except ValidationError as exc:
