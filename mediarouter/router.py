@@ -864,6 +864,8 @@ class _RoutedCall:
         candidate.request, candidate.adjustments = fit.request, fit.adjustments
         candidate.cost = capabilities.estimate(fit.request)
         candidate.estimate = candidate.cost.amount if candidate.cost is not None else None
+        if self.budget is not None and candidate.estimate is not None and candidate.estimate > self.budget:
+            self._snap_within_budget(candidate, capabilities)
         if self.budget is not None and (candidate.estimate is None or candidate.estimate > self.budget):
             if candidate.estimate is None:
                 message = f"the cost of {ref} cannot be estimated (no known price), and max_cost is {_usd(self.budget)}"
@@ -878,6 +880,26 @@ class _RoutedCall:
             )
             candidate.refusal = "skipped"
         return candidate
+
+    def _snap_within_budget(self, candidate: _Candidate, capabilities: Capabilities) -> None:
+        """`fit='adjust'` snapped the duration to the larger of two supported values equally near the one asked
+        (7 s between 6 and 8): when that one is over max_cost and the other fits, take the other one. Only a tie
+        is decided by the budget; a nearer value is never traded for a cheaper one."""
+        snapped = candidate.adjustments.get("duration")
+        request = candidate.request
+        if snapped is None or request is None or not isinstance(snapped.get("requested"), int):
+            return
+        asked, applied = snapped["requested"], snapped["applied"]
+        allowed = capabilities.allowed_durations(request) or ()
+        for other in allowed:
+            if other == applied or abs(other - asked) != abs(applied - asked):
+                continue
+            cheaper = request.model_copy(update={"duration": other})
+            cost = capabilities.estimate(cheaper)
+            if cost is not None and self.budget is not None and cost.amount <= self.budget:
+                candidate.request, candidate.cost, candidate.estimate = cheaper, cost, cost.amount
+                candidate.adjustments = {**candidate.adjustments, "duration": {**snapped, "applied": other}}
+                return
 
     def _own_options(self, ref: ModelRef, capabilities: Capabilities) -> tuple[VideoRequest, dict[str, Any]]:
         """The request to check against `ref`'s capabilities, and the provider_options left out of the check.

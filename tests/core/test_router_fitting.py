@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import AllCandidatesFailed, Capabilities, CapabilityMismatch, Modality, VideoRequest
+from mediarouter import AllCandidatesFailed, BudgetExceeded, Capabilities, CapabilityMismatch, Modality, VideoRequest
 from mediarouter.fitting import FIT_POLICIES, Fit, FitPolicy, fit_request, nearest
 
 from .router_fakes import Fleet
@@ -198,3 +198,27 @@ async def test_a_model_that_forwards_every_slug_is_not_refused_for_another_backe
         bad = {"google-vertex": {"parameters": {"negative_promt": "blur"}}}
         plan = await router.plan("a dog", model="p1/m1", duration=4, provider_options=bad)
     assert not plan[0].usable and "negative_promt" in (plan[0].reason or "")
+
+
+@pytest.mark.parametrize(("max_cost", "sent"), [("3.00", 6), ("10", 8), (None, 8)])
+async def test_adjust_breaks_a_duration_tie_by_the_budget_only_when_the_larger_is_over_it(
+    clock: FakeClock, max_cost: str | None, sent: int
+) -> None:
+    """7 s between 6 and 8 snaps to 8 (a tie goes to the larger); under max_cost $3 at $0.50/s that is $4,
+    over it, while 6 s ($3) fits: the tie goes to the one within budget instead of skipping the candidate."""
+    caps = Capabilities(durations=(4, 6, 8), price_per_second=Decimal("0.50"))
+    fleet = Fleet(clock, {"p1": {"veo": caps}})
+    async with fleet.router() as router:
+        result = await router.generate("a fox", model="p1/veo", duration=7, fit="adjust", max_cost=max_cost)
+    [submitted] = fleet.providers["p1"].submitted
+    assert submitted.duration == sent and result.adjustments["duration"]["applied"] == sent
+
+
+async def test_a_nearer_duration_is_never_traded_for_a_cheaper_one(clock: FakeClock) -> None:
+    """7 s between 4 and 8 snaps to 8, over $3: 4 s would fit but is not as near, so the candidate is refused."""
+    caps = Capabilities(durations=(4, 8), price_per_second=Decimal("0.50"))
+    fleet = Fleet(clock, {"p1": {"veo": caps}})
+    async with fleet.router() as router:
+        with pytest.raises(BudgetExceeded):
+            await router.generate("a fox", model="p1/veo", duration=7, fit="adjust", max_cost="3")
+    assert fleet.submits() == []
