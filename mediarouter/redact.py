@@ -67,9 +67,14 @@ def known_secrets() -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
+#: A given secret shorter than this is not scrubbed: a one-letter "key" would blank that letter in every word
+#: (`Name or service not [redacted]nown`), and no real API key is that short.
+_MIN_GIVEN_SECRET = 3
+
+
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every given secret (and every known one) replaced by ``[redacted]``."""
-    for secret in (*secrets, *known_secrets()):
+    for secret in (*(s for s in secrets if len(s) >= _MIN_GIVEN_SECRET), *known_secrets()):
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
     return text
