@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +21,14 @@ from mediarouter import (
     ProtocolError,
     ProviderUnavailable,
     RateLimited,
-    hookimpl,
-    plugins,
 )
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.cli.signals import sigterm_as_interrupt
 
+from ..cli.fake_provider import use_provider
 from .fakes import VIDEO, ScriptedProvider
 
-Factory = Callable[..., ScriptedProvider]
-
-
-@pytest.fixture
-def use_provider() -> Iterator[Callable[[Factory], None]]:
-    registered: list[object] = []
-
-    def install(factory: Factory) -> None:
-        class Plugin:
-            @hookimpl
-            def register_providers(self, register: Any) -> None:
-                register(factory, name="fake")
-
-        plugin = Plugin()
-        plugins.register(plugin, name="fake-cli")
-        registered.append(plugin)
-
-    yield install
-    for plugin in registered:
-        plugins.unregister(plugin)
+__all__ = ["use_provider"]  # the fixture, used by name
 
 
 def run(*args: str) -> Any:
@@ -155,7 +134,7 @@ def test_plugins_json_lists_registered_plugins(use_provider: Any) -> None:
     use_provider(lambda **kw: ScriptedProvider())
     data = json.loads(run("plugins", "--json").stdout)
     names = {p["name"]: p for p in data}
-    assert names["fake-cli"]["providers"] == ["fake"]
+    assert names["fake-cli-0"]["providers"] == ["fake"]
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
