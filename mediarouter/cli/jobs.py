@@ -161,10 +161,10 @@ def list_command(states: tuple[str, ...], limit: int, as_json: bool) -> None:
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(job_id: str, as_json: bool) -> None:
-    """Show one journaled job."""
+    """Show one journaled job, by JOB_ID, its local key (`local-…`) or its idempotency key."""
     store = open_journal()
     try:
-        record = get_record(store, job_id)
+        record = store.get(job_id) or store.find_idempotent(job_id) or get_record(store, job_id)
     except MediaRouterError as exc:
         fail(exc)
     if as_json:

@@ -56,6 +56,10 @@ def test_jobs_show_on_a_journal_file_still_prints_the_commands(journal: SQLiteJo
     shown = run("jobs", "show", "local-3")
     assert shown.exit_code == 0 and "may be billed: " in shown.stdout
     assert "mediarouter jobs adopt order-5 JOB_ID" in shown.stdout
+    by_key = run("jobs", "show", "order-5")  # the idempotency key names the row too, as for adopt and forget
+    assert by_key.exit_code == 0 and by_key.stdout == shown.stdout
+    missing = run("jobs", "show", "no-such-row")
+    assert missing.exit_code == 2 and "no job 'no-such-row' in the journal" in missing.output
 
 
 def test_an_unknown_submit_under_emulator_does_not_send_the_user_to_jobs_list(tmp_path: Path) -> None:
