@@ -443,7 +443,9 @@ async def run_durable_batch(
     previous = read_results(path)
     client = await asyncio.to_thread(client_for, settings)
     engine: DurableEngine | None = None
-    results_file = ResultsFile(path)
+    # A write that fails mid-run is reported, not raised: the workflows go on in DBOS either way, and a rerun
+    # collects them (the local batch does the same).
+    results_file = ResultsFile(path, keep_going=True)
     batch = _DurableBatch(listeners, results_file)
     batch.totals.total = len(good) + len(bad)
     results: list[LineResult] = []
@@ -531,7 +533,10 @@ async def run_durable_batch(
         if not wait:  # the enqueued lines are `running` in the totals; a waiting rerun collects them
             batch.totals.running = len(waiting)
             results.sort(key=lambda r: r.line)
-            return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
+            return BatchReport(
+                results=results, invalid=bad, totals=batch.totals, results_path=path,
+                results_error=results_file.error, results_unwritten=results_file.unwritten,
+            )  # fmt: skip
         if execute and waiting:
             engine = DurableEngine(router, settings, update_queues=False)
             await engine.launch()
@@ -554,4 +559,7 @@ async def run_durable_batch(
         with contextlib.suppress(Exception):
             client.destroy()
     results.sort(key=lambda r: r.line)
-    return BatchReport(results=results, invalid=bad, totals=batch.totals, results_path=path)
+    return BatchReport(
+        results=results, invalid=bad, totals=batch.totals, results_path=path,
+        results_error=results_file.error, results_unwritten=results_file.unwritten,
+    )  # fmt: skip

@@ -343,3 +343,29 @@ async def test_a_cancelled_workflow_whose_job_was_accepted_reports_the_job_to_re
     assert fleet.submits() == ["p1/m1"]
     if budget is not None:  # the job goes on and bills: the budget counts what it was reserved at
         assert result.estimated_cost == Decimal("0.40") and report.totals.spent == Decimal("0.40")
+
+
+async def test_a_results_file_failing_mid_run_is_reported_and_a_rerun_collects_every_line(
+    clock: FakeClock, settings: DurableSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in the local batch: a full disk under the results file is reported (`results_error`), not raised, and
+    the journal and DBOS let a rerun record every line without a second submit."""
+    real_open = Path.open
+
+    def full_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self.name == "results.jsonl" and "a" in mode:
+            return real_open(Path("/dev/full"), mode, *args, **kwargs)
+        return real_open(self, mode, *args, **kwargs)
+
+    fleet = Fleet(clock)
+    texts = [json.dumps({"prompt": f"video {n}", "model": "p1/m1", "duration": 4}) for n in (1, 2)]
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        monkeypatch.setattr(Path, "open", full_open)
+        full = await run_durable_batch(router, texts, output_dir=tmp_path, settings=settings, poll_interval=FAST)
+        monkeypatch.setattr(Path, "open", real_open)
+        assert full.results_error is not None and full.results_unwritten == 2 and not full.ok
+        assert [r.status for r in full.results] == ["done", "done"]
+        rerun = await run_durable_batch(router, texts, output_dir=tmp_path, settings=settings, poll_interval=FAST)
+    assert rerun.ok and fleet.submits() == ["p1/m1", "p1/m1"]
+    records = [json.loads(t) for t in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["line"] for r in records) == [1, 2]
