@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from mediarouter import hookimpl, plugins
 from mediarouter.cli import cli, load_plugin_commands
 from tests.core.fakes import VIDEO, ScriptedProvider
 
-__all__ = ["VIDEO", "ScriptedProvider", "instant_retries", "invoke", "use_provider"]
+__all__ = ["VIDEO", "ScriptedProvider", "instant_retries", "invoke", "registered_as_fake", "use_provider"]
 
 Factory = Callable[..., ScriptedProvider]
 
@@ -41,6 +42,23 @@ def use_provider() -> Iterator[Callable[[Factory], None]]:
 def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without their backoff waits (the rule under test is what happens after them, not when)."""
     monkeypatch.setattr("mediarouter.retry.Backoff.delay", lambda self, attempt, retry_after=None: 0.0)
+
+
+@contextmanager
+def registered_as_fake(instance: object, name: str) -> Iterator[None]:
+    """`instance` as the one `fake` provider every router builds (plugin `name`), while the block runs."""
+
+    class Plugin:
+        @hookimpl
+        def register_providers(self, register: Any) -> None:
+            register(lambda **kw: instance, name="fake")
+
+    plugin = Plugin()
+    plugins.register(plugin, name=name)
+    try:
+        yield
+    finally:
+        plugins.unregister(plugin)
 
 
 def invoke(*args: str) -> Result:

@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 import mediarouter.router
-from mediarouter import Job, JobStatus, VideoRequest, hookimpl, plugins
+from mediarouter import Job, JobStatus, VideoRequest
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
 from tests.core.fakes import ScriptedProvider
+
+from .fake_provider import registered_as_fake
 
 emulator = pytest.importorskip("mediarouter_openrouter.emulator")
 pytest.importorskip("starlette")
@@ -96,16 +98,8 @@ class Scripted(ScriptedProvider):
 def scripted() -> Iterator[Scripted]:
     """One shared Scripted provider, installed as the `fake` plugin; set its `poll_script` per test."""
     instance = Scripted(polls=[])
-
-    class Plugin:
-        @hookimpl
-        def register_providers(self, register: Any) -> None:
-            register(lambda **kw: instance, name="fake")
-
-    plugin = Plugin()
-    plugins.register(plugin, name="fake-jobs-cli")
-    yield instance
-    plugins.unregister(plugin)
+    with registered_as_fake(instance, "fake-jobs-cli"):
+        yield instance
 
 
 def unknown_row(

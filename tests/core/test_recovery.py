@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from mediarouter_contracts.clock import FakeClock
 
-from mediarouter import Conflict, InvalidRequest, NotFound, OutputGone, hookimpl, plugins
+from mediarouter import Conflict, InvalidRequest, NotFound, OutputGone
 from mediarouter.cli import cli, load_plugin_commands
 from mediarouter.jobs import Job, JobOutput, JobState, JobStatus
 from mediarouter.journal import JobRecord, RecordState, SQLiteJobStore
@@ -23,6 +23,7 @@ from mediarouter.provider import Download
 from mediarouter.recovery import adopt, forget, resume_all
 from mediarouter.router import Router
 
+from ..cli.fake_provider import registered_as_fake
 from .fakes import VIDEO, ScriptedProvider
 from .router_fakes import quiet_settings
 from .test_journal_concurrency import hold_lease
@@ -91,16 +92,8 @@ def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SQLiteJ
 def provider() -> Iterator[ByJob]:
     """One shared ByJob, installed as the `fake` plugin (for the CLI) and returned (for its call log)."""
     instance = ByJob()
-
-    class Plugin:
-        @hookimpl
-        def register_providers(self, register: Any) -> None:
-            register(lambda **kw: instance, name="fake")
-
-    plugin = Plugin()
-    plugins.register(plugin, name="fake-recovery")
-    yield instance
-    plugins.unregister(plugin)
+    with registered_as_fake(instance, "fake-recovery"):
+        yield instance
 
 
 def run(*args: str) -> Any:
