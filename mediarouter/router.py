@@ -14,7 +14,6 @@ import concurrent.futures
 import contextlib
 import contextvars
 import copy
-import difflib
 import inspect
 import logging
 import os
@@ -92,7 +91,7 @@ from .understanding import DescribeResult, VideoLike
 
 if TYPE_CHECKING:
     from .batch import BatchListener, BatchReport
-from .validation import validate_request
+from .validation import closest_name, validate_request
 from .webhooks.deliveries import Waiters
 
 __all__ = ["PlannedCandidate", "Router", "default_router", "generate", "generate_sync"]
@@ -1071,11 +1070,10 @@ class _RoutedCall:
             return None
         if not listed or ref.model_id in listed:
             return None
-        same = [m for m in listed if m.casefold() == ref.model_id.casefold()]
-        close = same or difflib.get_close_matches(ref.model_id, listed, n=1, cutoff=0.75)
-        if not close:
+        meant = closest_name(ref.model_id, listed, cutoff=0.75)
+        if meant is None:
             return None
-        return f"{ref.model_id!r} is not in {ref.provider}'s model listing; did you mean {ref.provider}/{close[0]}?"
+        return f"{ref.model_id!r} is not in {ref.provider}'s model listing; did you mean {ref.provider}/{meant}?"
 
     async def _release_key(self) -> None:
         """Move the call's idempotency key off the ended jobs it failed over from (to `shadowed_key`), right

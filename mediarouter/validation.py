@@ -222,10 +222,8 @@ def _did_you_mean(
 
     `adjusts`: the choices are the model's own, so `fit='adjust'` would pick the nearest one (the hint says so).
     """
-    if isinstance(value, str):
-        by_case = [c for c in choices if isinstance(c, str) and c.lower() == value.lower()]
-        if by_case:
-            return f"did you mean {by_case[0]!r}?"
+    if isinstance(value, str) and (by_case := same_name(value, choices)) is not None:
+        return f"did you mean {by_case!r}?"
     close = _nearest(field, value, choices)
     if close is not None:
         shown = f"{close}{unit}" if isinstance(close, int | float) else repr(close)
@@ -234,8 +232,23 @@ def _did_you_mean(
         return f"did you mean {shown}?"
     if not isinstance(value, str):
         return None
-    similar = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
-    return f"did you mean {similar[0]!r}?" if similar else None
+    similar = closest_name(value, [str(c) for c in choices])
+    return f"did you mean {similar!r}?" if similar is not None else None
+
+
+def same_name(value: str, choices: Sequence[Any]) -> str | None:
+    """The choice that is `value` in another case, or None."""
+    return next((c for c in choices if isinstance(c, str) and c.lower() == value.lower()), None)
+
+
+def closest_name(value: str, choices: Sequence[str], *, cutoff: float = 0.6) -> str | None:
+    """The name the caller most likely meant: the same one in another case, else the closest spelling
+    (`difflib`, at least `cutoff` similar); None when none is close."""
+    same = same_name(value, choices)
+    if same is not None:
+        return same
+    similar = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return similar[0] if similar else None
 
 
 def _nearest(field: str, value: Any, choices: Sequence[Any]) -> Any:
