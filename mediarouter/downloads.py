@@ -96,8 +96,9 @@ def _refuse_text(head: bytes | bytearray) -> None:
         raise ProtocolError(f"expected a video but the body starts like text: {head[:80]!r}", provider=None)
 
 
-def _safe(tag: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in tag)[:80]
+def _safe(tag: str, limit: int = 80) -> str:
+    """`tag` as part of a file name: letters, digits, `-` and `_` kept, anything else `_`; at most `limit`."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in tag)[:limit]
 
 
 def check_output(output: str | os.PathLike[str]) -> Path:
@@ -154,31 +155,32 @@ def beside(target: Path, job_id: str, attempt: int = 1) -> Path:
     """Where a job's video goes when `target` holds another job's saved video: `NAME.JOB.mp4` beside it (the
     job id made safe for a file name), `NAME.JOB-2.mp4` for a second attempt; `out-1.mp4` (a further
     output) gives `out-1.JOB.mp4`."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in job_id)[:100] or "job"
+    safe = _safe(job_id, 100) or "job"
     tail = f"-{attempt}" if attempt > 1 else ""
     return target.with_name(f"{target.stem}.{safe}{tail}{target.suffix}")
 
 
+def _content_range(value: object) -> tuple[str, int] | None:
+    """(span, N) of `Content-Range: bytes SPAN/N`; None when absent, the total is `*`, or unreadable."""
+    if not isinstance(value, str):
+        return None
+    unit, _, rest = value.strip().partition(" ")
+    span, _, total = rest.strip().partition("/")
+    if unit.lower() != "bytes" or not total.strip().isdigit():
+        return None
+    return span.strip(), int(total)
+
+
 def complete_length(content_range: object) -> int | None:
     """N of a 416's `Content-Range: bytes */N` (the whole output's size); None when absent or unreadable."""
-    if not isinstance(content_range, str):
-        return None
-    unit, _, rest = content_range.strip().partition(" ")
-    span, _, total = rest.strip().partition("/")
-    if unit.lower() != "bytes" or span.strip() != "*" or not total.strip().isdigit():
-        return None
-    return int(total)
+    parsed = _content_range(content_range)
+    return parsed[1] if parsed is not None and parsed[0] == "*" else None
 
 
 def range_total(content_range: object) -> int | None:
     """N of a 206's `Content-Range: bytes A-B/N` (the whole output's size); None when absent, `*` or unreadable."""
-    if not isinstance(content_range, str):
-        return None
-    unit, _, rest = content_range.strip().partition(" ")
-    _, _, total = rest.strip().partition("/")
-    if unit.lower() != "bytes" or not total.strip().isdigit():
-        return None
-    return int(total)
+    parsed = _content_range(content_range)
+    return parsed[1] if parsed is not None else None
 
 
 @dataclass(frozen=True)
