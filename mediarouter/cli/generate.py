@@ -19,7 +19,7 @@ from ..results import VideoResult
 from ..router import PlannedCandidate, Router
 from ..settings import FIT_POLICIES, FitPolicy
 from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
-from .params import JSON_OBJECT
+from .params import JSON_OBJECT, QUIET_HELP
 from .progress import progress_for, summary_line
 from .signals import interrupted_exit, sigterm_as_interrupt
 
@@ -151,8 +151,7 @@ class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     "-q",
     "--quiet",
     is_flag=True,
-    help="No progress lines on stderr and no result line on stdout (the exit code says how it went; "
-    "--json still prints the result).",
+    help=QUIET_HELP,
 )
 def generate_command(
     prompt: str | None,

@@ -37,6 +37,7 @@ from ..recovery import (
 from ..results import VideoResult
 from ..router import Router
 from .errors import fail
+from .params import QUIET_HELP
 from .progress import progress_for
 from .signals import interrupted_exit, sigterm_as_interrupt
 
@@ -264,8 +265,7 @@ def _resume_every_row(
     "-q",
     "--quiet",
     is_flag=True,
-    help="No progress lines on stderr and no result line on stdout (the exit code says how it went; "
-    "--json still prints the result).",
+    help=QUIET_HELP,
 )
 def download_command(job_id: str, output: Path | None, as_json: bool, quiet: bool) -> None:
     """Download the output of a completed job again (e.g. after a failed or interrupted download).

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["JSON_OBJECT"]
+__all__ = ["JSON_OBJECT", "QUIET_HELP"]
 
 
 class JSONObject(click.ParamType):  # type: ignore[type-arg,unused-ignore]
@@ -26,3 +26,9 @@ class JSONObject(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
 
 JSON_OBJECT = JSONObject()
+
+#: `-q` of the commands that print one result (`generate`, `jobs download`): quiet on success, loud in JSON.
+QUIET_HELP = (
+    "No progress lines on stderr and no result line on stdout (the exit code says how it went; "
+    "--json still prints the result)."
+)
