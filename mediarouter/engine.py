@@ -94,6 +94,7 @@ from .journal import (
     fingerprint_request,
     lease_owner,
     outputs_dir,
+    save_lease_name,
     saves,
     sending,
     submit_lease_name,
@@ -142,6 +143,11 @@ def terminal_error(state: str, server_message: str | None, **context: Any) -> Jo
 _MAX_RESTARTS = 1
 #: How many names beside a target (`downloads.beside`) are tried before one with a random tail.
 _MAX_BESIDE = 20
+#: Seconds a `save:` lease is held at most (`JobEngine._saving_at`): a rename, one journal write, at most the
+#: hash of a file already at the target; a holder that died on another host is waited for this long.
+SAVE_LEASE_TTL = 120.0
+#: Seconds between looks at a `save:` lease another process holds.
+_SAVE_WAIT = 0.2
 #: The fields of a failed journal write that are sent again until they land (EngineRun.owed).
 _OWED = ("job_id", "polling_url")
 #: The rows a call that stopped on an error may mark `interrupted`: the job may still be going on.
@@ -791,10 +797,17 @@ class JobEngine:
         for item in status.outputs:
             target = output_path(base, item.index, len(status.outputs))
             journaled = saved.get(item.index)
-            if journaled is not None and (kept_file := await self._reuse(run, job, journaled, target, item.url)):
-                files.append(kept_file)
-                self._emit(run, DownloadFinishedEvent(path=str(kept_file.path), size=kept_file.size, index=item.index))
-                continue
+            if journaled is not None:
+                async with self._saving_at(run, target):
+                    kept_file = await self._reuse(run, job, journaled, target, item.url)
+                    if kept_file is not None:
+                        files.append(kept_file)
+                        await self._journal_saved(run, files)
+                if kept_file is not None:
+                    self._emit(
+                        run, DownloadFinishedEvent(path=str(kept_file.path), size=kept_file.size, index=item.index)
+                    )
+                    continue
             tag = f"{job.id}-{item.index}"
             kept = self._rescue_name(job, item.index, target)
             try:
@@ -812,6 +825,16 @@ class JobEngine:
                     raise _not_written(job, base, part, exc) from None
                 sha = part.sha256()
                 size = part.size
+            except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
+                refused_empty = isinstance(exc, MediaRouterError) and exc.status_code is not None and part.size == 0
+                if not _resumable_download_error(exc) or refused_empty:
+                    part.discard()  # a wrong body must not be continued later; an empty one is not worth keeping
+                raise
+            except BaseException:
+                part.discard()
+                raise
+            # Whole and hashed: the part file is the paid video now, kept (never discarded) whatever follows.
+            async with self._saving_at(run, part.target):
                 place = await self._free_target(run, job, part.target)
                 try:
                     path = part.commit(place)
@@ -821,18 +844,59 @@ class JobEngine:
                         path = rescue(part.path, outputs_dir(self.journal), kept)
                     except OSError as again:  # the whole paid video, with nowhere to go: it stays where it is
                         raise _not_moved(job, base, part, sha, exc, again) from None
-            except (MediaRouterError, asyncio.CancelledError, KeyboardInterrupt) as exc:
-                refused_empty = isinstance(exc, MediaRouterError) and exc.status_code is not None and part.size == 0
-                if not _resumable_download_error(exc) or refused_empty:
-                    part.discard()  # a wrong body must not be continued later; an empty one is not worth keeping
-                raise
-            except BaseException:
-                part.discard()
-                raise
-            files.append(
-                MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
-            )
+                files.append(
+                    MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
+                )
+                await self._journal_saved(run, files)
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
+
+    @contextlib.asynccontextmanager
+    async def _saving_at(self, run: EngineRun, target: Path) -> AsyncIterator[None]:
+        """One saver at a time for `target`, across every process sharing the journal (a `save:` lease): the
+        check of whose video is there (`_free_target`), the rename and the row's `files` (`_journal_saved`)
+        happen together, so two jobs finishing at once onto one path cannot both find it free and the
+        second replace the first's paid video. A live holder is waited for (it holds the lease for a rename
+        and one journal write, a hash at most); a dead one's lease is taken over (`try_lease`). Without a
+        journal, or one that cannot lease, the save goes on as before, unserialised."""
+        if self.writer is None:
+            yield
+            return
+        name, owner = save_lease_name(target), lease_owner()
+        held = await self._take_save_lease(run, target, name, owner)
+        try:
+            yield
+        finally:
+            if held:
+                with contextlib.suppress(Exception):  # it expires on its own (SAVE_LEASE_TTL)
+                    await self.writer.call(self.writer.store.release_lease, name, owner)
+
+    async def _take_save_lease(self, run: EngineRun, target: Path, name: str, owner: str) -> bool:
+        assert self.writer is not None
+        waited = 0.0
+        while True:
+            try:
+                holder = await self.writer.try_lease(name, owner, SAVE_LEASE_TTL)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                self.writer.later(self.writer.store.release_lease, name, owner)  # the shielded take may land
+                raise
+            except Exception as exc:
+                logger.warning("could not take the journal's lease on %s (%s: %s)", target, type(exc).__name__, exc)
+                return False
+            if holder is None:
+                return True
+            if waited >= SAVE_LEASE_TTL:  # its holder's lease has run out by now on any clock but a fake one
+                logger.warning("%s: another process has held it for %.0f s; saving without waiting", target, waited)
+                return False
+            if not waited:
+                logger.info("waiting to save %s: another process is saving a video there", target)
+            await self.clock.sleep(_SAVE_WAIT)
+            waited += _SAVE_WAIT
+
+    async def _journal_saved(self, run: EngineRun, files: list[MediaFile]) -> None:
+        """The outputs saved so far, on the row at once (under the target's lease): another process's check of
+        the path (`_saved_by_another`) sees this video as soon as it is there, and a crash before the row says
+        `downloaded` leaves the files to a resume (`saved`) instead of a second download."""
+        await self._journal_update(run, files=_file_rows(files))
 
     async def _reuse(
         self, run: EngineRun, job: Job, row: dict[str, Any], target: Path, url: str | None

@@ -63,6 +63,7 @@ __all__ = [
     "lease_owner",
     "sending",
     "submit_in_flight",
+    "save_lease_name",
     "submit_lease_name",
     "submitter_lease",
     "submitting_elsewhere",
@@ -747,6 +748,11 @@ def lease_owner() -> str:
 def submit_lease_name(record_key: str) -> str:
     """The lease a process holds while it submits a row: tells "being submitted" from "died mid-submit"."""
     return f"submit:{record_key}"
+
+
+def save_lease_name(target: str | os.PathLike[str]) -> str:
+    """The lease a process holds while it saves a video at `target` (absolute: one path, one lease)."""
+    return f"save:{os.path.abspath(os.fspath(target))}"
 
 
 #: Rows whose submit this process is sending right now (`sending`): a row naming this process as its
