@@ -836,18 +836,27 @@ class JobEngine:
             # Whole and hashed: the part file is the paid video now, kept (never discarded) whatever follows.
             async with self._saving_at(run, part.target):
                 place = await self._free_target(run, job, part.target)
+                saving = MediaFile(
+                    path=place, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index
+                )
+                # On the row before the rename: a process killed in between leaves an entry that does not match
+                # the file at `place` (ignored by every check: not whole), never a video at `place` no row names.
+                await self._journal_saved(run, [*files, saving])
                 try:
                     path = part.commit(place)
                 except OSError as exc:
                     problems.append((target, exc))
+                    if not part.path.exists():  # removed while it downloaded (its directory with it)
+                        await self._journal_saved(run, files)
+                        raise _part_gone(job, base, part, sha, exc) from None
                     try:
                         path = rescue(part.path, outputs_dir(self.journal), kept)
                     except OSError as again:  # the whole paid video, with nowhere to go: it stays where it is
+                        await self._journal_saved(run, files)
                         raise _not_moved(job, base, part, sha, exc, again) from None
-                files.append(
-                    MediaFile(path=path, mime_type=content_type, size=size, sha256=sha, url=item.url, index=item.index)
-                )
-                await self._journal_saved(run, files)
+                    saving = saving.model_copy(update={"path": path})
+                    await self._journal_saved(run, [*files, saving])
+                files.append(saving)
             self._emit(run, DownloadFinishedEvent(path=str(path), size=size, index=item.index))
 
     @contextlib.asynccontextmanager
@@ -1494,6 +1503,20 @@ def _not_moved(job: Job, base: Path, part: PartFile, sha: str, exc: OSError, aga
         job_id=job.id,
         hint=f"copy it from there, or fix the directory and: {_continue_hint(job, base)}",
         details={"part_file": str(part.path), "part_size": part.size, "sha256": sha},
+    )
+
+
+def _part_gone(job: Job, base: Path, part: PartFile, sha: str, exc: OSError) -> OutputNotSaved:
+    """The finished download's part file is no longer there (removed, with its directory, while the video
+    downloaded): nothing of the video is kept on this machine, and the message must not say it is."""
+    return OutputNotSaved(
+        f"the finished video of job {job.id} could not be saved to {part.target} ({exc.strerror or exc}): its "
+        f"part file {part.path} was removed while it downloaded, so no copy of the video ({part.size} bytes, "
+        f"sha256 {sha}) is kept on this machine; the job is paid for and its output can be downloaded again "
+        "while the provider keeps it",
+        job_id=job.id,
+        hint=f"download it again: {_continue_hint(job, base)}",
+        details={"part_file": None, "part_size": part.size, "sha256": sha},
     )
 
 

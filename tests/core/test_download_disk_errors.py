@@ -106,3 +106,31 @@ async def test_a_finished_video_that_can_be_saved_nowhere_stays_whole_in_its_par
     assert error.hint is not None and "mediarouter jobs download job-1 -o" in error.hint
     record = journal.get("job-1")
     assert record is not None and record.state is RecordState.INTERRUPTED and str(kept) in (record.error or "")
+
+
+async def test_a_part_file_removed_with_its_directory_is_not_said_to_hold_the_video(
+    clock: FakeClock, journal: SQLiteJobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output directory deleted while the video downloaded (its part file with it): the error says no copy
+    is kept here and how to download it again, never that the video is in a file that is gone."""
+    import shutil
+
+    target = tmp_path / "sub" / "o.mp4"
+    free = JobEngine._free_target
+
+    async def directory_removed(self: JobEngine, run: Any, job: Job, place: Path) -> Path:
+        shutil.rmtree(place.parent)
+        return await free(self, run, job, place)
+
+    monkeypatch.setattr(JobEngine, "_free_target", directory_removed)
+    provider = BigProvider(polls=["completed"])
+    with pytest.raises(OutputNotSaved) as info:
+        await JobEngine(clock=clock, poll_interval=10.0, journal=journal).run(provider, "video-1", REQ, output=target)
+    error = info.value
+    assert "removed while it downloaded" in error.message and "no copy" in error.message and "paid" in error.message
+    assert "kept in" not in error.message and "outputs directory" not in error.message
+    assert error.details["part_file"] is None
+    assert error.hint is not None and f"mediarouter jobs download job-1 -o {target}" in error.hint
+    record = journal.get("job-1")
+    assert record is not None and record.files == []  # no entry naming a file that does not exist
+    assert "removed while it downloaded" in (record.error or "")

@@ -197,3 +197,62 @@ async def test_a_process_killed_after_the_rename_leaves_the_resume_its_file_and_
     assert target.read_bytes() == video_of("a-1")
     record = stores[1].get("a-1")
     assert record is not None and record.state is RecordState.DOWNLOADED
+
+
+async def test_a_video_renamed_into_place_by_a_process_killed_at_once_is_never_replaced(
+    clock: FakeClock, stores: tuple[SQLiteJobStore, SQLiteJobStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row names the file before the rename: killed right after it (before any other write), the video at
+    the path is still known as job a-1's, so job b-1 asked for the same path is saved beside it."""
+    from mediarouter.downloads import PartFile
+
+    target = tmp_path / "x.mp4"
+    commit = PartFile.commit
+
+    def killed_after(self: PartFile, to: Path | None = None) -> Path:
+        commit(self, to)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PartFile, "commit", killed_after)
+        async with router(clock, stores[0], "a") as host:
+            with pytest.raises(Killed):
+                await generate(host, target)
+    assert target.read_bytes() == video_of("a-1")
+    async with router(clock, stores[1], "b") as host:
+        result = await generate(host, target)
+    assert result.files[0].path == tmp_path / "x.b-1.mp4"
+    assert target.read_bytes() == video_of("a-1")
+
+
+async def test_a_process_killed_before_the_rename_leaves_an_entry_no_check_trusts(
+    clock: FakeClock, stores: tuple[SQLiteJobStore, SQLiteJobStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between the row's entry and the rename: the entry names a path whose file is not that video
+    (here: a file of the user's), so the next job replaces the file as before, and the killed job's resume
+    saves its video beside that job's."""
+    from mediarouter.downloads import PartFile
+    from mediarouter.recovery import resume_job
+
+    target = tmp_path / "x.mp4"
+    target.write_bytes(b"the user's own file")
+
+    def killed_before(self: PartFile, to: Path | None = None) -> Path:
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PartFile, "commit", killed_before)
+        async with router(clock, stores[0], "a") as host:
+            with pytest.raises(Killed):
+                await generate(host, target)
+    assert files_of(stores[1], "a-1") == [(str(target), sha(video_of("a-1")))]  # written, not yet true
+    assert target.read_bytes() == b"the user's own file"
+    async with router(clock, stores[1], "b") as host:
+        assert (await generate(host, target)).files[0].path == target  # not a-1's video: replaced
+    assert target.read_bytes() == video_of("b-1")
+    studio = Studio("a")
+    async with Router(providers={"fake": studio}, journal=stores[1], settings=quiet_settings(), clock=clock) as host:
+        result = await resume_job(host, "a-1")
+    assert result.files[0].path == tmp_path / "x.a-1.mp4"  # b-1's video is whole at x.mp4 now
+    assert (tmp_path / "x.a-1.mp4").read_bytes() == video_of("a-1")
+    assert target.read_bytes() == video_of("b-1")
