@@ -106,8 +106,13 @@ class JournalWriter:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.submit(self._settle)
-            executor.shutdown(wait=True)
+            try:
+                executor.submit(self._settle)
+            except RuntimeError:  # the interpreter is exiting: the pool takes no work, so settle here, after it
+                executor.shutdown(wait=True)
+                self._settle()
+            else:
+                executor.shutdown(wait=True)
         elif self._owed:
             self._settle()
         for key, fields in self._owed.items():

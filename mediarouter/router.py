@@ -21,7 +21,7 @@ import socket
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -1299,8 +1299,24 @@ async def default_router() -> Router:
         with _DEFAULT_LOCK:
             _DEFAULT_ROUTERS[loop] = shared
             if len(_DEFAULT_ROUTERS) == 1:
-                atexit.register(_close_default_routers)
+                _at_exit(_close_default_routers)
     return shared.router
+
+
+def _at_exit(fn: Callable[[], None]) -> None:
+    """Run `fn` at exit while thread pools still take work: the closing router's journal writes and
+    `asyncio.to_thread` calls need them, and `concurrent.futures` refuses new work once its own exit hook
+    has run, which is before `atexit`'s (so a plain `atexit.register` failed with "cannot schedule new
+    futures after shutdown"). `threading._register_atexit` hooks run newest first, so this one runs first;
+    where it is missing, `atexit` (the writer then settles inline: `JournalWriter.close`)."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(fn)
+            return
+    except RuntimeError:  # already shutting down
+        pass
+    atexit.register(fn)
 
 
 def _close_default_routers() -> None:

@@ -570,3 +570,21 @@ def test_leases_exclude_a_second_owner_until_released_or_expired(store: object) 
     assert store.try_lease("job:1", "c", 60, now=1064.0) is not None  # type: ignore[attr-defined]
     store.release_lease("job:1", "b")  # type: ignore[attr-defined]
     assert store.try_lease("job:1", "c", 60, now=1065.0) is None  # type: ignore[attr-defined]
+
+
+def test_a_writer_closed_after_its_pool_refuses_work_still_writes_what_it_owes(tmp_path: Path) -> None:
+    """At interpreter exit `concurrent.futures` takes no more work: `close` then settles on the calling
+    thread, so a write owed by a failed one still lands."""
+    from mediarouter.journal_writer import JournalWriter
+
+    store = SQLiteJobStore(tmp_path / "j.sqlite3")
+    store.add(JobRecord(key="k1", provider="p", model="m", state=RecordState.PENDING))
+    writer = JournalWriter(store, threaded=True)
+    writer.later(store.update, "k1", error="queued")
+    writer.owe("k1", state=RecordState.INTERRUPTED)
+    pool = writer._pool()
+    pool.shutdown(wait=True)  # as concurrent.futures' exit hook leaves it
+    writer.close()
+    record = store.get("k1")
+    store.close()
+    assert record is not None and record.state is RecordState.INTERRUPTED and record.error == "queued"

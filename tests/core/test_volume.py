@@ -371,3 +371,44 @@ def test_the_provider_concurrency_variable_merges_over_the_file_field_by_field(
     monkeypatch.setenv("MEDIAROUTER_PROVIDER_CONCURRENCY", '{"fal": {"requests": 8}}')
     limits = Router(settings=load_settings(config_file=config)).limits
     assert (limits.requests("fal").limit, limits.jobs("fal").limit) == (8, 2)
+
+
+_EXITS_WITHOUT_CLOSING = """
+import sys
+from mediarouter_openrouter.emulator import EMULATOR_BASE_URL, EmulatorConfig, emulator_transport
+from mediarouter_openrouter.provider import OpenRouterVideoProvider
+import mediarouter
+from mediarouter.router import _sync_loop, default_router
+
+router = _sync_loop().run(default_router())
+emulator = emulator_transport(EmulatorConfig(polls_before_in_progress=0, polls_before_completed=1))
+router._providers["openrouter"] = OpenRouterVideoProvider(api_key="k", base_url=EMULATOR_BASE_URL, transport=emulator)
+result = mediarouter.generate_sync("a cat", model=sys.argv[1], duration=5, output=sys.argv[2])
+router._writer.later(router._journal.update, result.job_id, error="written at exit")  # still queued at exit
+print(result.job_id)
+"""
+
+
+def test_a_script_ending_after_generate_sync_closes_the_default_router_cleanly(tmp_path: Path) -> None:
+    """The README's script: `generate_sync` and the end of the file. At exit the shared router closes while
+    thread pools still take work: no traceback, and a journal write still queued then lands."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MEDIAROUTER_JOURNAL": str(tmp_path / "j.sqlite3"), "MEDIAROUTER_CONFIG": ""}
+    env.update(MEDIAROUTER_POLL_INTERVAL="0.01", MEDIAROUTER_MAX_POLL_INTERVAL="0.01", MEDIAROUTER_FIRST_POLL="0.01")
+    done = subprocess.run(
+        [sys.executable, "-c", _EXITS_WITHOUT_CLOSING, MODEL, str(tmp_path / "cat.mp4")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    store = SQLiteJobStore(tmp_path / "j.sqlite3")
+    try:
+        record = store.get(done.stdout.strip())
+    finally:
+        store.close()
+    assert record is not None and record.state is RecordState.DOWNLOADED and record.error == "written at exit"
