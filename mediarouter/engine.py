@@ -707,6 +707,7 @@ class JobEngine:
                 await self._journal_update(
                     run,
                     state=RecordState.COMPLETED,
+                    reported=None,  # a webhook's unconfirmed end, which this poll contradicts
                     polls=run.polls,
                     cost=status.cost,
                     # Signed URLs are secrets and go stale: a resume polls again and gets fresh ones.
@@ -725,7 +726,9 @@ class JobEngine:
             )
             if terminal is not None:
                 self._emit(run, JobFailedEvent(status=str(status.state), error=server))
-                await self._journal_update(run, state=RecordState(status.state.value), error=server, polls=run.polls)
+                await self._journal_update(
+                    run, state=RecordState(status.state.value), error=server, reported=None, polls=run.polls
+                )
                 raise terminal
             if watch is None:
                 interval = min(self.max_poll_interval, interval * self.poll_growth)
@@ -763,7 +766,8 @@ class JobEngine:
             raise
         run.timings["download"] = self.clock.monotonic() - t0
         try:
-            if not await self._journal_update(run, state=RecordState.DOWNLOADED, files=_file_rows(files)):
+            rows = _file_rows(files)
+            if not await self._journal_update(run, state=RecordState.DOWNLOADED, reported=None, files=rows):
                 run.journal_error = self._owe_downloaded(run, job, files)
         except (asyncio.CancelledError, KeyboardInterrupt):
             # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.

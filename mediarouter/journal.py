@@ -218,6 +218,11 @@ class JobRecord(BaseModel):
         description="the job id was given by the user (`jobs adopt`), not by the provider's answer to the submit: "
         "`jobs adopt` may replace it once the provider says that job does not exist",
     )
+    reported: str | None = Field(
+        default=None,
+        description="an end a webhook delivery reported (`failed`, `cancelled`, `expired`) that no poll has "
+        "confirmed yet: a hint, the row stays open until a poll ends it (docs/webhooks.md)",
+    )
 
     @property
     def ref(self) -> str:

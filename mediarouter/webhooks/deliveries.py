@@ -166,14 +166,19 @@ def journal_delivery(journal: JobStore | None, delivery: Delivery, *, provider: 
         return "other_provider"
     if record.state not in _OPEN_STATES:
         return "settled"
-    fields: dict[str, Any] = {"state": RecordState(delivery.state.value)}
-    if delivery.cost is not None:
-        fields["cost"] = delivery.cost
+    fields: dict[str, Any]
     if delivery.state is JobState.COMPLETED:
+        fields = {"state": RecordState.COMPLETED}
+        if delivery.cost is not None:
+            fields["cost"] = delivery.cost
         if delivery.unsigned_urls:
             fields["outputs"] = [{"index": i, "url": url} for i, url in enumerate(delivery.unsigned_urls)]
     else:
-        fields["error"] = delivery.error or f"job {delivery.status} (reported by webhook)"
+        # An end without a video is only a hint until a poll confirms it: the row stays open (a resume, the
+        # waiting engine or a durable poll step asks the provider), so a delivery the provider's own answer
+        # contradicts never strands a running, billed job as `failed`, nor starts a failover to a second one.
+        said = delivery.error or "no reason given"
+        fields = {"reported": f"a webhook reported the job {delivery.status} ({said}); not yet confirmed by a poll"}
     return "recorded" if update_while(journal, record.key, _OPEN_STATES, **fields) is not None else "settled"
 
 

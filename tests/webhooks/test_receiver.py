@@ -66,18 +66,23 @@ async def test_a_signed_delivery_is_204_and_records_the_terminal_state_with_its_
     assert s.events[0].job_id == "gen-vid-1" and s.events[0].payload.recorded is True  # type: ignore[union-attr]
 
 
-async def test_a_failed_job_is_recorded_failed_with_the_servers_message(journal: MemoryJobStore) -> None:
+async def test_a_failed_delivery_is_a_hint_the_row_stays_open_with_the_servers_message(journal: MemoryJobStore) -> None:
+    """Only a poll ends a row without a video: a `failed` delivery notes what it said, and the row stays
+    open for the poll (waiting engine, `jobs resume`, a durable step) that confirms or contradicts it."""
     s = Setup(journal)
     assert (await s.post(envelope(status="failed", error="content policy"))).status_code == 204
     row = journal.get("gen-vid-1")
-    assert row is not None and row.state is RecordState.FAILED and row.error == "content policy"
+    assert row is not None and row.state is RecordState.PENDING
+    assert row.reported is not None and "webhook reported the job failed (content policy)" in row.reported
+    assert "not yet confirmed by a poll" in row.reported
 
 
 async def test_null_generation_id_and_model_of_an_early_failure_are_accepted(journal: MemoryJobStore) -> None:
     s = Setup(journal)
     answer = await s.post(envelope(status="failed", generation_id=None, model=None, usage=None))
     assert answer.status_code == 204
-    assert journal.get("gen-vid-1").state is RecordState.FAILED  # type: ignore[union-attr]
+    row = journal.get("gen-vid-1")
+    assert row is not None and row.state is RecordState.PENDING and "reported the job failed" in (row.reported or "")
 
 
 @pytest.mark.parametrize(
