@@ -86,7 +86,7 @@ from .recovery import cancel_job, resume_job, unknown_advice
 from .refs import ModelRef
 from .request import VideoRequest
 from .results import Attempt, VideoResult
-from .settings import FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
+from .settings import EMULATOR_POLL_INTERVAL, FIT_POLICIES, FitPolicy, MediaRouterSettings, load_settings
 from .understanding import DescribeResult, VideoLike
 
 if TYPE_CHECKING:
@@ -128,6 +128,9 @@ class Router:
         webhooks: Waiters | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        if emulator and settings is None and not {"poll_interval", "first_poll"} & self.settings.model_fields_set:
+            # As `--emulator` does: an emulated job is polled every 0.2 s unless the environment or config says.
+            self.settings = self.settings.model_copy(update={"poll_interval": EMULATOR_POLL_INTERVAL})
         #: Jobs submitted with a callback_url wait on these (safety-net polling, woken by a delivery).
         self.webhooks = webhooks or Waiters()
         if journal is not None and not isinstance(journal, str | JobStore):

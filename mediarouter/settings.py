@@ -57,6 +57,11 @@ class ProviderConcurrency(BaseModel):
         return value
 
 
+#: The poll interval of emulated runs (`--emulator`, `Router(emulator=True)`) when none is configured: an
+#: emulated job ends after a few polls, and polling it every 10 s would only make people wait.
+EMULATOR_POLL_INTERVAL = 0.2
+
+
 class MediaRouterSettings(BaseSettings):
     """Every core setting. Precedence: keyword arguments, then `MEDIAROUTER_*`, then the config file."""
 

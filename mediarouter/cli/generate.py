@@ -17,14 +17,12 @@ from ..events import Event, JobSubmittedEvent, JobSubmitUnknownEvent, Listener
 from ..recovery import unfinished_like
 from ..results import VideoResult
 from ..router import PlannedCandidate, Router
+from ..settings import EMULATOR_POLL_INTERVAL as EMULATOR_POLL_INTERVAL  # batch.py takes it from here
 from ..settings import FIT_POLICIES, FitPolicy
 from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
 from .params import JSON_OBJECT, QUIET_HELP
 from .progress import progress_for, summary_line
 from .signals import interrupted_exit, sigterm_as_interrupt
-
-#: Polling the in-process emulator every 10 s would only make people wait.
-EMULATOR_POLL_INTERVAL = 0.2
 
 
 class USDAmount(click.ParamType):  # type: ignore[type-arg,unused-ignore]
