@@ -13,7 +13,9 @@ Money rules, in order of importance:
   estimate of the candidate that ran) plus what the lines in flight reserved. A line reserves the
   dearest candidate it may fail over to, and the call may cost at most that (and at most the
   router's own `max_cost`), so failover never takes the batch past its budget.
-- A failed line counts its estimate when its job may still bill (see `LineResult.spent`).
+- A failed line counts its estimate when its job may still bill (see `LineResult.spent`); a line another
+  live process holds (a rerun while the first run still polls its job) sends nothing and counts nothing:
+  it is `busy` in the totals, and its job's money is that process's to report.
 - The results file is appended and flushed as each line finishes, so a crash keeps what was done;
   a rerun skips lines the results file says are done and whose file is still whole: the size and
   sha256 the journal row holding the line's key recorded for it (`saved_whole`). A line whose file
@@ -149,11 +151,23 @@ class LineResult:
         return Decimal(0)
 
     @property
+    def busy_elsewhere(self) -> bool:
+        """Refused because another live process holds the line (this run only, from the exception's details):
+        its job's lease (it is polling and downloading the job) or its key's submit lease (it is submitting
+        it right now). Nothing was sent by this run, and what the job costs is that process's to count. A
+        Conflict over a submit of unknown outcome (`ambiguous_submit`) or without a holder is not busy."""
+        exc = self.exception
+        if self.status != "failed" or not isinstance(exc, Conflict) or exc.details.get("ambiguous_submit"):
+            return False
+        return bool(exc.details.get("lease")) or exc.details.get("holder_pid") is not None
+
+    @property
     def may_bill(self) -> bool:
-        """A failure after which a job may exist and be billed: an unknown submit, a timeout, a key held by
-        a job or an ambiguous submit (Conflict), or any error once a job was accepted (a poll that kept
-        failing, its output gone) except a job that ended `failed`, which produced nothing."""
-        if self.status != "failed":
+        """A failure after which a job may exist and be billed by this run: an unknown submit, a timeout, a key
+        held by a job or an ambiguous submit (Conflict), or any error once a job was accepted (a poll that kept
+        failing, its output gone) except a job that ended `failed`, which produced nothing. A line busy in
+        another process (`busy_elsewhere`) is not: that process counts its job."""
+        if self.status != "failed" or self.busy_elsewhere:
             return False
         billing = (SubmitUnknown, JobTimeout, Conflict)
         if isinstance(self.exception, billing) or self.error_type in {c.__name__ for c in billing}:
@@ -178,6 +192,8 @@ class BatchTotals:
     #: The part of `spent` not known to be billed: the estimates of failed lines whose job may bill (an unknown
     #: submit, a timeout …); a job that completed but whose video was not saved is billed, and not counted here.
     may_have_billed: Decimal = Decimal(0)
+    #: Failed lines another live process holds (`LineResult.busy_elsewhere`): nothing sent, nothing counted.
+    busy: int = 0
 
     @property
     def billed(self) -> Decimal:
@@ -193,6 +209,7 @@ class BatchTotals:
             self.done += 1
         else:
             self.failed += 1
+            self.busy += int(result.busy_elsewhere)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ def _terminal() -> bool:
 
 def counts(totals: BatchTotals) -> str:
     """``3 done · 2 running · 1 failed · $1.20 spent + $0.48 may have been billed / $1.60 estimated``."""
-    parts = [f"{totals.done} done", f"{totals.running} running", f"{totals.failed + totals.invalid} failed"]
+    busy = f" ({totals.busy} busy elsewhere)" if totals.busy else ""
+    parts = [f"{totals.done} done", f"{totals.running} running", f"{totals.failed + totals.invalid} failed{busy}"]
     unsure = f" + {usd(totals.may_have_billed)} may have been billed" if totals.may_have_billed else ""
     parts.append(f"{usd(totals.billed)} spent{unsure} / {usd(totals.estimated)} estimated")
     return " · ".join(parts)
@@ -381,6 +382,7 @@ def batch_command(
                 "done": totals.done,
                 "skipped": totals.skipped,
                 "failed": totals.failed,
+                "busy": totals.busy,
                 "invalid": totals.invalid,
                 "enqueued": totals.running if no_wait else 0,
                 "spent": f"{totals.billed:f}",
@@ -399,11 +401,14 @@ def batch_command(
         skipped = f" ({totals.skipped} from an earlier run)" if totals.skipped else ""
         if no_wait:
             skipped += f", {totals.running} enqueued for the workers (run it again without --no-wait to wait for them)"
+        failed = f"{totals.failed} failed"
+        if totals.busy:  # held by another live process: nothing sent, its money is in that process's summary
+            failed += f" ({totals.busy} busy in another process: nothing sent by this run)"
         unsure = ""
         if totals.may_have_billed:  # estimates of failed lines whose job may exist (an unknown submit, a timeout …)
             unsure = f", {usd(totals.may_have_billed)} more may have been billed (see `mediarouter jobs list`)"
         click.echo(
-            f"batch: {totals.done} of {totals.total} done{skipped}, {totals.failed} failed, {totals.invalid} invalid; "
+            f"batch: {totals.done} of {totals.total} done{skipped}, {failed}, {totals.invalid} invalid; "
             f"spent {usd(totals.billed)} (estimated {usd(totals.estimated)}){unsure}; results in {report.results_path}",
             err=True,
         )

@@ -117,3 +117,25 @@ def test_an_answer_with_a_lone_surrogate_is_printed_not_lost(capsys: pytest.Capt
     result = DescribeResult(text="scene one \ud800 scene two", provider="a", model="m1")
     _show(result, as_json=False, quiet=True)
     assert capsys.readouterr().out == "scene one \ufffd scene two\n"
+
+
+PRO = "openrouter/google/gemini-2.5-pro"
+
+
+def test_a_chat_injection_with_a_model_fires_for_that_model_only(clip_file: Path) -> None:
+    """`chat:STATUS:MODEL` reaches the emulator (the spec names a chat model, not a video model)."""
+    chain = ("--emulator", "-m", PRO, "--fallback", GEMINI, "--no-cache")
+    status, out, err = _run(
+        str(clip_file), "Is there a cow?", *chain, "--emulator-inject", "chat:500:google/gemini-2.5-pro"
+    )
+    assert status == 6 and out == "" and "HTTP 500" in err and "no other candidate was tried" in err
+    # Refused for the first candidate only: the fallback answers.
+    status, out, err = _run(
+        str(clip_file), "Is there a cow?", *chain, "--emulator-inject", "chat:429:google/gemini-2.5-pro"
+    )
+    assert status == 0 and out.startswith("Emulated description") and f"described by {GEMINI}" in err
+    # Another model's injection leaves the first candidate alone.
+    status, out, err = _run(
+        str(clip_file), "Is there a cow?", *chain, "--emulator-inject", "chat:500:google/gemini-2.5-flash-lite"
+    )
+    assert status == 0 and f"described by {PRO}" in err

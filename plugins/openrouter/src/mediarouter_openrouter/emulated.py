@@ -9,12 +9,18 @@ from mediarouter import ConfigurationError
 from mediarouter.emulation.injection import specs_for
 
 from .catalog import catalog_model
+from .chat_catalog import CHAT_CATALOG
 from .models import PROVIDER_NAME
 
 __all__ = ["EMULATOR_OPTIONS", "emulator_config_from_options"]
 
 #: The keys `mediarouter generate --emulator-inject …` and `Router(emulator_options=…)` may carry.
 EMULATOR_OPTIONS = frozenset({"inject", "polls_before_completed", "polls_before_in_progress"})
+
+
+def _serves(model_id: str) -> bool:
+    """Whether the emulator serves this model: a video model (submits, jobs) or a chat model (describe)."""
+    return catalog_model(model_id) is not None or any(m["id"] == model_id for m in CHAT_CATALOG)
 
 
 def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
@@ -39,7 +45,7 @@ def emulator_config_from_options(options: Mapping[str, Any]) -> Any:
         polls_in_progress = defaults.polls_before_in_progress
     try:
         # A spec naming a model OpenRouter does not serve is another backend's, in a chain that mixes them.
-        ours = specs_for(options.get("inject") or (), lambda model: catalog_model(model) is not None)
+        ours = specs_for(options.get("inject") or (), _serves)
         injections = tuple(Injection.parse(spec) for spec in ours)
         return EmulatorConfig(
             injections=injections,
