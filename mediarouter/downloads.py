@@ -36,6 +36,7 @@ __all__ = [
     "holds",
     "looks_like_text",
     "output_path",
+    "part_path",
     "rescue",
     "still_whole",
 ]
@@ -142,6 +143,11 @@ def rescue(part: Path, directory: Path, name: str) -> Path:
                 destination.unlink()
         raise
     return destination
+
+
+def part_path(target: Path, tag: str) -> Path:
+    """The hidden part file a download to `target` writes first (`tag`: job id and output index)."""
+    return target.with_name(f".{target.name}.{_safe(tag)}.part")
 
 
 def output_path(output: Path, index: int, count: int) -> Path:
@@ -514,7 +520,7 @@ class PartFile:
         interrupted download left by an earlier process is continued (with a Range request) instead of
         starting over."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        path = target.with_name(f".{target.name}.{_safe(tag)}.part")
+        path = part_path(target, tag)
         if path.exists():
             return cls(target=target, path=path, size=path.stat().st_size, validators=_read_record(path))
         path.write_bytes(b"")

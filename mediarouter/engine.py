@@ -33,6 +33,7 @@ from .downloads import (
     copy_whole,
     holds,
     output_path,
+    part_path,
     rescue,
     still_whole,
 )
@@ -179,6 +180,8 @@ class EngineRun:
     polls: int = 0
     last_state: JobState | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: The target this run's own submit journaled (absolute); None for a run resuming a row (then read from it).
+    submitted_target: str | None = None
     #: Journal row of this job (None when no journal is configured).
     record_key: str | None = None
     #: The state last written to that row (a poll that repeats it writes nothing).
@@ -341,6 +344,7 @@ class JobEngine:
             # that process may still get the job id back, keyed or not.
             submitter=submitter_lease(key, max(self._remaining(run), 1.0) + LEASE_MARGIN),
         )
+        run.submitted_target = intent.target
         with sending(key):
             return await self._submit_sending(provider, model_id, request, run, intent, keep_lease=keep_lease)
 
@@ -773,6 +777,7 @@ class JobEngine:
             # The shielded write still lands: the video is saved, and `complete` must not mark it interrupted.
             run.journaled = RecordState.DOWNLOADED
             raise
+        await self._drop_earlier_parts(run, job, base, len(status.outputs), files)
         if problems:
             wanted, why = problems[0]
             kept_at = ", ".join(str(f.path) for f in files)
@@ -783,6 +788,43 @@ class JobEngine:
                 details={"saved_to": [str(f.path) for f in files]},
             )
         return files
+
+    async def _drop_earlier_parts(
+        self, run: EngineRun, job: Job, base: Path, count: int, files: list[MediaFile]
+    ) -> None:
+        """Remove the part files an earlier, interrupted download of these outputs left beside the row's own
+        target, now that each is saved elsewhere (`jobs download JOB -o OTHER` after a full disk): they are
+        prefixes of videos that are whole on disk and journaled, and would otherwise keep the space they took
+        (on the disk that was full). Only this job's own part names; the job's lease keeps any other process
+        from writing them."""
+        if self.writer is None or run.record_key is None:
+            return
+        target = run.submitted_target
+        if target is None:  # a resumed row: its target is the journal's
+            try:
+                row = await self.writer.get(run.record_key)
+            except Exception:
+                return
+            target = row.target if row is not None else None
+        if not target or _same_place(Path(target), base):
+            return
+        for saved in files:
+            earlier = part_path(output_path(Path(target), saved.index, count), f"{job.id}-{saved.index}")
+            if saved.path is not None and _same_place(earlier, saved.path):
+                continue
+            try:
+                await asyncio.to_thread(earlier.unlink)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                logger.warning("could not remove %s, an earlier download's part file (%s)", earlier, exc)
+                continue
+            logger.info(
+                "removed %s, the part file an earlier download of job %s left (the video is saved at %s)",
+                earlier,
+                job.id,
+                saved.path,
+            )
 
     async def _download_all(
         self,

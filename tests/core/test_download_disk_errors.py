@@ -134,3 +134,50 @@ async def test_a_part_file_removed_with_its_directory_is_not_said_to_hold_the_vi
     record = journal.get("job-1")
     assert record is not None and record.files == []  # no entry naming a file that does not exist
     assert "removed while it downloaded" in (record.error or "")
+
+
+async def test_a_video_saved_elsewhere_after_a_full_disk_frees_the_part_file_left_there(
+    clock: FakeClock,
+    journal: SQLiteJobStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`jobs download JOB -o OTHER` after a full disk: once the video is whole and journaled at OTHER, the part
+    file the first download left on the full disk is removed (it held its space), and the log says so."""
+    import logging
+
+    real = os.writev
+
+    def disk_full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(downloads, "_writev", disk_full)
+    target = tmp_path / "full" / "o.mp4"
+    provider = BigProvider(polls=["completed", "completed"])
+    engine = JobEngine(clock=clock, poll_interval=10.0, journal=journal)
+    with pytest.raises(OutputNotSaved):
+        await engine.run(provider, "video-1", REQ, output=target)
+    assert _part(target).exists()
+
+    monkeypatch.setattr(downloads, "_writev", real)
+    other = tmp_path / "other" / "o.mp4"
+    with caplog.at_level(logging.INFO, logger="mediarouter"):
+        result = await engine.complete(provider, Job(id="job-1", provider="fake", model="video-1"), output=other)
+    assert result.files[0].path == other and other.read_bytes() == BIG
+    assert not _part(target).exists()
+    assert any(str(_part(target)) in r.getMessage() and "removed" in r.getMessage() for r in caplog.records)
+    record = journal.get("job-1")
+    assert record is not None and record.state is RecordState.DOWNLOADED
+
+
+async def test_a_resume_to_the_rows_own_target_keeps_using_its_part_file(
+    clock: FakeClock, journal: SQLiteJobStore, tmp_path: Path
+) -> None:
+    """Nothing else is removed: a download to the row's own target, or of another job, leaves part files alone."""
+    target = tmp_path / "o.mp4"
+    stranger = tmp_path / ".o.mp4.job-9-0.part"
+    stranger.write_bytes(b"another job's bytes")
+    provider = BigProvider(polls=["completed"])
+    await JobEngine(clock=clock, poll_interval=10.0, journal=journal).run(provider, "video-1", REQ, output=target)
+    assert target.read_bytes() == BIG and stranger.read_bytes() == b"another job's bytes"
