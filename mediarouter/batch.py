@@ -50,6 +50,7 @@ from .errors import (
     JobTimeout,
     MediaRouterError,
     SubmitUnknown,
+    held_elsewhere,
     paid_not_saved,
 )
 from .journal import JobStore, saves
@@ -156,10 +157,7 @@ class LineResult:
         its job's lease (it is polling and downloading the job) or its key's submit lease (it is submitting
         it right now). Nothing was sent by this run, and what the job costs is that process's to count. A
         Conflict over a submit of unknown outcome (`ambiguous_submit`) or without a holder is not busy."""
-        exc = self.exception
-        if self.status != "failed" or not isinstance(exc, Conflict) or exc.details.get("ambiguous_submit"):
-            return False
-        return bool(exc.details.get("lease")) or exc.details.get("holder_pid") is not None
+        return self.status == "failed" and self.exception is not None and held_elsewhere(self.exception)
 
     @property
     def may_bill(self) -> bool:

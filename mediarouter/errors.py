@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .results import Attempt
 
 __all__ = [
+    "held_elsewhere",
     "MediaRouterError",
     "ConfigurationError",
     "UnknownProvider",
@@ -213,6 +214,16 @@ class Conflict(MediaRouterError):
     """HTTP 409: the job or its output is not in a state that allows this yet."""
 
     retryable = True
+
+
+def held_elsewhere(error: BaseException) -> bool:
+    """A Conflict because another live call or process holds this job (its lease: it is polling and
+    downloading it) or this key's submit (it is sending it right now): nothing was sent, and waiting for that
+    call is the remedy. A key held by a submit of unknown outcome (`ambiguous_submit`) is not: that one may
+    have created a job nobody is finishing."""
+    if not isinstance(error, Conflict) or error.details.get("ambiguous_submit"):
+        return False
+    return bool(error.details.get("lease")) or error.details.get("holder_pid") is not None
 
 
 class RateLimited(MediaRouterError):

@@ -18,7 +18,7 @@ import click
 from ..batch import BatchReport, BatchTotals, BatchUpdate, LineResult, prepare_dirs, run_batch
 from ..errors import ConfigurationError, MediaRouterError
 from ..router import Router
-from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
+from .errors import BUSY, PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
 from .generate import EMULATOR_POLL_INTERVAL, USDAmount
 from .progress import usd
 from .signals import interrupted_exit, sigterm_as_interrupt
@@ -139,7 +139,8 @@ def exit_code(report: BatchReport, paid: PaidJobs | None = None) -> int:
         codes.append(_line_code(result, paid))
     if report.results_error is not None:
         codes.append(1)
-    return max(codes, default=0)
+    # Busy lines (another process has them) rank just above "anything else": any other failure says more.
+    return max(codes, key=lambda code: 1.5 if code == BUSY else code, default=0)
 
 
 def _check_writable(output_dir: Path, results_path: Path | None) -> None:
@@ -285,7 +286,8 @@ def batch_command(
     4 credits, 5 rate limited, 6 unavailable, 7 job failed, 8 timeout,
     9 submit outcome unknown, 10 paid for but the video is not saved: run
     the same command again or the `jobs download` command printed, 1
-    anything else); 2 also when OUTDIR or the results file cannot be
+    anything else; 11, below every other code, lines another process has
+    in hand: nothing sent); 2 also when OUTDIR or the results file cannot be
     written (nothing is sent); a results file that fails mid-run lets the
     lines run to the end and exits at least 1 (the journal has every job:
     run the same command again); 130/143 interrupted (SIGINT/SIGTERM).

@@ -25,6 +25,7 @@ from ..errors import (
     ProviderUnavailable,
     RateLimited,
     SubmitUnknown,
+    held_elsewhere,
     paid_not_saved,
 )
 from ..events import (
@@ -37,11 +38,24 @@ from ..events import (
     JobTimeoutEvent,
 )
 
-__all__ = ["EXIT_CODES", "PAID_NOT_SAVED", "PaidJobs", "download_command", "exit_code_for", "fail", "paid_advice"]
+__all__ = [
+    "BUSY",
+    "EXIT_CODES",
+    "PAID_NOT_SAVED",
+    "PaidJobs",
+    "download_command",
+    "exit_code_for",
+    "fail",
+    "paid_advice",
+]
 
 #: The job was accepted and billed but its video is not at the target: its download failed after retries,
 #: or it could not be written there. Never submit again: `mediarouter jobs download JOB_ID -o FILE` gets it.
 PAID_NOT_SAVED = 10
+
+#: Another live call or process holds this job or this key's submit (`errors.held_elsewhere`): nothing was
+#: sent; wait for it. Not "anything else" (1), so a script can tell it from a crash.
+BUSY = 11
 
 #: Checked in order; the first matching class wins. Documented in the README.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
@@ -96,6 +110,8 @@ def exit_code_for(error: BaseException, *, downloading: Collection[str] = ()) ->
         return exit_code_for(error.last_error) if error.last_error is not None else 1
     if isinstance(error, MediaRouterError) and error.details.get("ambiguous_submit"):
         return 9  # a key held by a submit of unknown outcome: the same advice as for that submit
+    if held_elsewhere(error):
+        return BUSY
     for cls, code in EXIT_CODES:
         if isinstance(error, cls):
             return code

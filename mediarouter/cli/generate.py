@@ -188,8 +188,9 @@ def generate_command(
     10 the job completed and is billed but its video is not at --output
     (the download failed after retries, or the file could not be written
     there): do not submit again, run the `mediarouter jobs download` command
-    printed; 130/143 interrupted (SIGINT/SIGTERM; a resume hint is printed);
-    1 anything else. When every candidate failed, the code is the last attempt's.
+    printed; 11 another process has this job or this key's submit in hand
+    (nothing sent: wait for it); 130/143 interrupted (SIGINT/SIGTERM; a
+    resume hint is printed); 1 anything else. When every candidate failed, the code is the last attempt's.
     """
     if (emulator_inject or emulator_polls_before_completed is not None) and not emulator:
         raise click.UsageError("--emulator-inject and --emulator-polls-before-completed need --emulator")

@@ -95,3 +95,27 @@ def test_the_cli_summary_names_the_busy_lines_apart_and_keeps_the_unknown_submit
     assert (totals["failed"], totals["busy"]) == (3, 2)
     assert (totals["spent"], totals["may_have_been_billed"]) == ("0.00", "1.60")
     assert provider.calls == []
+
+
+def test_a_command_refused_because_another_process_has_the_job_exits_11(
+    use_provider: Callable[..., None], tmp_path: Path
+) -> None:
+    """`generate` with the key of a job another process is polling, or a batch whose only failures are such
+    lines: exit 11 (busy), not 1, so a script can tell "someone else is doing it" from a crash."""
+    provider = ScriptedProvider()
+    use_provider(lambda **_: provider)
+    journal = SQLiteJobStore(os.environ["MEDIAROUTER_JOURNAL"])
+    try:
+        _hold(journal)
+    finally:
+        journal.close()
+    one = invoke("generate", "a cat", "-m", "fake/video-1", "--duration", "4", "--idempotency-key", "k-polled",
+                 "-o", str(tmp_path / "cat.mp4"))  # fmt: skip
+    assert one.exit_code == 11, one.output
+    assert "nothing was sent" in one.stderr and "Traceback" not in one.stderr
+
+    requests = tmp_path / "busy.jsonl"
+    requests.write_text(_lines()[0] + "\n" + _lines()[1] + "\n")  # the two busy lines, not the unknown submit
+    batch = invoke("batch", str(requests), "-o", str(tmp_path / "out"))
+    assert batch.exit_code == 11, batch.output
+    assert provider.calls == []

@@ -10,7 +10,7 @@ import pytest
 from mediarouter_contracts.clock import FakeClock
 
 from mediarouter import Conflict, JobTimeout, VideoRequest
-from mediarouter.cli.errors import exit_code_for
+from mediarouter.cli.errors import BUSY, exit_code_for
 from mediarouter.journal import (
     JobRecord,
     MemoryJobStore,
@@ -47,7 +47,7 @@ async def test_a_key_being_submitted_elsewhere_says_wait_and_a_dead_submit_says_
     assert "jobs adopt" in str(dead.value) and "jobs forget" in str(dead.value)
     assert provider.calls == []
     # The CLI: the dead submit's key exits 9 (outcome unknown, as the submit did); one still in flight exits 1.
-    assert (exit_code_for(dead.value), exit_code_for(busy.value)) == (9, 1)
+    assert (exit_code_for(dead.value), exit_code_for(busy.value)) == (9, BUSY)
     assert journal.get("local-1").state is RecordState.SUBMITTING  # type: ignore[union-attr]
 
 
