@@ -302,7 +302,12 @@ def line_result(data: Mapping[str, Any], line: BatchLine) -> LineResult:
     cls = _error_class(result.error_type)
     if result.status != "done" and cls is not None:
         with contextlib.suppress(Exception):
-            result.exception = cls(result.error or result.error_type or "failed", job_id=result.job_id)
+            details = data.get("details")  # what decides exit code 9 or 11 (`workflows._error`)
+            result.exception = cls(
+                result.error or result.error_type or "failed",
+                job_id=result.job_id,
+                details=dict(details) if isinstance(details, dict) else {},
+            )
     return result
 
 

@@ -77,8 +77,15 @@ def _line(router: Router, spec: dict[str, Any]) -> BatchLine:
     return good[0]
 
 
+#: The error details that decide a line's exit code and money (`ambiguous_submit`: exit 9, a key whose submit
+#: may have billed; `lease` / `holder_pid`: exit 11, another process has it), kept across the step boundary.
+_KEPT_DETAILS = ("ambiguous_submit", "lease", "holder_pid")
+
+
 def _error(exc: MediaRouterError) -> dict[str, Any]:
+    kept = {name: exc.details[name] for name in _KEPT_DETAILS if name in exc.details}
     return {
+        "details": kept or None,
         "error_type": type(exc).__name__,
         # A Conflict's hint is what the user does about a submit of unknown outcome (adopt or forget).
         "error": exc.message + (f" ({exc.hint})" if exc.hint and isinstance(exc, Conflict) else ""),

@@ -57,3 +57,29 @@ async def test_a_poll_of_a_row_whose_output_is_gone_ends_the_line_without_pollin
     assert polled["state"] == "failed" and polled["failed"]["error_type"] == "OutputGone"
     assert fleet.providers["p1"]._jobs[job_id] == ["in_progress", "completed"]  # never polled
     assert journal.get(job_id).state is RecordState.GONE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("details", "code"),
+    [
+        ({"ambiguous_submit": True}, 9),  # a key held by a submit of unknown outcome: it may have billed
+        ({"lease": "job:j1", "holder_pid": 7, "holder_host": "h"}, 11),  # another process has the job
+        ({}, 1),
+    ],
+)
+def test_a_durable_lines_conflict_keeps_what_decides_its_exit_code_and_money(
+    details: dict[str, object], code: int
+) -> None:
+    """A step's error crosses DBOS as a dict: the details that make exit code 9 or 11 (and keep a busy line out of
+    "may have been billed") survive it, as in the local batch."""
+    from mediarouter import Conflict
+    from mediarouter.batch import BatchLine
+    from mediarouter.cli.errors import exit_code_for
+    from mediarouter.durable.runner import line_result
+
+    error = workflows._error(Conflict("held", job_id="j1", details={**details, "noise": object()}))
+    line = BatchLine(number=1, key="k", request=VideoRequest(prompt="a dog"), model=None, output="o.mp4", provider="p")
+    result = line_result({"status": "failed", **error}, line)
+    assert result.exception is not None and exit_code_for(result.exception) == code
+    assert result.busy_elsewhere is (code == 11)
+    assert "noise" not in result.exception.details
