@@ -349,7 +349,8 @@ async def request_workflow(spec: dict[str, Any]) -> dict[str, Any]:
         held += pause
         saved = await download_step(job_id, spec["output"])
     if "failed" in saved:
-        return failed(saved["failed"])
+        # This line's own accepted job (paid for): never "busy elsewhere, nothing sent", whoever holds it now.
+        return failed({**saved["failed"], "details": None})
     cost = saved["cost"]
     result.update(status="done", file=saved["file"], cost=cost)
     if result["estimated_cost"] is None and cost is not None:
