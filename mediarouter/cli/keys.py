@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -54,6 +55,9 @@ def keys_list() -> None:
     """List the names of the stored keys (never their values)."""
     from .. import keys
 
+    if keys.keys_path() is None:
+        click.echo(f"No keys: {_store_off()}; providers read only their environment variables", err=True)
+        return
     try:
         names = keys.key_names()
     except MediaRouterError as exc:
@@ -71,5 +75,12 @@ def keys_path() -> None:
 
     path = keys.keys_path()
     if path is None:
-        fail(MediaRouterError(f"no keys file: {keys.KEYS_ENV} switches it off"))
+        fail(MediaRouterError(f"no keys file: {_store_off()}"))
     click.echo(str(path))
+
+
+def _store_off() -> str:
+    """Why there is no keys file, naming the variable and its value (a path or `off`, never a key)."""
+    from ..keys import KEYS_ENV
+
+    return f"the key store is off ({KEYS_ENV}={os.environ.get(KEYS_ENV, '').strip()})"
