@@ -39,3 +39,15 @@ def test_the_documented_signature_names_every_parameter_with_its_annotation_and_
             text += f" = {parameter.default!r}"
         expected[name] = text
     assert documented == expected
+
+
+async def test_an_emulated_generate_video_polls_on_the_emulators_schedule(tmp_path: Path) -> None:
+    """docs/openrouter.md: with `emulator=True` the call polls every 0.2 s (first after 0.4 s), not after 20 s."""
+    from mediarouter_contracts.clock import FakeClock
+
+    clock = FakeClock()
+    provider = OpenRouterVideoProvider(emulator=True, clock=clock)
+    result = await provider.generate_video("a fox", model="google/veo-3.1", duration=4, output=tmp_path / "fox.mp4")
+    assert result.files[0].path == tmp_path / "fox.mp4"
+    polls = [s for s in clock.sleeps if s >= 0.2]
+    assert polls and polls[0] == 0.4 and max(polls) <= 10.0 and sum(polls) < 10.0

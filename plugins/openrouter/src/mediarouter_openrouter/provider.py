@@ -397,7 +397,9 @@ class OpenRouterVideoProvider(Provider):
             frame_images=list(frame_images) if frame_images is not None else None,
             input_references=list(input_references) if input_references is not None else None,
         )
-        async with Router(providers={PROVIDER_NAME: self}, clock=self._clock, fit="strict") as router:
+        # An emulated provider gets an emulated router's schedule (0.2 s polls unless configured), as `--emulator`.
+        router_options: dict[str, Any] = {"emulator": True} if self.emulator else {}
+        async with Router(providers={PROVIDER_NAME: self}, clock=self._clock, fit="strict", **router_options) as router:
             return await router.generate_request(
                 request,
                 model=f"{PROVIDER_NAME}/{bare_model_id(model)}",
