@@ -182,6 +182,8 @@ class EngineRun:
     timings: dict[str, float] = field(default_factory=dict)
     #: The target this run's own submit journaled (absolute); None for a run resuming a row (then read from it).
     submitted_target: str | None = None
+    #: This run's submit was accepted (the job is paid for): a lease conflict after it is not "nothing was sent".
+    accepted_here: bool = False
     #: Journal row of this job (None when no journal is configured).
     record_key: str | None = None
     #: The state last written to that row (a poll that repeats it writes nothing).
@@ -370,6 +372,7 @@ class JobEngine:
         job: Job | None = None
         try:
             job = await self._submit_attempts(provider, model_id, request, run, intent)
+            run.accepted_here = True
             return job
         finally:
             if lease is not None and self.writer is not None:
@@ -595,6 +598,8 @@ class JobEngine:
                 job.id, ttl=ttl, doing="polled and downloaded", taken=run.job_lease_owner, cut=cut
             )
             run.job_lease_owner = None
+            if run.accepted_here:
+                lease = _taken_after_accept(lease, job)
         async with lease:
             try:
                 files: list[MediaFile] | None = None
@@ -1458,6 +1463,35 @@ def _record_accept(store: JobStore, key: str, fields: dict[str, Any], intent: Jo
         shadow = {"shadowed_key": record.idempotency_key, "idempotency_key": None} if record.idempotency_key else {}
         store.add(record.model_copy(update=shadow))
     return record.key, record.state
+
+
+@contextlib.asynccontextmanager
+async def _taken_after_accept(lease: contextlib.AbstractAsyncContextManager[object], job: Job) -> AsyncIterator[None]:
+    """The job lease of a job this call's own submit just had accepted: another process that took it in
+    between (a `jobs resume JOB`, a `resume --all` that found the new row) is finishing a job this call paid
+    for, so its Conflict must not say "nothing was sent", nor be "busy" (exit 11), nor leave "may have been
+    billed" uncounted. Errors of the body pass through as they are."""
+    try:
+        await lease.__aenter__()
+    except Conflict as exc:
+        if exc.details.get("lease") != f"job:{job.id}":
+            raise
+        pid = exc.details.get("holder_pid")
+        raise Conflict(
+            f"job {job.id} was accepted for this call and is paid for, but another process (pid {pid}) took it "
+            "over at once and is polling and downloading it: its video is saved where that process saves it",
+            job_id=job.id,
+            hint=f"wait for that process, then `mediarouter jobs show {job.id}`; `mediarouter jobs download "
+            f"{job.id} -o FILE` then copies the video where you want it. Do not submit again",
+            details={"accepted_here": True},
+        ) from None
+    try:
+        yield
+    except BaseException as error:
+        if not await lease.__aexit__(type(error), error, error.__traceback__):
+            raise
+    else:
+        await lease.__aexit__(None, None, None)
 
 
 def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:

@@ -256,3 +256,34 @@ async def test_a_process_killed_before_the_rename_leaves_an_entry_no_check_trust
     assert result.files[0].path == tmp_path / "x.a-1.mp4"  # b-1's video is whole at x.mp4 now
     assert (tmp_path / "x.a-1.mp4").read_bytes() == video_of("a-1")
     assert target.read_bytes() == video_of("b-1")
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_job_taken_over_by_another_process_right_after_its_submit_is_not_said_unsent(
+    clock: FakeClock, stores: tuple[SQLiteJobStore, SQLiteJobStore], tmp_path: Path, keyed: bool
+) -> None:
+    """Another process (`jobs resume JOB`, a `resume --all` that found the new row) takes the job's lease between
+    the accepted submit and this call's own take: the error says the job is paid for and being finished
+    elsewhere, never "nothing was sent", and it is not "busy" (exit 11) but may have been billed."""
+    from mediarouter import Conflict
+    from mediarouter.cli.errors import exit_code_for
+    from mediarouter.errors import held_elsewhere
+
+    class Quick(Studio):
+        async def submit(self, model_id: str, request: VideoRequest) -> Job:
+            job = await super().submit(model_id, request)
+            assert stores[1].try_lease(f"job:{job.id}", "resume-elsewhere", 3600.0) is None
+            return job
+
+    options = {"idempotency_key": "k-1"} if keyed else {}
+    async with Router(
+        providers={"fake": Quick("a")}, journal=stores[0], settings=quiet_settings(), clock=clock
+    ) as host:
+        with pytest.raises(Conflict) as info:
+            await host.generate("a dog", model="fake/video-1", duration=8, output=tmp_path / "x.mp4", **options)
+    error = info.value
+    assert error.job_id == "a-1" and "accepted for this call and is paid for" in error.message
+    assert "nothing was sent" not in error.message + (error.hint or "")
+    assert not held_elsewhere(error) and exit_code_for(error) == 1
+    record = stores[1].get("a-1")
+    assert record is not None and record.job_id == "a-1"  # journaled: the other process finishes it
