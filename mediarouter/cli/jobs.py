@@ -71,6 +71,8 @@ def _line(record: JobRecord) -> str:
         parts.append("MAY BE BILLED: no job id")
         if record.idempotency_key:
             parts.append(f"key {record.idempotency_key}")
+    if record.reported:  # a webhook's end no poll has confirmed: `jobs resume` asks the provider
+        parts.append("webhook reported an end: unconfirmed")
     if record.cost is not None:
         parts.append(format_usd(record.cost))
     if record.state is RecordState.COMPLETED and record.expires_at is not None:

@@ -89,3 +89,20 @@ async def test_a_failed_delivery_a_poll_confirms_ends_the_job_failed(
         )
     row = journal.get("job-1")
     assert row is not None and row.state is RecordState.FAILED
+
+
+def test_jobs_list_and_show_say_a_webhook_reported_an_end_no_poll_confirmed(
+    journal: SQLiteJobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediarouter.journal import JobRecord
+    from tests.cli.fake_provider import invoke
+
+    journal.add(JobRecord(key="job-1", job_id="job-1", provider="fake", model="video-1", state=RecordState.IN_PROGRESS))
+    failed = Delivery.from_envelope(envelope("job-1", "failed", error="policy"))
+    assert record_delivery(journal, failed, provider="fake") is True
+    monkeypatch.setenv("MEDIAROUTER_JOURNAL", str(tmp_path / "jobs.sqlite3"))
+    listed = invoke("jobs", "list")
+    assert listed.exit_code == 0 and "in_progress" in listed.output
+    assert "webhook reported an end: unconfirmed" in listed.output
+    shown = invoke("jobs", "show", "job-1")
+    assert "reported: a webhook reported the job failed (policy); not yet confirmed by a poll" in shown.output
