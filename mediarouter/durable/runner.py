@@ -104,6 +104,9 @@ class DurableEngine:
         self._hold_executor_id()
         workflows.bind_router(self.router)
         try:
+            # The limits first: `DBOS.launch` starts dequeuing at once, under what the database says, so a worker
+            # restarted onto a backlog ran the enqueuer's limits (4 per worker) until its own were registered.
+            await asyncio.to_thread(self._write_queues, self.router.provider_names())
             DBOS(config=cast(Any, self.settings.dbos_config()))
             DBOS.launch()  # on this loop's thread: queued async workflows then run on this loop
             self._launched = True
@@ -119,6 +122,17 @@ class DurableEngine:
         for provider in providers:
             update = self.update_queues or provider in self.settings.provider_limits
             await DBOS.register_queue_async(queue_name(provider), **self.queue_options(provider, update=update))
+
+    def _write_queues(self, providers: Iterable[str]) -> None:
+        """This worker's queue settings, written through a client before the engine launches (same rules as
+        `register_queues`, which then registers them in this process)."""
+        client = client_for(self.settings)
+        try:
+            for provider in providers:
+                update = self.update_queues or provider in self.settings.provider_limits
+                client.register_queue(queue_name(provider), **self.queue_options(provider, update=update))
+        finally:
+            client.destroy()
 
     def queue_options(self, provider: str, *, update: bool) -> dict[str, Any]:
         """A provider's queue: per-worker concurrency, optional global limit and rate limit."""

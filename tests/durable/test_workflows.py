@@ -369,3 +369,26 @@ async def test_a_results_file_failing_mid_run_is_reported_and_a_rerun_collects_e
     assert rerun.ok and fleet.submits() == ["p1/m1", "p1/m1"]
     records = [json.loads(t) for t in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert sorted(r["line"] for r in records) == [1, 2]
+
+
+async def test_a_worker_restarted_onto_a_backlog_runs_it_under_its_own_concurrency_from_the_start(
+    fleet: Fleet, settings: DurableSettings, tmp_path: Path
+) -> None:
+    """Lines enqueued under the batch's limits (4 per worker), then a worker with `--concurrency 1`: it never
+    runs two at once, also in its first dequeue (its limits are written before the engine starts dequeuing)."""
+    from dataclasses import replace
+
+    fleet.script("p1/m1", Script(polls=[HANG]))
+    async with fleet.router(journal=MemoryJobStore()) as router:
+        await run_durable_batch(router, lines(1, 2, 3), output_dir=tmp_path, settings=settings, wait=False)
+        engine = DurableEngine(router, replace(settings, concurrency=1))
+        await engine.launch()
+        try:
+            for _ in range(400):  # until the first line's job is accepted
+                if fleet.submits():
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)  # 20 queue polls: room for a second dequeue if the limit were not 1
+            assert fleet.submits() == ["p1/m1"]
+        finally:
+            await engine.shutdown(grace=0)
