@@ -54,6 +54,18 @@ def _hold(journal: JobStore) -> None:
     assert journal.try_lease(submit_lease_name("row-2"), ELSEWHERE, 3600.0) is None
 
 
+def _held_by_another_run(use_provider: Callable[..., None]) -> ScriptedProvider:
+    """The CLI's provider, and the user's journal holding another run's rows (`_hold`)."""
+    provider = ScriptedProvider()
+    use_provider(lambda **_: provider)
+    journal = SQLiteJobStore(os.environ["MEDIAROUTER_JOURNAL"])
+    try:
+        _hold(journal)
+    finally:
+        journal.close()
+    return provider
+
+
 async def test_lines_busy_in_another_process_are_not_counted_as_may_have_been_billed(tmp_path: Path) -> None:
     journal = SQLiteJobStore(tmp_path / "jobs.sqlite3")
     _hold(journal)
@@ -74,13 +86,7 @@ async def test_lines_busy_in_another_process_are_not_counted_as_may_have_been_bi
 def test_the_cli_summary_names_the_busy_lines_apart_and_keeps_the_unknown_submit(
     use_provider: Callable[..., None], tmp_path: Path
 ) -> None:
-    provider = ScriptedProvider()
-    use_provider(lambda **_: provider)
-    journal = SQLiteJobStore(os.environ["MEDIAROUTER_JOURNAL"])
-    try:
-        _hold(journal)
-    finally:
-        journal.close()
+    provider = _held_by_another_run(use_provider)
     requests = tmp_path / "requests.jsonl"
     requests.write_text("".join(t + "\n" for t in _lines()))
 
@@ -102,13 +108,7 @@ def test_a_command_refused_because_another_process_has_the_job_exits_11(
 ) -> None:
     """`generate` with the key of a job another process is polling, or a batch whose only failures are such
     lines: exit 11 (busy), not 1, so a script can tell "someone else is doing it" from a crash."""
-    provider = ScriptedProvider()
-    use_provider(lambda **_: provider)
-    journal = SQLiteJobStore(os.environ["MEDIAROUTER_JOURNAL"])
-    try:
-        _hold(journal)
-    finally:
-        journal.close()
+    provider = _held_by_another_run(use_provider)
     one = invoke("generate", "a cat", "-m", "fake/video-1", "--duration", "4", "--idempotency-key", "k-polled",
                  "-o", str(tmp_path / "cat.mp4"))  # fmt: skip
     assert one.exit_code == 11, one.output
