@@ -180,8 +180,6 @@ class EngineRun:
     polls: int = 0
     last_state: JobState | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    #: The target this run's own submit journaled (absolute); None for a run resuming a row (then read from it).
-    submitted_target: str | None = None
     #: This run's submit was accepted (the job is paid for): a lease conflict after it is not "nothing was sent".
     accepted_here: bool = False
     #: Journal row of this job (None when no journal is configured).
@@ -346,7 +344,6 @@ class JobEngine:
             # that process may still get the job id back, keyed or not.
             submitter=submitter_lease(key, max(self._remaining(run), 1.0) + LEASE_MARGIN),
         )
-        run.submitted_target = intent.target
         with sending(key):
             return await self._submit_sending(provider, model_id, request, run, intent, keep_lease=keep_lease)
 
@@ -595,11 +592,14 @@ class JobEngine:
                     self.writer.store.update, run.record_key, state=RecordState.INTERRUPTED, error="interrupted"
                 )
             lease = self.writer.job_lease(
-                job.id, ttl=ttl, doing="polled and downloaded", taken=run.job_lease_owner, cut=cut
+                job.id,
+                ttl=ttl,
+                doing="polled and downloaded",
+                taken=run.job_lease_owner,
+                cut=cut,
+                paid_here=run.accepted_here,
             )
             run.job_lease_owner = None
-            if run.accepted_here:
-                lease = _taken_after_accept(lease, job)
         async with lease:
             try:
                 files: list[MediaFile] | None = None
@@ -802,15 +802,13 @@ class JobEngine:
         prefixes of videos that are whole on disk and journaled, and would otherwise keep the space they took
         (on the disk that was full). Only this job's own part names; the job's lease keeps any other process
         from writing them."""
-        if self.writer is None or run.record_key is None:
+        if self.writer is None or run.record_key is None or run.accepted_here:  # its own submit's target is `base`
             return
-        target = run.submitted_target
-        if target is None:  # a resumed row: its target is the journal's
-            try:
-                row = await self.writer.get(run.record_key)
-            except Exception:
-                return
-            target = row.target if row is not None else None
+        try:
+            row = await self.writer.get(run.record_key)
+        except Exception:
+            return
+        target = row.target if row is not None else None
         if not target or _same_place(Path(target), base):
             return
         for saved in files:
@@ -1463,35 +1461,6 @@ def _record_accept(store: JobStore, key: str, fields: dict[str, Any], intent: Jo
         shadow = {"shadowed_key": record.idempotency_key, "idempotency_key": None} if record.idempotency_key else {}
         store.add(record.model_copy(update=shadow))
     return record.key, record.state
-
-
-@contextlib.asynccontextmanager
-async def _taken_after_accept(lease: contextlib.AbstractAsyncContextManager[object], job: Job) -> AsyncIterator[None]:
-    """The job lease of a job this call's own submit just had accepted: another process that took it in
-    between (a `jobs resume JOB`, a `resume --all` that found the new row) is finishing a job this call paid
-    for, so its Conflict must not say "nothing was sent", nor be "busy" (exit 11), nor leave "may have been
-    billed" uncounted. Errors of the body pass through as they are."""
-    try:
-        await lease.__aenter__()
-    except Conflict as exc:
-        if exc.details.get("lease") != f"job:{job.id}":
-            raise
-        pid = exc.details.get("holder_pid")
-        raise Conflict(
-            f"job {job.id} was accepted for this call and is paid for, but another process (pid {pid}) took it "
-            "over at once and is polling and downloading it: its video is saved where that process saves it",
-            job_id=job.id,
-            hint=f"wait for that process, then `mediarouter jobs show {job.id}`; `mediarouter jobs download "
-            f"{job.id} -o FILE` then copies the video where you want it. Do not submit again",
-            details={"accepted_here": True},
-        ) from None
-    try:
-        yield
-    except BaseException as error:
-        if not await lease.__aexit__(type(error), error, error.__traceback__):
-            raise
-    else:
-        await lease.__aexit__(None, None, None)
 
 
 def _hand_over(store: JobStore, submit_lease: tuple[str, str], job_id: str, owner: str, ttl: float) -> str | None:

@@ -830,10 +830,21 @@ def holding_lease(name: str, owner: str) -> Iterator[None]:
         _held_leases.reset(token)
 
 
-def lease_conflict(job_id: str, holder: Lease, doing: str) -> Conflict:
-    """The error for a job whose lease another live call or process holds."""
+def lease_conflict(job_id: str, holder: Lease, doing: str, *, paid_here: bool = False) -> Conflict:
+    """The error for a job whose lease another live call or process holds. `paid_here`: the caller's own
+    submit just had this job accepted (a `jobs resume JOB`, a `resume --all` that found the new row took it
+    in between), so the job is paid for and being finished there: not "nothing was sent", not "busy"."""
     where = "" if holder.host == _HOST else f" on {holder.host}"
     who = "another call in this process" if holder.pid == os.getpid() and not where else "another process"
+    if paid_here:
+        return Conflict(
+            f"job {job_id} was accepted for this call and is paid for, but {who} (pid {holder.pid}{where}) took "
+            "it over at once and is polling and downloading it: its video is saved where that call saves it",
+            job_id=job_id,
+            hint=f"wait for it, then `mediarouter jobs show {job_id}`; `mediarouter jobs download {job_id} -o FILE` "
+            "then copies the video where you want it. Do not submit again",
+            details={"accepted_here": True},
+        )
     return Conflict(
         f"job {job_id} is being {doing} by {who} (pid {holder.pid}{where})",
         job_id=job_id,

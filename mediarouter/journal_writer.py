@@ -186,12 +186,14 @@ class JournalWriter:
         doing: str = "resumed",
         taken: str | None = None,
         cut: Callable[[], object] | None = None,
+        paid_here: bool = False,
     ) -> AsyncIterator[str]:
         """`journal.job_lease` with its store calls on the writer thread (same rules: re-entrant in a task,
         a live holder elsewhere is a Conflict). `taken`: the owner of a lease already taken for this task
         (the engine's submit hands one over), held and released here. `cut`: a store call for a caller
         cancelled while the lease was being taken; it runs on the writer thread only if the lease is then
-        this caller's (so no other process is at the job), before it is released."""
+        this caller's (so no other process is at the job), before it is released. `paid_here`: the caller's
+        own submit had the job accepted (`lease_conflict` says so)."""
         name = f"job:{job_id}"
         mine = lease_held_here(name)
         if mine is not None:
@@ -205,7 +207,7 @@ class JournalWriter:
                 self.later(self.undo_take, name, owner, ttl, cut)  # the shielded take may still land
                 raise
             if holder is not None:
-                raise lease_conflict(job_id, holder, doing)
+                raise lease_conflict(job_id, holder, doing, paid_here=paid_here)
         try:
             with holding_lease(name, owner):
                 yield owner
