@@ -119,20 +119,29 @@ class DurableEngine:
     async def register_queues(self, providers: Iterable[str]) -> None:
         from dbos import DBOS
 
-        for provider in providers:
-            update = self.update_queues or provider in self.settings.provider_limits
-            await DBOS.register_queue_async(queue_name(provider), **self.queue_options(provider, update=update))
+        for name, options in self._queues(providers):
+            await DBOS.register_queue_async(name, **options)
 
     def _write_queues(self, providers: Iterable[str]) -> None:
-        """This worker's queue settings, written through a client before the engine launches (same rules as
-        `register_queues`, which then registers them in this process)."""
+        """This worker's queue settings, written through a client before the engine launches (the same ones
+        `register_queues` then registers in this process)."""
         client = client_for(self.settings)
         try:
-            for provider in providers:
-                update = self.update_queues or provider in self.settings.provider_limits
-                client.register_queue(queue_name(provider), **self.queue_options(provider, update=update))
+            for name, options in self._queues(providers):
+                client.register_queue(name, **options)
         finally:
             client.destroy()
+
+    def _queues(self, providers: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
+        """Each provider's queue name and options; this process's settings replace those in the database when
+        it is a worker's (`update_queues`) or it was given limits for that provider."""
+        return [
+            (
+                queue_name(provider),
+                self.queue_options(provider, update=self.update_queues or provider in self.settings.provider_limits),
+            )
+            for provider in providers
+        ]
 
     def queue_options(self, provider: str, *, update: bool) -> dict[str, Any]:
         """A provider's queue: per-worker concurrency, optional global limit and rate limit."""
