@@ -18,8 +18,9 @@ import click
 from ..batch import BatchReport, BatchTotals, BatchUpdate, LineResult, prepare_dirs, run_batch
 from ..errors import ConfigurationError, MediaRouterError
 from ..router import Router
+from ..settings import EMULATOR_POLL_INTERVAL
 from .errors import BUSY, PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
-from .generate import EMULATOR_POLL_INTERVAL, USDAmount
+from .generate import USDAmount
 from .progress import usd
 from .signals import interrupted_exit, sigterm_as_interrupt
 

@@ -17,8 +17,7 @@ from ..events import Event, JobSubmittedEvent, JobSubmitUnknownEvent, Listener
 from ..recovery import unfinished_like
 from ..results import VideoResult
 from ..router import PlannedCandidate, Router
-from ..settings import EMULATOR_POLL_INTERVAL as EMULATOR_POLL_INTERVAL  # batch.py takes it from here
-from ..settings import FIT_POLICIES, FitPolicy
+from ..settings import EMULATOR_POLL_INTERVAL, FIT_POLICIES, FitPolicy
 from .errors import PAID_NOT_SAVED, PaidJobs, download_command, exit_code_for, fail, paid_advice
 from .params import JSON_OBJECT, QUIET_HELP
 from .progress import progress_for, summary_line

@@ -398,8 +398,9 @@ class OpenRouterVideoProvider(Provider):
             input_references=list(input_references) if input_references is not None else None,
         )
         # An emulated provider gets an emulated router's schedule (0.2 s polls unless configured), as `--emulator`.
-        router_options: dict[str, Any] = {"emulator": True} if self.emulator else {}
-        async with Router(providers={PROVIDER_NAME: self}, clock=self._clock, fit="strict", **router_options) as router:
+        async with Router(
+            providers={PROVIDER_NAME: self}, clock=self._clock, fit="strict", emulator=self.emulator
+        ) as router:
             return await router.generate_request(
                 request,
                 model=f"{PROVIDER_NAME}/{bare_model_id(model)}",
